@@ -1,0 +1,48 @@
+"""Where computation runs (cuda -> mps -> cpu) and how randomness is seeded."""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """Return the best available device: cuda, then mps (Apple), then cpu.
+
+    ``prefer`` (or the ``RADLAB_DEVICE`` environment variable) forces one, e.g. "cpu".
+    """
+    prefer = prefer or os.environ.get("RADLAB_DEVICE")
+    if prefer:
+        dev = torch.device(prefer)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {prefer!r} was asked for but CUDA is not available here; "
+                               "use 'cpu' or unset RADLAB_DEVICE")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a torch.Generator seeded the same way."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def describe_device(device: torch.device | None = None) -> str:
+    """One line saying what will run the training, e.g. 'cpu (2 threads)'."""
+    device = device or pick_device()
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type
