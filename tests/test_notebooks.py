@@ -55,3 +55,17 @@ def test_notebook_runs_end_to_end(path: Path, data_cache: Path, tmp_path: Path, 
     errors = [o for c in executed.cells if c.cell_type == "code"
               for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{path.name} produced error outputs: {errors[:1]}"
+
+
+def test_index_links_every_lab_and_course_notebook_and_every_link_resolves():
+    import re
+
+    from radlab.paths import PROJECT_ROOT
+
+    index = nbformat.read(PROJECT_ROOT / "index.ipynb", as_version=4)
+    text = "\n".join(c.source for c in index.cells if c.cell_type == "markdown")
+    links = set(re.findall(r"\]\(([^)#]+\.ipynb)\)", text))
+    missing = [notebook_id(p) for p in NOTEBOOKS if p.name != "index.ipynb" and notebook_id(p) not in links]
+    assert not missing, f"index.ipynb does not link: {missing}"
+    broken = [link for link in links if not (PROJECT_ROOT / link).is_file()]
+    assert not broken, f"index.ipynb links to notebooks that do not exist: {broken}"
