@@ -1,0 +1,213 @@
+"""The ``radlab`` command: list datasets, fetch them with checksums, check the setup, serve labs.
+
+    radlab datasets                              the catalog, with what is in your data cache
+    radlab fetch NAME [--from FILE] [--unofficial]
+    radlab check                                 versions, device, data cache, what is missing
+    radlab serve ...                             Voila for instructors (see radlab serve --help)
+
+Errors print as one message saying what went wrong and how to fix it (no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+import shutil
+import sys
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from radlab.errors import RadlabError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``radlab`` and its sub-commands."""
+    parser = argparse.ArgumentParser(prog="radlab", description="RadLab: hands-on CNNs for radiology.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("datasets", help="list the dataset catalog and what is in the data cache")
+    fetch = commands.add_parser("fetch", help="download a dataset, or import a local copy, checking its MD5")
+    fetch.add_argument("name", help="dataset name, as listed by `radlab datasets`")
+    fetch.add_argument("--from", dest="source", type=Path, metavar="FILE",
+                       help="import this local file instead of downloading")
+    fetch.add_argument("--unofficial", action="store_true",
+                       help="accept a file that is not the official release (it is labelled UNOFFICIAL)")
+    commands.add_parser("check", help="check versions, device, data cache and browser; say what is missing")
+    commands.add_parser("serve", add_help=False, help="serve the labs with Voila (arguments go to radlab.serve)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``radlab`` with ``argv`` (default: the command line) and return the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv[:1] == ["serve"]:  # everything after "serve" belongs to radlab.serve
+            try:
+                serve = importlib.import_module("radlab.serve")  # heavy: only when serving
+            except ImportError as err:
+                print(f"radlab: error: radlab serve cannot start ({err})\n"
+                      "Fix: python3 make.py lab (installs voila and the rest of the environment)",
+                      file=sys.stderr)
+                return 1
+            return int(serve.main(argv[1:]) or 0)
+        args = build_parser().parse_args(argv)
+        if args.command == "datasets":
+            return cmd_datasets()
+        if args.command == "fetch":
+            return cmd_fetch(args.name, args.source, args.unofficial)
+        return cmd_check()
+    except RadlabError as err:
+        print(f"radlab: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("radlab: interrupted", file=sys.stderr)
+        return 130
+
+
+# --- radlab datasets --------------------------------------------------------------------
+
+def cmd_datasets() -> int:
+    """Print the catalog as a table: name, kind, modality, size, splits and cache status."""
+    from radlab.data.catalog import dataset_status, load_catalog  # noqa: PLC0415
+    from radlab.paths import data_cache  # noqa: PLC0415
+
+    rows = [("NAME", "KIND", "IMAGE", "SPLITS", "STATUS")]
+    for card in load_catalog().values():
+        splits = "/".join(str(n) for n in card.splits.values()) or "-"
+        image = "x".join(map(str, card.image_shape)) or "varies"
+        rows.append((card.name, card.kind, image, splits, dataset_status(card.name)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    print(f"\nData cache: {data_cache()}  (set RADLAB_DATA to move it)")
+    print("Details of a dataset: datasets/NAME.md. Splits are train/val/test of the official release.")
+    return 0
+
+
+# --- radlab fetch -----------------------------------------------------------------------
+
+def cmd_fetch(name: str, source: Path | None, unofficial: bool) -> int:
+    """Fetch or import a dataset and print where it is and how its checksum compares."""
+    from radlab.data.catalog import fetch  # noqa: PLC0415
+
+    result = fetch(name, source=source.expanduser() if source else None, unofficial=unofficial)
+    print(f"{result.name}: {result.action} {result.path}")
+    if result.imported_from:
+        print(f"  from:              {result.imported_from}")
+    print(f"  expected md5:      {result.expected_md5}  (official release)")
+    print(f"  file md5:          {result.md5}")
+    if result.official:
+        print("  status:            official release (checksum matches)")
+    else:
+        print("  status:            UNOFFICIAL copy (checksum differs; labelled unofficial wherever it is "
+              "listed or loaded)")
+    if result.replaced_md5:
+        print(f"  replaced:          the previously cached copy (md5 {result.replaced_md5})")
+    return 0
+
+
+# --- radlab check -----------------------------------------------------------------------
+
+@dataclass
+class Check:
+    """One line of ``radlab check``: what was checked, what was found, and the fix when it failed."""
+
+    name: str
+    found: str
+    ok: bool
+    essential: bool
+    fix: str = ""
+
+
+def _package(dist: str, *, essential: bool, what: str = "") -> Check:
+    """Check that a package is installed, by its distribution name."""
+    try:
+        return Check(dist, version(dist) + (f"  ({what})" if what else ""), True, essential)
+    except PackageNotFoundError:
+        return Check(dist, "not installed" + (f"  ({what})" if what else ""), False, essential,
+                     fix="python3 make.py lab (installs the project's environment into .venv), "
+                         f"or pip install {dist}")
+
+
+def _device_check() -> Check:
+    """Which device training will use; importing torch also proves the install works."""
+    try:
+        from radlab.device import describe_device  # noqa: PLC0415  (imports torch)
+
+        return Check("device", describe_device(), True, essential=True)
+    except Exception as err:  # a broken torch install can fail in many ways; report, do not crash
+        return Check("device", f"torch does not import ({type(err).__name__}: {err})", False, True,
+                     fix="reinstall torch: python3 make.py lab")
+
+
+def _cache_checks() -> list[Check]:
+    """The data cache folder and the dataset files in it, each with its status."""
+    from radlab.data.catalog import dataset_status, load_catalog  # noqa: PLC0415
+    from radlab.paths import data_cache  # noqa: PLC0415
+
+    try:
+        cards = load_catalog()
+    except RadlabError as err:
+        return [Check("catalog", str(err).splitlines()[0], False, True, fix="run from a RadLab checkout")]
+    cache = data_cache()
+    checks = [Check("catalog", f"{len(cards)} dataset cards", True, True),
+              Check("data cache", f"{cache}" + ("" if cache.is_dir() else "  (not created yet)"), True, False)]
+    files = [c for c in cards.values() if c.downloadable and (cache / c.filename).is_file()]
+    for card in files:
+        size_mb = (cache / card.filename).stat().st_size / 1e6
+        status = dataset_status(card.name)
+        checks.append(Check(f"  {card.filename}", f"{size_mb:.1f} MB, {status}", "official" in status or
+                            "UNOFFICIAL" in status, False, fix=status))
+    if not files:
+        checks.append(Check("  (empty)", "no dataset files yet; the labs use phantoms offline", True, False,
+                            fix="radlab fetch pneumoniamnist"))
+    return checks
+
+
+def _chromium_check() -> Check:
+    """Chromium drives the browser tests (playwright); students do not need it."""
+    for exe in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(exe)
+        if path:
+            return Check("chromium", f"{path}  (browser tests)", True, False)
+    return Check("chromium", "not found  (browser tests only)", False, False,
+                 fix="apt-get install -y chromium (only needed for tests/test_browser.py)")
+
+
+def run_checks() -> list[Check]:
+    """Everything ``radlab check`` looks at, in the order it prints it."""
+    py_ok = sys.version_info >= (3, 10)
+    checks = [Check("python", platform.python_version(), py_ok, True,
+                    fix="" if py_ok else "install Python 3.10 or newer")]
+    for dist in ("numpy", "torch", "torchvision", "plotly", "ipywidgets", "pydicom", "pooch", "pyyaml"):
+        checks.append(_package(dist, essential=True))
+    checks.append(_package("voila", essential=False, what="dashboards: radlab serve"))
+    checks.append(_package("papermill", essential=False, what="running notebooks as tests"))
+    checks.append(_package("pydicom-data", essential=False, what="large sample DICOM: chest CR, MR, CT"))
+    checks.append(_device_check())
+    checks.extend(_cache_checks())
+    checks.append(_chromium_check())
+    return checks
+
+
+def cmd_check() -> int:
+    """Print the checks; exit 0 when everything essential is there."""
+    checks = run_checks()
+    width = max(len(c.name) for c in checks)
+    print("RadLab setup check")
+    for c in checks:
+        mark = "ok" if c.ok else ("MISSING" if c.essential else "note")
+        print(f"  {c.name.ljust(width)}  {mark:7s}  {c.found}")
+    problems = [c for c in checks if not c.ok]
+    if problems:
+        print("\nTo fix:")
+        for c in problems:
+            print(f"  {c.name.strip()}: {c.fix}")
+    essential_missing = [c for c in problems if c.essential]
+    print("\n" + ("Essentials OK: the labs will run." if not essential_missing else
+                  f"{len(essential_missing)} essential item(s) missing: the labs will not run until fixed."))
+    return 1 if essential_missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""The dataset catalog: cards in ``datasets/*.md`` and a checksummed fetch into the data cache.
+
+Each card is Markdown with YAML front matter (name, modality, task, classes, image size,
+split sizes, source URL, MD5, license, citation); its body explains the dataset to a student.
+``fetch`` downloads a dataset with pooch, or imports a local copy, and checks its MD5 against
+the card so that everyone knows whether they work on the official release.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from radlab.errors import ChecksumError, DataError
+from radlab.paths import cards_dir, data_cache
+
+KINDS = ("medmnist", "phantom", "dicom")
+REQUIRED_FIELDS = ("name", "title", "kind", "modality", "task", "classes", "image_size",
+                   "splits", "license", "citation")
+DOWNLOAD_FIELDS = ("url", "md5", "filename")  # required when a dataset is a file to fetch
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+
+
+class UnofficialDataWarning(UserWarning):
+    """Loaded data is a copy that is not the official release (results are not comparable)."""
+
+
+@dataclass(frozen=True)
+class DatasetCard:
+    """One dataset's card: what it is, where it comes from, and how to cite it."""
+
+    name: str
+    title: str
+    modality: str
+    task: str
+    classes: dict[int, str]
+    image_size: str
+    splits: dict[str, int]
+    url: str | None
+    md5: str | None
+    filename: str | None
+    license: str
+    citation: str
+    kind: str
+    description: str
+    path: Path
+
+    @property
+    def multi_label(self) -> bool:
+        """True when an image may carry several findings at once (labels of shape (N, K))."""
+        return "multi-label" in self.task.lower()
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """The image size as numbers, e.g. ``(28, 28)`` or ``(28, 28, 28)``; () when it varies."""
+        match = re.match(r"\s*(\d+(?:\s*[×x]\s*\d+)+)", self.image_size)
+        return tuple(int(n) for n in re.findall(r"\d+", match.group(1))) if match else ()
+
+    @property
+    def downloadable(self) -> bool:
+        """True for datasets that are files to fetch (not generated, not shipped with a package)."""
+        return self.filename is not None
+
+
+@dataclass
+class FetchResult:
+    """What ``fetch`` did: where the file is, its checksum, and whether it is the official release."""
+
+    name: str
+    path: Path
+    md5: str
+    expected_md5: str | None
+    official: bool
+    action: str  # "downloaded" | "verified" | "imported"
+    imported_from: str | None = None
+    replaced_md5: str | None = None  # md5 of a different cached copy this import replaced
+
+
+# --- cards ------------------------------------------------------------------------------
+
+def _split_front_matter(text: str, path: Path) -> tuple[str, str]:
+    """Return (YAML front matter, Markdown body) of a card."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise DataError("a dataset card must start with a '---' line (YAML front matter)", path=path,
+                        fix="begin the file with ---, the card's fields, then --- and the text")
+    for end, line in enumerate(lines[1:], start=1):
+        if line.strip() == "---":
+            return "\n".join(lines[1:end]), "\n".join(lines[end + 1:]).strip()
+    raise DataError("the YAML front matter is not closed", path=path,
+                    fix="add a line '---' after the card's fields")
+
+
+def read_card(path: Path) -> DatasetCard:
+    """Read and check one card file."""
+    path = Path(path)
+    front, body = _split_front_matter(path.read_text(encoding="utf-8"), path)
+    try:
+        meta: Any = yaml.load(front, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as err:
+        raise DataError(f"the front matter is not valid YAML ({err})", path=path,
+                        fix="fix the YAML between the two '---' lines") from err
+    if not isinstance(meta, dict):
+        raise DataError("the front matter is not a mapping of fields", path=path,
+                        fix="write one 'field: value' per line")
+    missing = [f for f in REQUIRED_FIELDS if meta.get(f) in (None, "")]
+    if meta.get("kind") == "medmnist":
+        missing += [f for f in DOWNLOAD_FIELDS if not meta.get(f)]
+    if missing:
+        raise DataError(f"the card lacks the field(s) {', '.join(missing)}", path=path,
+                        fix=f"add {', '.join(missing)} to the front matter")
+    if meta["name"] != path.stem:
+        raise DataError(f"the card's name {meta['name']!r} differs from its file name", path=path,
+                        fix=f"name the file {meta['name']}.md or set name: {path.stem}")
+    if meta["kind"] not in KINDS:
+        raise DataError(f"unknown kind {meta['kind']!r}", path=path, fix=f"use one of {', '.join(KINDS)}")
+    md5 = meta.get("md5")
+    if md5 is not None and not (isinstance(md5, str) and _MD5.match(md5)):
+        raise DataError(f"md5 {md5!r} is not 32 lowercase hex digits", path=path,
+                        fix="write the MD5 in quotes, e.g. md5: \"28209eda62fecd6e6a2d98b1501bb15f\"")
+    for field in ("classes", "splits"):
+        if not isinstance(meta[field], dict):
+            raise DataError(f"{field} must be a mapping", path=path, fix=f"write {field}: {{...}}")
+    return DatasetCard(
+        name=meta["name"], title=str(meta["title"]), modality=str(meta["modality"]),
+        task=str(meta["task"]), classes={int(k): str(v) for k, v in meta["classes"].items()},
+        image_size=str(meta["image_size"]), splits={str(k): int(v) for k, v in meta["splits"].items()},
+        url=meta.get("url"), md5=md5, filename=meta.get("filename"), license=str(meta["license"]),
+        citation=str(meta["citation"]).strip(), kind=meta["kind"], description=body, path=path,
+    )
+
+
+def load_catalog() -> dict[str, DatasetCard]:
+    """Read every card in the cards folder (``datasets/``, or ``RADLAB_CARDS``), by name."""
+    folder = cards_dir()
+    paths = sorted(folder.glob("*.md"))
+    if not paths:
+        raise DataError("no dataset cards found", path=folder,
+                        fix="run from a RadLab checkout, or point RADLAB_CARDS to its datasets/ folder")
+    # Cards are re-read only when a file changes (its size or modification time).
+    stamp = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    return dict(_read_cards(stamp))
+
+
+@functools.lru_cache(maxsize=8)
+def _read_cards(stamp: tuple[tuple[Path, int, int], ...]) -> dict[str, DatasetCard]:
+    return {card.name: card for card in (read_card(path) for path, _, _ in stamp)}
+
+
+def get_card(name: str) -> DatasetCard:
+    """The card of one dataset; an unknown name lists the known ones."""
+    catalog = load_catalog()
+    if name not in catalog:
+        raise DataError(f"unknown dataset {name!r}",
+                        fix=f"use one of: {', '.join(catalog)} (see `radlab datasets`)")
+    return catalog[name]
+
+
+# --- the cache --------------------------------------------------------------------------
+
+def md5sum(path: Path) -> str:
+    """MD5 of a file, read in chunks (how MedMNIST publishes its checksums)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cached_path(name: str) -> Path:
+    """Where a dataset's file lives in the data cache (it may not be there yet)."""
+    card = get_card(name)
+    if not card.downloadable:
+        raise DataError(f"{name} is not a file to download ({_not_a_download(card)})")
+    return data_cache() / card.filename
+
+
+def provenance_path(path: Path) -> Path:
+    """The sidecar JSON next to a cached file that records where it came from."""
+    return path.with_name(path.name + ".provenance.json")
+
+
+def read_provenance(path: Path) -> dict | None:
+    """The provenance recorded for a cached file, or None when there is none (or it is unreadable)."""
+    try:
+        return json.loads(provenance_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_atomically(path: Path, write) -> None:
+    """Write ``path`` through a temporary file and ``os.replace``: never a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _record_provenance(path: Path, *, official: bool, md5: str, imported_from: str) -> None:
+    record = {"official": official, "md5": md5, "imported_from": imported_from,
+              "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    _write_atomically(provenance_path(path),
+                      lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
+
+
+def _is_labelled_unofficial(path: Path, md5: str) -> bool:
+    """True when the file was imported on purpose with ``unofficial=True`` (its md5 recorded)."""
+    record = read_provenance(path)
+    return bool(record) and record.get("official") is False and record.get("md5") == md5
+
+
+def _not_a_download(card: DatasetCard) -> str:
+    if card.kind == "phantom":
+        kind = card.name.split("-")[0]
+        return f"it is generated on your computer: radlab.data.phantoms.make_phantoms({kind!r})"
+    return "its files come with the pydicom and pydicom-data packages: pip install pydicom-data"
+
+
+def _fetch_fix(card: DatasetCard, target: Path) -> str:
+    return (f"download {card.url} (md5 {card.md5}) and place it at {target}, "
+            f"or import a copy you have: radlab fetch {card.name} --from FILE")
+
+
+# --- fetch ------------------------------------------------------------------------------
+
+def fetch(name: str, *, source: Path | None = None, unofficial: bool = False) -> FetchResult:
+    """Put a dataset's file in the data cache and check it against the card's MD5.
+
+    Without ``source`` the official release is downloaded (or the cached copy verified).
+    With ``source`` a local copy is imported; one that is not the official release is refused
+    unless ``unofficial=True``, and is then labelled unofficial wherever it is listed or loaded.
+    """
+    card = get_card(name)
+    if not card.downloadable:
+        raise DataError(f"{name} has nothing to fetch: {_not_a_download(card)}")
+    cache = data_cache()
+    target = cache / card.filename
+    if source is not None:
+        return _import(card, Path(source), target, unofficial=unofficial)
+    if target.is_file():
+        return _verify_cached(card, target)
+    cache.mkdir(parents=True, exist_ok=True)
+    _download(card, target)
+    md5 = md5sum(target)
+    _record_provenance(target, official=True, md5=md5, imported_from=card.url)
+    return FetchResult(name, target, md5, card.md5, official=True, action="downloaded",
+                       imported_from=card.url)
+
+
+def _verify_cached(card: DatasetCard, target: Path) -> FetchResult:
+    """Check a file already in the cache: official, a labelled unofficial copy, or not to be trusted."""
+    md5 = md5sum(target)
+    if md5 == card.md5:
+        return FetchResult(card.name, target, md5, card.md5, official=True, action="verified")
+    if _is_labelled_unofficial(target, md5):
+        return FetchResult(card.name, target, md5, card.md5, official=False, action="verified",
+                           imported_from=read_provenance(target).get("imported_from"))
+    raise ChecksumError(target, expected=card.md5, actual=md5, fix=(
+        f"this cached file is not the official release and was not imported as an unofficial copy. "
+        f"If you trust it: radlab fetch {card.name} --from {target} --unofficial; "
+        f"otherwise delete it and run: radlab fetch {card.name}"))
+
+
+def _download(card: DatasetCard, target: Path) -> None:
+    """Download the official file with pooch (which checks the MD5 and writes atomically)."""
+    import pooch  # noqa: PLC0415  (only needed for a download)
+
+    try:
+        pooch.retrieve(card.url, known_hash=f"md5:{card.md5}", fname=target.name,
+                       path=target.parent, progressbar=True)
+    except (OSError, ValueError) as err:  # no network, HTTP error, or a checksum mismatch
+        raise DataError(f"could not download {card.name} from {card.url} ({type(err).__name__}: "
+                        f"{str(err).splitlines()[0] if str(err) else 'no details'})",
+                        path=target, fix=_fetch_fix(card, target)) from err
+
+
+def _import(card: DatasetCard, source: Path, target: Path, *, unofficial: bool) -> FetchResult:
+    """Copy a local file into the cache after checking its MD5 and its contents."""
+    if not source.is_file():
+        raise DataError("no such file to import", path=source, fix=(
+            f"give the path of a copy of {card.filename}, "
+            f"e.g. radlab fetch {card.name} --from ~/Downloads/{card.filename}"))
+    md5 = md5sum(source)
+    official = md5 == card.md5
+    if not official and not unofficial:
+        raise ChecksumError(source, expected=card.md5, actual=md5, fix=(
+            f"this is not the official release of {card.name}. Use the official file ({card.url}), "
+            f"or, if you trust this copy, import it labelled unofficial: "
+            f"radlab fetch {card.name} --from {source} --unofficial"))
+    _check_contents(card, source)
+
+    replaced = None
+    if target.is_file():
+        cached_md5 = md5sum(target)
+        if cached_md5 == md5:  # the same bytes: keep the file, make sure its label is right
+            record = read_provenance(target) or {}
+            if (record.get("official"), record.get("md5")) != (official, md5):
+                _record_provenance(target, official=official, md5=md5, imported_from=str(source.resolve()))
+            return FetchResult(card.name, target, md5, card.md5, official, "verified", str(source.resolve()))
+        if cached_md5 == card.md5:
+            raise DataError(
+                f"the official release of {card.name} is already in the cache; "
+                f"refusing to replace it with the unofficial copy {source} (md5 {md5})", path=target,
+                fix=f"nothing to do: use the official file. To replace it anyway, delete {target} first")
+        replaced = cached_md5
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(target, lambda tmp: shutil.copyfile(source, tmp))
+    _record_provenance(target, official=official, md5=md5, imported_from=str(source.resolve()))
+    return FetchResult(card.name, target, md5, card.md5, official, "imported",
+                       str(source.resolve()), replaced_md5=replaced)
+
+
+def _check_contents(card: DatasetCard, path: Path) -> None:
+    """Refuse a file whose contents cannot be loaded (wrong keys, shapes, a corrupt archive)."""
+    if card.kind == "medmnist":
+        # Imported here, not at the top: medmnist.py builds on this module.
+        from radlab.data.medmnist import read_medmnist_npz  # noqa: PLC0415
+
+        read_medmnist_npz(path, card)
+
+
+# --- status -----------------------------------------------------------------------------
+
+def dataset_status(name: str) -> str:
+    """One phrase saying whether a dataset is ready: cached (official / UNOFFICIAL) or how to get it."""
+    card = get_card(name)
+    if card.kind == "phantom":
+        return "generated on demand (no download)"
+    if card.kind == "dicom":
+        return "installed (pydicom + pydicom-data)" if _has_pydicom_data() else \
+            "pydicom samples only: pip install pydicom-data for the CR/MR/CT files"
+    target = data_cache() / card.filename
+    if not target.is_file():
+        return f"not in cache: radlab fetch {name}"
+    md5 = md5sum(target)
+    if md5 == card.md5:
+        return "cached (official)"
+    if _is_labelled_unofficial(target, md5):
+        return "cached (UNOFFICIAL copy)"
+    return f"cached file does not match the card (md5 {md5}): delete it and radlab fetch {name}"
+
+
+def _has_pydicom_data() -> bool:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        version("pydicom-data")
+    except PackageNotFoundError:
+        return False
+    return True

@@ -1,0 +1,194 @@
+"""Lab 6 — Inside the CNN: the kernels a trained model learned and the feature maps it makes.
+
+Pick an image, a conv layer and a channel: the lab shows that channel's map beside the
+image, every map of the layer as a grid, the layer's kernels, and the first layer's
+maps beside the last layer's (edges early, coarse 'is there a lesion here' maps deep).
+The model runs once per image (forward hooks, cached); changing layer or channel only
+re-slices the stored maps.
+"""
+from __future__ import annotations
+
+import html
+from typing import Mapping, Sequence
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from torch import nn
+
+from radlab.errors import DataError
+from radlab.exercises import Exercise, choice, number
+from radlab.viz import model as V
+from radlab.viz.conv import packed, packed_figure, sigmoid, softmax
+from radlab.widgets.exercise import ExerciseWidget
+
+
+def _as_images(images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """(N, H, W) or (N, C, H, W) images as a float32 array (N, C, H, W)."""
+    x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    x = x.astype(np.float32)
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or len(x) == 0:
+        raise DataError(f"expected images (N, H, W) or (N, C, H, W), got shape {x.shape}",
+                        fix="pass a stack of images, e.g. the test split's x")
+    return x
+
+
+def inside_exercises(model: nn.Module, image: np.ndarray) -> list[Exercise]:
+    """Questions about this very model; the answers are read off the model, not typed in."""
+    layers = V.conv_layers(model)
+    first, last = layers[0], layers[-1]
+    k = first.module.kernel_size[0]
+    n_weights = first.module.weight.numel()
+    side = V.feature_maps(model, image, [last.name]).layer(last.name).shape[-1]
+    n = image.shape[-1]
+    return [
+        Exercise("first-layer-weights", f"The first conv layer has {first.n_kernels} kernels of {k}×{k} reading "
+                 f"{first.module.in_channels} input channel(s). How many weights (not counting biases)?",
+                 number(n_weights), "kernels × input channels × k × k.",
+                 f"{first.n_kernels} × {first.module.in_channels} × {k} × {k} = {n_weights}."),
+        Exercise("deep-size", f"An image of {n}×{n} goes in. How many pixels a side are the maps of the last "
+                 f"conv layer ({last.name})?", number(side),
+                 "Choose that layer above and read the title; each pooling (or stride 2) halves the side.",
+                 f"{side}×{side}: the deep maps are coarse, each pixel sees a large part of the image."),
+        Exercise("early-or-deep", "Whose feature maps still look like the image (edges, outlines of ribs and lungs)?",
+                 choice("the first conv layer"),
+                 "Compare the two mosaics in the early-vs-deep figure.",
+                 "Early layers detect edges and textures; deep layers combine them into coarse, abstract maps.",
+                 choices=("the first conv layer", "the last conv layer")),
+        Exercise("receptive-field", "Two 3×3 convolutions (stride 1) in a row: one output pixel of the second "
+                 "sees a patch of how many pixels a side of the input?", number(3 + (3 - 1)),
+                 "Each 3×3 pixel of the first map already saw 3×3 of the input; they overlap.",
+                 "3 + 2 = 5: the receptive field grows with every layer (and doubles with every pooling)."),
+    ]
+
+
+class InsideCNNLab(W.VBox):
+    """Kernels and feature maps of a trained CNN, per layer and channel, for a chosen image."""
+
+    def __init__(self, model: nn.Module, images: np.ndarray | torch.Tensor, *,
+                 labels: Sequence[int] | np.ndarray | None = None,
+                 class_names: Mapping[int, str] | Sequence[str] | None = None, max_maps: int = 16):
+        self.model = model
+        self.images = _as_images(images)
+        self.labels = None if labels is None else np.asarray(labels).reshape(len(self.images), -1)[:, 0]
+        self.class_names = dict(enumerate(class_names)) if isinstance(class_names, Sequence) else dict(class_names or {})
+        self.max_maps = max_maps
+        self.layers = V.conv_layers(model)
+        self.layer_names = [layer.name for layer in self.layers]
+        self.extractor = V.FeatureMapExtractor(model, self.layer_names)
+
+        style = {"description_width": "70px"}
+        self.image_slider = W.IntSlider(value=0, min=0, max=max(len(self.images) - 1, 1), description="image",
+                                        style=style, disabled=len(self.images) == 1)
+        self.layer_dropdown = W.Dropdown(options=[(layer.label, layer.name) for layer in self.layers],
+                                         value=self.layer_names[0], description="layer", style=style,
+                                         layout=W.Layout(width="520px"))
+        self.channel_slider = W.IntSlider(value=0, min=0, max=max(self.layers[0].n_kernels - 1, 1),
+                                          description="channel", style=style)
+        self.prediction = W.HTML()
+
+        fm = self.feature_maps()
+        layer = self.layer
+        # FigureWidget rule: every trace goes in at construction; later only fig.data[i] changes.
+        self.channel_fig = go.FigureWidget(packed_figure(V.feature_map_figure(fm, layer.name, 0)))
+        self.maps_fig = go.FigureWidget(packed_figure(V.feature_maps_figure(fm, layer.name, max_maps=max_maps)))
+        self.kernels_fig = go.FigureWidget(packed_figure(V.kernels_figure(model, layer.name)))
+        self.depth_fig = go.FigureWidget(packed_figure(
+            V.early_vs_deep_figure(fm, self.layer_names[0], self.layer_names[-1])))
+        self.prediction.value = self._prediction_html(fm)
+
+        self.image_slider.observe(lambda _c: self.refresh_image(), names="value")
+        self.layer_dropdown.observe(lambda _c: self.refresh_layer(), names="value")
+        self.channel_slider.observe(lambda _c: self.refresh_channel(), names="value")
+
+        self.exercises = [ExerciseWidget(ex, numeric=not ex.choices)
+                          for ex in inside_exercises(model, self.images[0])]
+        super().__init__([
+            W.HBox([self.image_slider, self.prediction]),
+            W.HBox([self.layer_dropdown, self.channel_slider]),
+            self.channel_fig, self.maps_fig, self.kernels_fig,
+            W.HTML("<b>Early vs deep</b>: the first conv layer's maps beside the last one's, for the same image."),
+            self.depth_fig,
+            W.HTML("<h4>Exercises</h4>"), *self.exercises,
+        ])
+
+    # ----------------------------------------------------------------- state
+    @property
+    def index(self) -> int:
+        """The chosen image's index, clamped to the images there are."""
+        return int(np.clip(self.image_slider.value, 0, len(self.images) - 1))
+
+    @property
+    def layer(self) -> V.ConvLayer:
+        """The chosen conv layer (a dropdown value is checked against the model's layers)."""
+        name = self.layer_dropdown.value
+        if name not in self.layer_names:
+            raise DataError(f"unknown layer {name!r}", fix=f"choose one of {self.layer_names}")
+        return self.layers[self.layer_names.index(name)]
+
+    @property
+    def channel(self) -> int:
+        """The chosen channel, clamped to the layer's number of maps."""
+        return int(np.clip(self.channel_slider.value, 0, self.layer.n_kernels - 1))
+
+    def feature_maps(self) -> V.FeatureMaps:
+        """Every conv layer's maps for the chosen image (one forward pass per image, then cached)."""
+        return self.extractor.extract(self.images[self.index])
+
+    def _prediction_html(self, fm: V.FeatureMaps) -> str:
+        logits = fm.logits
+        if logits.size == 1:
+            p = float(sigmoid(logits[0]))
+            cls, prob = (1, p) if p >= 0.5 else (0, 1 - p)
+        else:
+            probs = softmax(logits)
+            cls, prob = int(np.argmax(probs)), float(np.max(probs))
+        name = html.escape(str(self.class_names.get(cls, f"class {cls}")))
+        text = f"model says <b>{name}</b> ({prob:.0%})"
+        if self.labels is not None:
+            true = int(self.labels[self.index])
+            text += f"; label: <b>{html.escape(str(self.class_names.get(true, f'class {true}')))}</b>"
+        return text
+
+    # -------------------------------------------------------------- redraws
+    def refresh_channel(self) -> None:
+        """Redraw the image and the chosen channel's map (a slice of the cached maps)."""
+        traces, titles = V.feature_map_view(self.feature_maps(), self.layer.name, self.channel)
+        with self.channel_fig.batch_update():
+            for trace, data in zip(self.channel_fig.data, traces):
+                trace.update(packed(data))
+            for annotation, title in zip(self.channel_fig.layout.annotations, titles):
+                annotation.text = title
+
+    def refresh_layer(self) -> None:
+        """A new layer: its channel range, its maps and its kernels."""
+        layer = self.layer
+        self.channel_slider.max = max(layer.n_kernels - 1, 1)    # clamps the value if it was larger
+        self.refresh_channel()
+        self._refresh_maps(self.feature_maps())
+        data, title = V.kernels_view(layer)
+        with self.kernels_fig.batch_update():
+            self.kernels_fig.data[0].update(packed(data))
+            self.kernels_fig.layout.title.text = title
+
+    def refresh_image(self) -> None:
+        """A new image: one forward pass, then every feature-map figure and the prediction."""
+        fm = self.feature_maps()
+        self.refresh_channel()
+        self._refresh_maps(fm)
+        traces, titles = V.early_vs_deep_view(fm, self.layer_names[0], self.layer_names[-1])
+        with self.depth_fig.batch_update():
+            for trace, data in zip(self.depth_fig.data, traces):
+                trace.update(packed(data))
+            for annotation, title in zip(self.depth_fig.layout.annotations, titles):
+                annotation.text = title
+        self.prediction.value = self._prediction_html(fm)
+
+    def _refresh_maps(self, fm: V.FeatureMaps) -> None:
+        data, title = V.feature_maps_view(fm, self.layer.name, max_maps=self.max_maps)
+        with self.maps_fig.batch_update():
+            self.maps_fig.data[0].update(packed(data))
+            self.maps_fig.layout.title.text = title

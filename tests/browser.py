@@ -1,0 +1,301 @@
+"""Shared helpers for the real-browser tests and benchmarks: chromium, a lab server, lab pages.
+
+The labs are served by the same code instructors use (:func:`radlab.serve.start_server`) and
+opened in Debian's headless chromium through Playwright. Playwright never downloads a browser
+here: we launch ``/usr/bin/chromium`` (or ``$RADLAB_CHROMIUM``). Without chromium the browser
+tests fail in CI (``CI=true``) and are skipped, with the reason shown, everywhere else.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from radlab.paths import PROJECT_ROOT
+from radlab.serve import RunningServer, ServeOptions, start_server
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-dev-shm-usage"]
+#: Screenshots of every lab land here (git-ignored); the test prints each path.
+SCREENSHOTS = PROJECT_ROOT / "tests" / "screenshots"
+#: How long one lab page may take to execute and draw on a busy 2-core machine.
+PAGE_TIMEOUT_S = float(os.environ.get("RADLAB_BROWSER_TIMEOUT", "300"))
+
+# A plotly figure "with data": some trace actually drew something (not just empty axes).
+PLOT_WITH_DATA_JS = """
+(plot) => {
+  if (!plot.querySelector('.main-svg')) return false;
+  if (plot.querySelector('.heatmaplayer image, .imagelayer image, .point, .bars path, .slice path')) return true;
+  for (const path of plot.querySelectorAll('.trace path, path.js-line, path.js-fill')) {
+    const d = path.getAttribute('d') || '';
+    if (d.length > 8 && d !== 'M0,0Z') return true;
+  }
+  return false;
+}
+"""
+DRAWN_PLOTS_JS = f"() => [...document.querySelectorAll('.js-plotly-plot')].filter({PLOT_WITH_DATA_JS}).length"
+
+# What the page shows to a student: figures (their SVG) and output/HTML widgets (their text).
+SNAPSHOT_JS = """
+() => {
+  const parts = [];
+  for (const svg of document.querySelectorAll('.js-plotly-plot .main-svg')) parts.push(svg.outerHTML);
+  for (const el of document.querySelectorAll('.widget-html-content, .widget-output .jp-RenderedText, '
+                                             + '.widget-output .jp-RenderedHTMLCommon, .jp-OutputArea-output img'))
+    parts.push(el.tagName === 'IMG' ? el.src : el.innerText);
+  return parts.join('\\n');
+}
+"""
+
+# Anything a student should never see: error outputs, tracebacks, Voilà's error messages.
+PROBLEMS_JS = """
+() => {
+  const found = [];
+  for (const el of document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]'))
+    found.push('error/stderr output: ' + el.innerText.slice(0, 400));
+  const text = document.body ? document.body.innerText : '';
+  for (const phrase of ['Traceback', 'There was an error when executing cell', 'Cell execution timed out',
+                        'Error displaying widget', 'Kernel died', 'Kernel Dead'])
+    if (text.includes(phrase)) found.push('page text contains ' + JSON.stringify(phrase));
+  const banner = document.querySelector('.voila-error');
+  if (banner) found.push('Voila error page: ' + banner.innerText.slice(0, 200));
+  return found;
+}
+"""
+
+WIDGETS_JS = """
+() => document.querySelectorAll('.widget-slider, .widget-dropdown, .widget-button, .widget-toggle-buttons, '
+                                + '.widget-toggle-button, .widget-checkbox, .widget-radio').length
+"""
+
+# Controls a student can move, in the order the tests try them. Range sliders have two handles.
+CONTROLS = [
+    ("slider", ".widget-slider .noUi-target:not([disabled]) .noUi-handle"),
+    ("dropdown", ".widget-dropdown select:not([disabled])"),
+    ("toggle", ".widget-toggle-buttons button.jupyter-button:not(.mod-active):not([disabled])"),
+    ("radio", ".widget-radio-box input[type=radio]:not(:checked):not([disabled])"),
+    ("checkbox", ".widget-checkbox input[type=checkbox]:not([disabled])"),
+    ("button", "button.jupyter-button.widget-button:not([disabled])"),
+]
+
+
+def chromium_path() -> str | None:
+    """Path of the chromium executable (``$RADLAB_CHROMIUM``, /usr/bin/chromium, or on PATH)."""
+    for candidate in (os.environ.get("RADLAB_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def require_chromium() -> str:
+    """The chromium path; fail in CI, skip (with the reason) elsewhere when it is missing."""
+    path = chromium_path()
+    problem = None
+    if path is None:
+        problem = ("chromium not found (/usr/bin/chromium); install it with "
+                   "`apt-get install -y chromium` (.ci/run does) or set RADLAB_CHROMIUM")
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is missing from .venv: run `python3 make.py test` to install it"
+    if problem:
+        if IN_CI:
+            pytest.fail(problem, pytrace=False)
+        pytest.skip(problem)
+    return path
+
+
+def launch_chromium(playwright, executable: str | None = None):
+    """Start headless chromium from the system (never a downloaded browser)."""
+    return playwright.chromium.launch(executable_path=executable or chromium_path(), args=CHROMIUM_ARGS)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def lab_env(data_cache: Path | None = None, runs: Path | None = None) -> dict[str, str]:
+    """Environment for served labs in tests: the quick version, the test data cache, scratch runs."""
+    env = {"RADLAB_FAST": "1"}
+    if data_cache is not None:
+        env["RADLAB_DATA"] = str(data_cache)
+    if runs is not None:
+        env["RADLAB_RUNS"] = str(runs)
+    return env
+
+
+@contextmanager
+def serve_labs(labs_dir: Path = PROJECT_ROOT / "labs", *, env: dict[str, str] | None = None,
+               **options) -> Iterator[RunningServer]:
+    """Serve ``labs_dir`` with :func:`radlab.serve.start_server` on a free port; stop it afterwards."""
+    opts = ServeOptions(labs_dir=Path(labs_dir), port=options.pop("port", None) or free_port(), **options)
+    server = start_server(opts, env=env, quiet=not os.environ.get("RADLAB_SERVE_LOG"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def http_get(url: str, timeout_s: float = 60) -> tuple[int, str]:
+    """Status and body of a GET (errors return their status instead of raising)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode("utf-8", "replace")
+
+
+@dataclass
+class LabPage:
+    """What :func:`open_lab` saw: load time, drawn figures, widget count, the page's kernel id."""
+
+    seconds_to_draw: float
+    drawn_plots: int
+    widgets: int
+    kernel_id: str
+
+
+def kernel_id(page) -> str:
+    """The id of the kernel Voilà started for this page (from the page's config data)."""
+    text = page.locator("#jupyter-config-data").first.text_content()
+    return json.loads(text)["kernelId"]
+
+
+def wait_until_stable(page, js: str = SNAPSHOT_JS, quiet_s: float = 1.0, timeout_s: float = 30) -> str:
+    """Wait until ``js`` returns the same value for ``quiet_s`` (figures done resizing); return it."""
+    deadline = time.monotonic() + timeout_s
+    last, since = page.evaluate(js), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = page.evaluate(js)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return last
+
+
+def wait_for_lab(page, timeout_s: float = PAGE_TIMEOUT_S, started: float | None = None) -> LabPage:
+    """Wait until a lab page (already navigating) has drawn a plotly figure with data and its widgets."""
+    started = time.monotonic() if started is None else started
+    page.wait_for_load_state("domcontentloaded", timeout=timeout_s * 1000)
+    remaining_ms = max(1.0, timeout_s - (time.monotonic() - started)) * 1000
+    page.wait_for_function(f"() => ({DRAWN_PLOTS_JS})() > 0 && ({WIDGETS_JS})() > 0", timeout=remaining_ms,
+                           polling=250)
+    seconds = time.monotonic() - started
+    wait_until_stable(page)
+    return LabPage(seconds_to_draw=seconds, drawn_plots=page.evaluate(DRAWN_PLOTS_JS),
+                   widgets=page.evaluate(WIDGETS_JS), kernel_id=kernel_id(page))
+
+
+def open_lab(page, url: str, timeout_s: float = PAGE_TIMEOUT_S) -> LabPage:
+    """Open a lab and wait until a plotly figure has drawn data and its widgets are on the page."""
+    started = time.monotonic()
+    page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+    return wait_for_lab(page, timeout_s, started)
+
+
+def page_problems(page) -> list[str]:
+    """Error outputs, tracebacks and error banners visible on the page (empty when clean)."""
+    return page.evaluate(PROBLEMS_JS)
+
+
+@dataclass
+class MovedControl:
+    """The control :func:`move_a_control` moved, and what changed on the page."""
+
+    kind: str
+    label: str
+    figure_changed: bool
+    seconds: float
+
+
+def _label_of(element) -> str:
+    """The widget's description label (or its text), for messages."""
+    return element.evaluate("""(el) => {
+      const box = el.closest('.widget-inline-hbox, .widget-toggle-buttons, .widget-button, .jupyter-widgets');
+      const label = box && box.querySelector('.widget-label');
+      return ((label && label.innerText) || el.innerText || el.value || el.tagName).trim().slice(0, 60);
+    }""")
+
+
+def _move(page, kind: str, element) -> None:
+    """Move one control the way a student would: keyboard on sliders, picking, clicking."""
+    if kind == "slider":
+        readout_js = """(el) => { const box = el.closest('.widget-slider');
+                                   const r = box && box.querySelector('.widget-readout');
+                                   return r ? (r.value !== undefined && r.value !== '' ? r.value : r.innerText) : ''; }"""
+        before = element.evaluate(readout_js)
+        element.focus()
+        page.keyboard.press("ArrowRight")
+        if element.evaluate(readout_js) == before:  # at its maximum: go the other way
+            page.keyboard.press("ArrowLeft")
+            page.keyboard.press("ArrowLeft")
+    elif kind == "dropdown":
+        options = element.evaluate("(el) => [...el.options].map(o => o.value)")
+        current = element.evaluate("(el) => el.value")
+        others = [o for o in options if o != current]
+        if others:
+            element.select_option(others[0])
+    else:
+        element.click()
+
+
+def figure_snapshot(page) -> str:
+    """The figures' SVG only (to tell a figure change from a text change)."""
+    return page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .main-svg')]"
+                         ".map(s => s.outerHTML).join('\\n')")
+
+
+def move_a_control(page, change_timeout_s: float = 60, max_tries: int = 6) -> MovedControl | None:
+    """Move controls one at a time until the figures or outputs visibly change; None if none did.
+
+    Sliders come first (keyboard: ArrowRight on the handle), then dropdowns, toggle and radio
+    buttons, checkboxes and plain buttons.
+    """
+    tries = 0
+    for kind, selector in CONTROLS:
+        for element in page.locator(selector).element_handles():
+            if tries >= max_tries:
+                return None
+            if not element.is_visible():
+                continue
+            tries += 1
+            before = wait_until_stable(page)
+            figures_before = figure_snapshot(page)
+            label = _label_of(element)
+            start = time.monotonic()
+            _move(page, kind, element)
+            deadline = start + change_timeout_s
+            while time.monotonic() < deadline:
+                if page.evaluate(SNAPSHOT_JS) != before:
+                    seconds = time.monotonic() - start
+                    wait_until_stable(page)
+                    return MovedControl(kind, label, figure_snapshot(page) != figures_before, seconds)
+                time.sleep(0.1)
+    return None
+
+
+def save_screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under tests/screenshots/ and print its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path

@@ -1,0 +1,109 @@
+"""Every lab in a real browser, served the way instructors serve them (``radlab serve``).
+
+The labs are found by the same glob the gallery uses: a lab added under labs/ is tested
+without editing this file. One Voilà server (quick versions: ``RADLAB_FAST=1``) serves the
+whole session; each lab page must draw a plotly figure with data and its widgets, show no
+error, and change a figure or output when a control is moved. A screenshot of every lab is
+saved under tests/screenshots/.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from browser import (PAGE_TIMEOUT_S, http_get, lab_env, launch_chromium, move_a_control, open_lab,
+                     page_problems, require_chromium, save_screenshot, serve_labs, wait_for_lab)
+from radlab.paths import PROJECT_ROOT
+from radlab.serve import lab_entries
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+
+LABS_DIR = PROJECT_ROOT / "labs"
+LABS = lab_entries(LABS_DIR) if LABS_DIR.is_dir() else []
+PAGES_AT_ONCE = 4
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless chromium for the module."""
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, executable)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(chromium, data_cache: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One Voilà server for every browser test: the project's labs, their quick versions."""
+    env = lab_env(data_cache, tmp_path_factory.mktemp("runs"))
+    with serve_labs(LABS_DIR, env=env) as running:
+        yield running
+
+
+@pytest.fixture()
+def page(chromium):
+    """A fresh browser page (its own context: no shared cookies or storage)."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_S * 1000)
+    yield page
+    context.close()
+
+
+def test_gallery_lists_every_lab_with_its_title_and_a_working_link(server, page):
+    assert LABS, "no lab notebooks under labs/"
+    page.goto(server.url)
+    cards = page.locator(".radlab-lab")
+    assert cards.count() == len(LABS)
+    for card, lab in zip(cards.all(), LABS):
+        assert lab.title in card.inner_text()
+        assert card.locator("a").get_attribute("href").endswith(f"voila/render/{lab.href}")
+    save_screenshot(page, "gallery")
+
+
+@pytest.mark.parametrize("lab", LABS, ids=[lab.path for lab in LABS])
+def test_lab_draws_its_figures_and_answers_a_control_without_errors(server, page, lab):
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+
+    loaded = open_lab(page, server.lab_url(lab))
+    print(f"{lab.path}: drawn in {loaded.seconds_to_draw:.1f} s, {loaded.drawn_plots} figure(s) with data, "
+          f"{loaded.widgets} control(s)")
+    assert not page_problems(page), f"{lab.path} shows errors: {page_problems(page)}"
+
+    moved = move_a_control(page)
+    save_screenshot(page, Path(lab.path).stem)
+    assert moved is not None, f"{lab.path}: no slider, dropdown or button changed a figure or output"
+    print(f"{lab.path}: moving {moved.kind} {moved.label!r} changed the "
+          f"{'figure' if moved.figure_changed else 'output'} in {moved.seconds:.2f} s")
+    assert not page_problems(page), f"{lab.path} shows errors after moving {moved.label!r}: {page_problems(page)}"
+    assert not errors, f"{lab.path}: JavaScript errors on the page: {errors[:3]}"
+
+
+@pytest.mark.skipif(not LABS, reason="no lab notebooks under labs/")
+def test_several_pages_on_one_lab_each_get_their_own_kernel_and_keep_working(server, chromium):
+    lab = LABS[0]
+    contexts = [chromium.new_context(viewport={"width": 1280, "height": 900}) for _ in range(PAGES_AT_ONCE)]
+    try:
+        pages = [context.new_page() for context in contexts]
+        for page in pages:  # start every page before waiting for any: the kernels run at once
+            page.goto(server.lab_url(lab), wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000)
+        loaded = [wait_for_lab(page) for page in pages]
+        kernel_ids = [info.kernel_id for info in loaded]
+        assert len(set(kernel_ids)) == PAGES_AT_ONCE, f"pages share kernels: {kernel_ids}"
+        for kernel in kernel_ids:
+            status, body = http_get(f"{server.base_url}/api/kernels/{kernel}")
+            assert status == 200 and kernel in body, f"kernel {kernel} is not running ({status})"
+        for i, page in enumerate(pages):
+            moved = move_a_control(page)
+            assert moved is not None, f"page {i + 1} of {PAGES_AT_ONCE} on {lab.path} stopped answering its controls"
+            assert not page_problems(page), f"page {i + 1}: {page_problems(page)}"
+        save_screenshot(pages[-1], f"{Path(lab.path).stem}-page{PAGES_AT_ONCE}-of-{PAGES_AT_ONCE}")
+    finally:
+        for context in contexts:
+            context.close()
+

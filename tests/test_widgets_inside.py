@@ -1,0 +1,68 @@
+"""Lab 6: the image slider, layer dropdown and channel slider redraw the kernels and feature maps."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from radlab.viz.conv import from_plotly_array
+from radlab.widgets.inside import InsideCNNLab, inside_exercises
+from test_viz_model import SmallCNN
+
+
+def z(fig, i: int = 0) -> np.ndarray:
+    return from_plotly_array(fig.data[i].z)
+
+
+@pytest.fixture()
+def lab() -> InsideCNNLab:
+    torch.manual_seed(0)
+    images = np.random.default_rng(0).random((4, 32, 32), dtype=np.float32)
+    return InsideCNNLab(SmallCNN(), images, labels=[0, 1, 0, 1], class_names=["no lesion", "lesion"])
+
+
+def test_changing_the_layer_redraws_maps_and_kernels(lab):
+    maps_before, kernels_before = z(lab.maps_fig).shape, z(lab.kernels_fig).copy()
+    lab.layer_dropdown.value = "features.2.0"
+    assert z(lab.maps_fig).shape != maps_before
+    assert z(lab.kernels_fig).shape != kernels_before.shape or not np.allclose(z(lab.kernels_fig), kernels_before)
+    assert "features.2.0" in lab.maps_fig.layout.title.text
+    assert lab.channel_slider.max == 7
+    assert z(lab.channel_fig, 1).shape == (8, 8)
+
+
+def test_changing_the_channel_shows_that_channels_map(lab):
+    lab.channel_slider.value = 3
+    fm = lab.feature_maps()
+    np.testing.assert_allclose(z(lab.channel_fig, 1), fm.channel("features.0.0", 3))
+    assert "channel 3" in lab.channel_fig.layout.annotations[1].text
+
+
+def test_a_channel_beyond_a_smaller_layer_is_clamped():
+    torch.manual_seed(0)
+    lab = InsideCNNLab(SmallCNN(widths=(8, 4, 4)), np.zeros((2, 16, 16), dtype=np.float32))
+    lab.channel_slider.value = 7
+    lab.layer_dropdown.value = "features.1.0"
+    assert lab.channel_slider.value == 3 and lab.channel == 3
+
+
+def test_changing_the_image_runs_the_model_once_and_redraws(lab):
+    passes = lab.extractor.forward_passes
+    image_before, deep_before = z(lab.channel_fig, 0).copy(), z(lab.depth_fig, 2).copy()
+    lab.image_slider.value = 2
+    np.testing.assert_allclose(z(lab.channel_fig, 0), lab.images[2, 0])
+    assert not np.allclose(z(lab.channel_fig, 0), image_before)
+    assert not np.allclose(z(lab.depth_fig, 2), deep_before, equal_nan=True)
+    assert "lesion" in lab.prediction.value
+    lab.channel_slider.value = 1
+    lab.layer_dropdown.value = "features.1.0"
+    assert lab.extractor.forward_passes == passes + 1, "channel and layer changes re-slice the cached maps"
+
+
+def test_exercise_answers_are_read_off_the_model():
+    torch.manual_seed(0)
+    exercises = {ex.key: ex for ex in inside_exercises(SmallCNN(), np.zeros((1, 32, 32), dtype=np.float32))}
+    assert exercises["first-layer-weights"].check(4 * 1 * 3 * 3).correct
+    assert exercises["deep-size"].check(8).correct and not exercises["deep-size"].check(32).correct
+    assert exercises["early-or-deep"].check("the first conv layer").correct
+    assert exercises["receptive-field"].check(5).correct

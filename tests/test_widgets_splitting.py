@@ -1,0 +1,80 @@
+"""Lab 2 widget: the controls change the figures; the leaky split is flagged, the patient split is clean."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radlab.data.phantoms import make_phantoms
+from radlab.data.splits import split_by_image
+from radlab.widgets.splitting import SplittingLab
+
+
+@pytest.fixture(scope="module")
+def phantoms():
+    return make_phantoms("chest", n_patients=24, images_per_patient=3, size=32, seed=0)
+
+
+@pytest.fixture()
+def lab(phantoms):
+    return SplittingLab(phantoms, seed=0, k=4)
+
+
+def grid_rows(lab: SplittingLab, panel: int) -> dict[str, set]:
+    """Patient id -> the split names its images have in grid panel 0 (by image) or 1 (by patient)."""
+    rows: dict[str, set] = {}
+    for trace in lab.figure.data[4 * panel: 4 * panel + 3]:
+        for pid in trace.y:
+            rows.setdefault(pid, set()).add(trace.name)
+    return rows
+
+
+def test_switching_the_method_changes_the_counts_the_titles_and_the_report(lab):
+    assert lab.method.value == "image"
+    patients_bar = lab.figure.data[10]
+    before = (tuple(patients_bar.y), lab.report_html.value, lab.figure.layout.annotations[0].text)
+    lab.method.value = "patient"
+    after = (tuple(patients_bar.y), lab.report_html.value, lab.figure.layout.annotations[0].text)
+    assert all(b != a for b, a in zip(before, after))
+    assert sum(after[0]) == 24 < sum(before[0])  # by patient, every patient is counted once
+    assert lab.figure.layout.annotations[1].text.startswith("▶")
+
+
+def test_image_level_split_is_flagged_and_patient_level_split_is_clean(lab, phantoms):
+    leaky, clean = lab.reports["image"], lab.reports["patient"]
+    assert not leaky.ok and len(leaky.leaking_patients) > 0
+    assert clean.ok
+    # the grid shows the same thing: rows with two colours only on the left, and red crosses there
+    left, right = grid_rows(lab, 0), grid_rows(lab, 1)
+    assert sorted(p for p, names in left.items() if len(names) > 1) == leaky.leaking_patients
+    assert sorted(lab.figure.data[3].y) == leaky.leaking_patients
+    assert all(len(names) == 1 for names in right.values()) and len(lab.figure.data[7].y) == 0
+    assert "LEAKAGE" in lab.report_html.value
+    lab.method.value = "patient"
+    assert "no leakage found" in lab.report_html.value
+
+
+def test_moving_the_seed_reshuffles_both_grids(lab):
+    before = [tuple(t.y) for t in lab.figure.data[:8]]
+    lab.seed_slider.value = 7
+    after = [tuple(t.y) for t in lab.figure.data[:8]]
+    assert before[:3] != after[:3] and before[4:7] != after[4:7]
+    assert lab.splits["patient"].seed == 7
+
+
+def test_the_k_slider_changes_the_folds_and_each_patient_is_held_out_once(lab):
+    lab.k_slider.value = 3
+    heat = lab.kfold_figure.data[0]
+    assert len(heat.x) == 3
+    assert np.array_equal(np.asarray(heat.z).sum(axis=1), np.ones(24))
+    lab.k_slider.value = 4
+    assert len(lab.kfold_figure.data[0].x) == 4
+
+
+def test_the_exercises_accept_the_answers_computed_from_the_data(lab, phantoms):
+    ex = lab.exercises()
+    split = split_by_image(phantoms.labels, seed=0)
+    leaking = set(phantoms.patient_ids[split.train]) & set(phantoms.patient_ids[split.test])
+    assert ex["leaking_patients"].check(len(leaking)).correct
+    assert not ex["leaking_patients"].check(len(leaking) + 1).correct
+    assert ex["vocabulary"].check("test").correct and not ex["vocabulary"].check("val").correct
+    assert ex["kfold"].check(1).correct
