@@ -4,7 +4,8 @@ Measured with two torch threads, as on the course's 2-core machines, over ~50 ch
 (a) the convolution playground after a kernel entry is typed (feature map, pooled map and
 the step view), (b) a GapCNN's feature maps for a new 64×64 image (one forward pass plus
 every figure of Lab 6) and for another channel of the same image (a slice of the cache),
-(c) a Grad-CAM heatmap for a new image, when ``radlab.explain`` is installed.
+(c) a Grad-CAM heatmap for a new image, when ``radlab.explain`` is installed (also with one
+thread, for comparison: the feature-map view runs its single-image forward pass on one).
 Prints ``name: value`` lines in milliseconds; the goal is ≤ 100 ms each.
 
     python benchmarks/viz_latency.py [--repeats 50]
@@ -58,7 +59,7 @@ def bench_playground(repeats: int) -> None:
 
 
 def bench_feature_maps(repeats: int) -> None:
-    from radlab.models import GapCNN
+    from radlab.models.cnn import GapCNN
     from radlab.widgets.inside import InsideCNNLab
 
     torch.manual_seed(0)
@@ -82,7 +83,7 @@ def bench_grad_cam(repeats: int) -> None:
         return
     import plotly.graph_objects as go
 
-    from radlab.models import GapCNN
+    from radlab.models.cnn import GapCNN
     from radlab.viz.conv import packed
 
     torch.manual_seed(0)
@@ -98,6 +99,9 @@ def bench_grad_cam(repeats: int) -> None:
             fig.data[1].update(packed({"z": heat}))
 
     report("grad_cam_new_image", timed(show_cam, repeats))
+    torch.set_num_threads(1)    # for comparison: one image is too small to share between threads
+    report("grad_cam_new_image_1_thread", timed(show_cam, repeats))
+    torch.set_num_threads(2)
 
 
 def main() -> None:

@@ -82,6 +82,16 @@ def conv_layer_names(model: nn.Module) -> list[str]:
     return [name for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
 
 
+def explainable_layers(model: nn.Module) -> list[str]:
+    """Layers worth a Grad-CAM, input side first: the blocks of ``model.features`` if it is a
+    Sequential (GapCNN's conv → BN → ReLU → pool blocks), otherwise every Conv2d."""
+    features = getattr(model, "features", None)
+    if isinstance(features, nn.Sequential) and len(features) > 0:
+        prefix = next(name for name, module in model.named_modules() if module is features)
+        return [f"{prefix}.{name}" for name, _ in features.named_children()]
+    return conv_layer_names(model)
+
+
 def find_layer(model: nn.Module, layer: nn.Module | str | None = None) -> nn.Module:
     """The layer to explain: a module, a readable name like ``"features.3"``, or None for the default.
 
@@ -112,7 +122,7 @@ def explained_classes(logits: torch.Tensor, target: Target = None) -> torch.Tens
         if k == 1:
             return torch.ones(n, dtype=torch.long, device=logits.device)   # binary: the lesion class
         return logits.argmax(dim=1)
-    classes = torch.as_tensor(np.asarray(target) if not isinstance(target, torch.Tensor) else target)
+    classes = target if isinstance(target, torch.Tensor) else torch.as_tensor(np.array(target))
     classes = classes.to(device=logits.device, dtype=torch.long).reshape(-1)
     if classes.numel() == 1:
         classes = classes.expand(n)
@@ -285,7 +295,7 @@ def explain(model: nn.Module, x: Any, method: str = "grad_cam", target: Target =
     if method not in METHODS:
         raise DataError(f"unknown explanation method {method!r}", fix=f"use one of {sorted(METHODS)}")
     x = as_batch(x, model)
-    targets = None if target is None else np.broadcast_to(np.asarray(target), (len(x),))
+    targets = None if target is None else np.array(np.broadcast_to(np.asarray(target), (len(x),)))
     out = []
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size]

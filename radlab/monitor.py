@@ -65,7 +65,7 @@ class Verdict:
 class Diagnosis:
     """What a training history shows, the evidence, and what to try next."""
 
-    kind: str  # "overfitting", "underfitting", "still improving", "unstable", "good fit", "no data"
+    kind: str  # "overfitting", "underfitting", "still improving", "unstable", "good fit", "too early", "no data"
     headline: str
     evidence: tuple[str, ...] = ()
     mitigations: tuple[str, ...] = ()
@@ -135,6 +135,10 @@ def diagnose(history: HistoryLike, *, min_delta: float = 0.005,
         return Diagnosis("unstable", "The loss became NaN or infinite: training diverged.",
                          (f"train loss per epoch: {', '.join(f'{v:.3g}' for v in train)}",),
                          (_mitigation("lower learning rate", lr_note), _mitigation("batch norm")))
+    if n < 3:
+        return Diagnosis("too early", f"Only {n} epoch{'s' if n > 1 else ''}: too early to tell how training goes.",
+                         (f"validation loss {', '.join(f'{v:.3f}' for v in val)}",),
+                         (_mitigation("train longer", "at least 5 epochs to see a trend"),))
     gap = [v - t for t, v in zip(train, val)]
     best = min(range(n), key=val.__getitem__)
     metric = history.metric_name

@@ -16,7 +16,7 @@ the code. One command starts it on the labs folder with safe defaults for a clas
 
 The front page is a gallery of the labs: each notebook's first markdown heading and the
 line under it. The same code starts the server for the browser tests
-(``tests/test_browser.py``), which set ``RADLAB_FAST=1`` so the labs run their quick
+(``tests/test_browser.py``), which pass ``--fast`` (``RADLAB_FAST=1``) so the labs run their quick
 version; for a class the labs run in full.
 """
 from __future__ import annotations
@@ -48,11 +48,10 @@ DEFAULT_CULL_IDLE_S = 1800
 DEFAULT_CELL_TIMEOUT_S = 600
 
 #: What a student sees instead of a traceback; the details stay in the server's terminal.
-ERROR_MESSAGE = ("This lab hit an error while it was being prepared. Reload the page to try "
-                 "again; if it happens again, tell your instructor (the details are printed in "
-                 "the terminal running `radlab serve`).")
-TIMEOUT_MESSAGE = ("A step of this lab took longer than the server allows (`radlab serve "
-                   "--cell-timeout`). Reload the page, or tell your instructor.")
+#: (A cell past --cell-timeout is interrupted, and shows this message too.)
+ERROR_MESSAGE = ("This lab hit an error, or ran past the server time limit, while it was being "
+                 "prepared. Reload the page to try again; if it happens again, tell your instructor "
+                 "(the details are printed in the terminal running `radlab serve`).")
 
 
 @dataclass
@@ -66,6 +65,7 @@ class ServeOptions:
     pool: int = 0                 # preheated kernels per lab (0: start a kernel per page)
     cull_idle_s: int = DEFAULT_CULL_IDLE_S
     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S
+    fast: bool = False            # the labs' quick versions (RADLAB_FAST=1): tests, trying the setup
 
 
 @dataclass
@@ -137,9 +137,10 @@ def read_title(notebook: Path) -> tuple[str, str]:
 
 
 def lab_entries(labs_dir: Path) -> list[LabEntry]:
-    """Every notebook under ``labs_dir`` (sorted, checkpoints skipped) as a gallery entry."""
+    """Every notebook under ``labs_dir`` (sorted; hidden folders such as checkpoints skipped) as a gallery entry."""
     labs_dir = Path(labs_dir)
-    notebooks = sorted(p for p in labs_dir.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    notebooks = sorted(p for p in labs_dir.rglob("*.ipynb")
+                       if not any(part.startswith(".") for part in p.relative_to(labs_dir).parts))
     return [LabEntry(p.relative_to(labs_dir).as_posix(), *read_title(p)) for p in notebooks]
 
 
@@ -160,9 +161,8 @@ def voila_launch(options: ServeOptions, token: str, config_dir: Path) -> VoilaLa
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
         f"--VoilaExecutor.cell_error_instruction={ERROR_MESSAGE}",
-        f"--VoilaExecutor.cell_timeout_instruction={TIMEOUT_MESSAGE}",
         f"--VoilaExecutor.timeout={options.cell_timeout_s}",
-        "--VoilaExecutor.interrupt_on_timeout=True",        # stop the runaway cell, free the CPU
+        "--VoilaExecutor.interrupt_on_timeout=True",        # stop the runaway cell: free the CPU
         f"--MappingKernelManager.cull_idle_timeout={options.cull_idle_s}",
         f"--MappingKernelManager.cull_interval={cull_interval}",
         "--MappingKernelManager.cull_connected=True",       # an open but idle tab does not hold a kernel
@@ -179,7 +179,8 @@ def voila_launch(options: ServeOptions, token: str, config_dir: Path) -> VoilaLa
         },
     }
     jupyter_path = os.pathsep.join(p for p in (str(TEMPLATES_ROOT), os.environ.get("JUPYTER_PATH", "")) if p)
-    return VoilaLaunch(argv=argv, config=config, env={"JUPYTER_PATH": jupyter_path})
+    env = {"JUPYTER_PATH": jupyter_path, "RADLAB_FAST": "1" if options.fast else "0"}
+    return VoilaLaunch(argv=argv, config=config, env=env)
 
 
 def public_address(ip: str) -> str:
@@ -253,11 +254,13 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen, timeout_s: f
 
 
 def start_server(options: ServeOptions, *, env: dict[str, str] | None = None, quiet: bool = False,
-                 startup_timeout_s: float = 90) -> RunningServer:
+                 log: Path | None = None, startup_timeout_s: float = 90) -> RunningServer:
     """Start Voilà on ``options.labs_dir`` and wait until it listens; the caller must ``stop()`` it.
 
-    ``env`` adds environment variables for the server and its kernels (the browser tests pass
-    ``RADLAB_FAST=1``). ``quiet`` sends Voilà's log to /dev/null instead of this terminal.
+    The labs run in full unless ``options.fast`` (a stray ``RADLAB_FAST`` in the shell is
+    overridden). ``env`` adds environment variables for the server and its kernels (the tests
+    point ``RADLAB_DATA`` at their data cache). Voilà's log goes to this terminal, to the file
+    ``log``, or nowhere when ``quiet``.
     """
     labs_dir = Path(options.labs_dir)
     if not labs_dir.is_dir():
@@ -270,8 +273,12 @@ def start_server(options: ServeOptions, *, env: dict[str, str] | None = None, qu
     config_file.write_text(json.dumps(launch.config, indent=1), encoding="utf-8")
     config_file.chmod(0o600)
     full_env = {**os.environ, **launch.env, **(env or {})}
-    output = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(launch.argv, env=full_env, cwd=labs_dir, stdout=output, stderr=output)
+    output = open(log, "ab") if log else (subprocess.DEVNULL if quiet else None)  # noqa: SIM115
+    try:
+        process = subprocess.Popen(launch.argv, env=full_env, cwd=labs_dir, stdout=output, stderr=output)
+    finally:
+        if log:
+            output.close()  # the child has its own copy
     host = "127.0.0.1" if options.ip in ("0.0.0.0", "", "localhost") else options.ip
     host = "::1" if options.ip == "::" else host
     try:
@@ -302,18 +309,20 @@ def parse_args(argv: list[str]) -> ServeOptions:
     parser.add_argument("--token", default=None,
                         help="token students need in the address (default: none on 127.0.0.1, "
                              "generated on any other address)")
-    parser.add_argument("--pool", type=int, default=0,
+    parser.add_argument("--pool", type=int, default=0, metavar="N",
                         help="kernels per lab started ahead of time: faster first page, more memory (default 0)")
     parser.add_argument("--cull-idle", type=int, default=DEFAULT_CULL_IDLE_S, metavar="S",
                         help=f"shut down a kernel idle for S seconds (default {DEFAULT_CULL_IDLE_S})")
     parser.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT_S, metavar="S",
                         help=f"interrupt a notebook cell running longer than S seconds (default {DEFAULT_CELL_TIMEOUT_S})")
+    parser.add_argument("--fast", action="store_true",
+                        help="serve the labs' quick versions (small data, few epochs): to try the setup")
     args = parser.parse_args(argv)
     for name in ("pool", "cull_idle", "cell_timeout"):
         if getattr(args, name) < (0 if name == "pool" else 1):
             parser.error(f"--{name.replace('_', '-')} must be {'>= 0' if name == 'pool' else '>= 1'}")
     return ServeOptions(labs_dir=args.labs_dir, ip=args.ip, port=args.port, token=args.token, pool=args.pool,
-                        cull_idle_s=args.cull_idle, cell_timeout_s=args.cell_timeout)
+                        cull_idle_s=args.cull_idle, cell_timeout_s=args.cell_timeout, fast=args.fast)
 
 
 def main(argv: list[str]) -> int:

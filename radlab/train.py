@@ -382,14 +382,27 @@ def make_loss(task: str, loss: str | None = None, *, kind: str = "binary", class
     return nn.MSELoss() if loss == "mse" else nn.L1Loss()
 
 
-def _auc(y_true: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC; macro-averaged over columns for multi-label; NaN when a class is missing."""
-    from sklearn.metrics import roc_auc_score  # noqa: PLC0415  (import only when classifying)
+def roc_auc(y_true: Any, score: Any) -> float:
+    """ROC AUC: the chance that a random positive scores higher than a random negative (ties: half).
 
-    try:
-        return float(roc_auc_score(y_true, score, average="macro"))
-    except ValueError:
+    Computed from ranks (the Mann-Whitney U statistic), so it needs no threshold. 2-D inputs
+    (multi-label) give the mean AUC over columns. NaN when a class is missing.
+    """
+    y, s = np.asarray(y_true), np.asarray(score, dtype=np.float64)
+    if y.ndim == 2 and y.shape[1] == 1:  # binary targets as a column
+        y, s = y[:, 0], s.reshape(len(s), -1)[:, 0]
+    if y.ndim == 2:
+        per_label = [roc_auc(y[:, k], s[:, k]) for k in range(y.shape[1])]
+        valid = [a for a in per_label if math.isfinite(a)]
+        return float(np.mean(valid)) if valid else float("nan")
+    positive = y.reshape(-1) > 0.5
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
         return float("nan")
+    _, inverse, counts = np.unique(s.reshape(-1), return_inverse=True, return_counts=True)
+    average_rank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based rank, tied scores share the mean rank
+    rank_sum = average_rank[inverse][positive].sum()
+    return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
 class _MetricSum:
@@ -429,7 +442,7 @@ class _MetricSum:
         out, y = torch.cat(self.outputs).cpu(), torch.cat(self.targets).cpu()
         if self.kind == "multiclass":
             return loss, float((out.argmax(1) == y).float().mean())
-        return loss, _auc(y.numpy(), out.numpy() if self.kind == "multilabel" else out[:, 0].numpy())
+        return loss, roc_auc(y.numpy(), out.numpy() if self.kind == "multilabel" else out[:, 0].numpy())
 
 
 # --------------------------------------------------------------------------------------
@@ -697,4 +710,4 @@ def _probabilities(out: torch.Tensor, activation: str) -> torch.Tensor:
 
 
 __all__ = ["Callback", "DiceBCELoss", "FitResult", "History", "fit", "load_checkpoint", "make_loss",
-           "new_run_dir", "predict", "save_checkpoint"]
+           "new_run_dir", "predict", "roc_auc", "save_checkpoint"]

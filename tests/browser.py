@@ -90,6 +90,25 @@ CONTROLS = [
 ]
 
 
+#: JavaScript errors that are known and harmless. jupyterlab-plotly's static-figure renderer
+#: draws the figure, then stores a PNG copy with ``model.setData``, which Voilà's output
+#: models lack: the figure is on the page, only the cached PNG is not saved.
+HARMLESS_PAGE_ERRORS = ("setData is not a function",)
+
+
+def watch_page_errors(page) -> list[str]:
+    """Collect the page's uncaught JavaScript errors (the known harmless ones left out)."""
+    errors: list[str] = []
+
+    def record(error) -> None:
+        text = str(error)
+        if not any(known in text for known in HARMLESS_PAGE_ERRORS):
+            errors.append(text)
+
+    page.on("pageerror", record)
+    return errors
+
+
 def chromium_path() -> str | None:
     """Path of the chromium executable (``$RADLAB_CHROMIUM``, /usr/bin/chromium, or on PATH)."""
     for candidate in (os.environ.get("RADLAB_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
@@ -131,8 +150,8 @@ def free_port() -> int:
 
 
 def lab_env(data_cache: Path | None = None, runs: Path | None = None) -> dict[str, str]:
-    """Environment for served labs in tests: the quick version, the test data cache, scratch runs."""
-    env = {"RADLAB_FAST": "1"}
+    """Environment for served labs in tests: the test data cache and a scratch runs folder."""
+    env = {}
     if data_cache is not None:
         env["RADLAB_DATA"] = str(data_cache)
     if runs is not None:
@@ -140,12 +159,41 @@ def lab_env(data_cache: Path | None = None, runs: Path | None = None) -> dict[st
     return env
 
 
+def benchmark_env(scratch: Path) -> dict[str, str]:
+    """Environment for benchmark servers: RADLAB_DATA as set, else a scratch cache seeded like the tests'.
+
+    The seed is the team's PneumoniaMNIST from ../shared/datasets (imported as unofficial),
+    when present; runs go to ``scratch/runs``.
+    """
+    env = {"RADLAB_RUNS": str(scratch / "runs")}
+    if os.environ.get("RADLAB_DATA"):
+        return env
+    from radlab.paths import shared_datasets
+
+    shared = shared_datasets()
+    if shared is not None and (shared / "pneumoniamnist.npz").is_file():
+        from radlab.data import catalog
+
+        cache = scratch / "data"
+        os.environ["RADLAB_DATA"] = str(cache)   # fetch() writes into RADLAB_DATA
+        try:
+            catalog.fetch("pneumoniamnist", source=shared / "pneumoniamnist.npz", unofficial=True)
+        finally:
+            del os.environ["RADLAB_DATA"]
+        env["RADLAB_DATA"] = str(cache)
+    return env
+
+
 @contextmanager
 def serve_labs(labs_dir: Path = PROJECT_ROOT / "labs", *, env: dict[str, str] | None = None,
                **options) -> Iterator[RunningServer]:
-    """Serve ``labs_dir`` with :func:`radlab.serve.start_server` on a free port; stop it afterwards."""
+    """Serve ``labs_dir`` with :func:`radlab.serve.start_server` on a free port; stop it afterwards.
+
+    Voilà's log is dropped unless ``log=<file>`` is given or ``RADLAB_SERVE_LOG=1`` is set.
+    """
+    log = options.pop("log", None)
     opts = ServeOptions(labs_dir=Path(labs_dir), port=options.pop("port", None) or free_port(), **options)
-    server = start_server(opts, env=env, quiet=not os.environ.get("RADLAB_SERVE_LOG"))
+    server = start_server(opts, env=env, log=log, quiet=not os.environ.get("RADLAB_SERVE_LOG"))
     try:
         yield server
     finally:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from browser import (PAGE_TIMEOUT_S, http_get, lab_env, launch_chromium, move_a_control, open_lab,
-                     page_problems, require_chromium, save_screenshot, serve_labs, wait_for_lab)
+                     page_problems, require_chromium, save_screenshot, serve_labs, wait_for_lab,
+                     watch_page_errors)
 from radlab.paths import PROJECT_ROOT
 from radlab.serve import lab_entries
 
@@ -37,11 +38,23 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def server(chromium, data_cache: Path, tmp_path_factory: pytest.TempPathFactory):
+def voila_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the test server writes Voilà's log (kernel tracebacks land there)."""
+    return tmp_path_factory.mktemp("voila") / "voila.log"
+
+
+@pytest.fixture(scope="module")
+def server(chromium, data_cache: Path, voila_log: Path, tmp_path_factory: pytest.TempPathFactory):
     """One Voilà server for every browser test: the project's labs, their quick versions."""
     env = lab_env(data_cache, tmp_path_factory.mktemp("runs"))
-    with serve_labs(LABS_DIR, env=env) as running:
+    with serve_labs(LABS_DIR, fast=True, env=env, log=voila_log) as running:
         yield running
+
+
+def _log_tail(log: Path, lines: int = 40) -> str:
+    """The end of Voilà's log, appended to a failure message to explain it."""
+    text = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else []
+    return "\n--- end of the Voilà log ---\n" + "\n".join(text)
 
 
 @pytest.fixture()
@@ -66,21 +79,21 @@ def test_gallery_lists_every_lab_with_its_title_and_a_working_link(server, page)
 
 
 @pytest.mark.parametrize("lab", LABS, ids=[lab.path for lab in LABS])
-def test_lab_draws_its_figures_and_answers_a_control_without_errors(server, page, lab):
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
+def test_lab_draws_its_figures_and_answers_a_control_without_errors(server, voila_log, page, lab):
+    errors = watch_page_errors(page)
 
     loaded = open_lab(page, server.lab_url(lab))
     print(f"{lab.path}: drawn in {loaded.seconds_to_draw:.1f} s, {loaded.drawn_plots} figure(s) with data, "
           f"{loaded.widgets} control(s)")
-    assert not page_problems(page), f"{lab.path} shows errors: {page_problems(page)}"
+    assert not page_problems(page), f"{lab.path} shows errors: {page_problems(page)}{_log_tail(voila_log)}"
 
     moved = move_a_control(page)
     save_screenshot(page, Path(lab.path).stem)
     assert moved is not None, f"{lab.path}: no slider, dropdown or button changed a figure or output"
     print(f"{lab.path}: moving {moved.kind} {moved.label!r} changed the "
           f"{'figure' if moved.figure_changed else 'output'} in {moved.seconds:.2f} s")
-    assert not page_problems(page), f"{lab.path} shows errors after moving {moved.label!r}: {page_problems(page)}"
+    assert not page_problems(page), \
+        f"{lab.path} shows errors after moving {moved.label!r}: {page_problems(page)}{_log_tail(voila_log)}"
     assert not errors, f"{lab.path}: JavaScript errors on the page: {errors[:3]}"
 
 

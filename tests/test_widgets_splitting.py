@@ -78,3 +78,21 @@ def test_the_exercises_accept_the_answers_computed_from_the_data(lab, phantoms):
     assert not ex["leaking_patients"].check(len(leaking) + 1).correct
     assert ex["vocabulary"].check("test").correct and not ex["vocabulary"].check("val").correct
     assert ex["kfold"].check(1).correct
+
+
+@pytest.mark.slow
+def test_the_leak_experiment_shows_an_inflated_test_auc(phantoms):
+    """Fast setting of the lab: 24 patients × 6 images, 8 epochs; AUCs computed, then drawn."""
+    series = make_phantoms("chest", n_patients=24, images_per_patient=6, size=32, seed=0)
+    lab = SplittingLab(phantoms, seed=0, experiment_data=series, epochs=8)
+    assert lab.experiment_figure.data[0].text == ("not run", "not run")
+    result = lab.run_experiment()
+    assert result.seen_test_images["image"] > 0 and result.seen_test_images["patient"] == 0
+    for value in [*result.auc.values(), *result.auc_new.values()]:
+        assert 0.0 <= value <= 1.0
+    # the leaky test set flatters the model: it scores lower on patients it has never seen
+    assert result.inflation > 0
+    test_bars, new_bars = lab.experiment_figure.data
+    assert list(test_bars.y) == [result.auc["image"], result.auc["patient"]]
+    assert list(new_bars.y) == [result.auc_new["image"], result.auc_new["patient"]]
+    assert "overstates" in str(result) and not lab.run_button.disabled

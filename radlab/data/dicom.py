@@ -410,14 +410,14 @@ def read_dicom(path: str | Path) -> DicomImage:
 
 @dataclass
 class FolderResult:
-    """The images a folder held, and the files skipped with the reason (DataError text)."""
+    """The images a folder held, and the files skipped with the reason (the problem and its fix)."""
 
     images: list[DicomImage]
     skipped: list[tuple[Path, str]]
 
     def __str__(self) -> str:
         lines = [f"{len(self.images)} images read, {len(self.skipped)} files skipped"]
-        lines += [f"  skipped {p.name}: {reason.splitlines()[0]}" for p, reason in self.skipped]
+        lines += [f"  skipped {p.name}: {reason}" for p, reason in self.skipped]
         return "\n".join(lines)
 
 
@@ -433,8 +433,8 @@ def read_folder(folder: str | Path) -> FolderResult:
     for path in _files(Path(folder)):
         try:
             images.append(read_dicom(path))
-        except DataError as exc:
-            skipped.append((path, str(exc)))
+        except DataError as exc:  # keep going: one bad file must not stop a whole export
+            skipped.append((path, exc.problem + (f" Fix: {exc.fix}" if exc.fix else "")))
     return FolderResult(images=images, skipped=skipped)
 
 

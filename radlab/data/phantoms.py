@@ -118,7 +118,7 @@ def _boxes(masks: np.ndarray) -> np.ndarray:
 class _Patients:
     """Per-patient parameters (arrays of length P) drawn once; all their images share them."""
 
-    anatomy: np.ndarray      # (P, 6) body/lung/heart scale factors and offsets
+    anatomy: dict[str, np.ndarray]  # name -> (P,): body/lung/heart sizes, habitus, ribs
     texture: tuple           # (kx, ky, phase, amp), each (P, K)
     fine: tuple              # finer texture in the lungs, each (P, K)
     markers: np.ndarray      # (P, M, 3): u, v, present (skin electrodes / markers)
@@ -134,12 +134,13 @@ class _Patients:
 def _texture(rng: np.random.Generator, p: int, k: int, freq: tuple[float, float], amp: float) -> tuple:
     angle = rng.uniform(0, np.pi, (p, k))
     f = 2 * np.pi * rng.uniform(*freq, (p, k))
-    return f * np.cos(angle), f * np.sin(angle), rng.uniform(0, 2 * np.pi, (p, k)), np.full((p, k), amp / np.sqrt(k))
+    strength = rng.uniform(0.5, 1.5, (p, 1))  # some patients' tissue looks coarser than others'
+    return f * np.cos(angle), f * np.sin(angle), rng.uniform(0, 2 * np.pi, (p, k)), amp / np.sqrt(k) * strength.repeat(k, 1)
 
 
-def _lung_geometry(anatomy: np.ndarray, kind: str) -> tuple[np.ndarray, ...]:
+def _lung_geometry(anatomy: dict[str, np.ndarray], kind: str) -> tuple[np.ndarray, ...]:
     """Centres and semi-axes of the right (image-left) and left lungs, per patient."""
-    lw, lh = anatomy[:, 2], anatomy[:, 3]
+    lw, lh = anatomy["lung_width"], anatomy["lung_height"]
     cy = np.full_like(lw, -0.05 if kind == "chest" else -0.02)
     if kind == "chest":
         return (-0.40 * lw, cy, 0.27 * lw, 0.58 * lh), (0.40 * lw, cy, 0.25 * lw, 0.55 * lh)
@@ -147,9 +148,12 @@ def _lung_geometry(anatomy: np.ndarray, kind: str) -> tuple[np.ndarray, ...]:
 
 
 def _draw_patients(rng: np.random.Generator, kind: str, n: int, lesion_fraction: float) -> _Patients:
-    anatomy = np.stack([rng.uniform(0.90, 1.06, n), rng.uniform(0.90, 1.08, n),   # body width, height
-                        rng.uniform(0.90, 1.08, n), rng.uniform(0.88, 1.08, n),   # lung width, height
-                        rng.uniform(0.85, 1.15, n), rng.uniform(-0.06, 0.06, n)], axis=1)  # heart size, shift
+    anatomy = {"body_width": rng.uniform(0.90, 1.06, n), "body_height": rng.uniform(0.90, 1.08, n),
+               "lung_width": rng.uniform(0.90, 1.08, n), "lung_height": rng.uniform(0.88, 1.08, n),
+               "heart_size": rng.uniform(0.85, 1.15, n), "heart_shift": rng.uniform(-0.06, 0.06, n),
+               "habitus": rng.uniform(0.85, 1.15, n),   # how thick the patient is: denser, more fat
+               "rib_spacing": rng.uniform(0.14, 0.20, n), "rib_curve": rng.uniform(0.35, 0.75, n),
+               "rib_phase": rng.uniform(0, 2 * np.pi, n)}
     n_lesion = int(round(lesion_fraction * n))
     has_lesion = np.zeros(n, dtype=bool)
     has_lesion[rng.permutation(n)[:n_lesion]] = True
@@ -160,7 +164,7 @@ def _draw_patients(rng: np.random.Generator, kind: str, n: int, lesion_fraction:
     side = rng.random(n) < 0.5
     cx, cy, ax, ay = (np.where(side, a, b) for a, b in zip(right, left))
     angle, frac = rng.uniform(0, 2 * np.pi, n), np.sqrt(rng.uniform(0, 1, n)) * 0.65
-    radius = rng.uniform(0.055, 0.11, n) if kind == "chest" else rng.uniform(0.035, 0.075, n)
+    radius = rng.uniform(0.07, 0.14, n) if kind == "chest" else rng.uniform(0.055, 0.105, n)
     lesion = np.stack([cx + frac * ax * np.cos(angle), cy + frac * ay * np.sin(angle),
                        radius, rng.uniform(0, 1, n)], axis=1)
 
@@ -200,14 +204,14 @@ def _axis(size: int) -> np.ndarray:
     return ((np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1).astype(np.float32)
 
 
-def _warp(anatomy: np.ndarray, owner: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Sample each image's patient anatomy (P, H, W) at its view's (u, v): bilinear, edges extended."""
-    p, h, w = anatomy.shape
+def _warp(rendered: np.ndarray, owner: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Sample each image's patient rendering (P, H, W) at its view's (u, v): bilinear, edges extended."""
+    p, h, w = rendered.shape
     col = np.clip((u + 1) * (w / 2) - 0.5, 0, w - 1.001)
     row = np.clip((v + 1) * (h / 2) - 0.5, 0, h - 1.001)
     c0, r0 = col.astype(np.int64), row.astype(np.int64)
     fc, fr = (col - c0).astype(np.float32), (row - r0).astype(np.float32)
-    flat = anatomy.reshape(-1)
+    flat = rendered.reshape(-1)
     base = owner[:, None, None] * (h * w) + r0 * w + c0
     top = flat[base] * (1 - fc) + flat[base + 1] * fc
     bottom = flat[base + w] * (1 - fc) + flat[base + w + 1] * fc
@@ -240,28 +244,29 @@ def _chest_anatomy(pts: _Patients, size: int) -> np.ndarray:
     a = pts.anatomy
     u, v = _axis(size)[None, None, :], _axis(size)[None, :, None]
     (rcx, rcy, rax, ray), (lcx, lcy, lax, lay) = (tuple(_col(t) for t in side) for side in _lung_geometry(a, "chest"))
-    body = _ellipse(u, v, 0.0, 0.20, _col(0.93 * a[:, 0]), _col(1.30 * a[:, 1]), 0.02)
+    body = _ellipse(u, v, 0.0, 0.20, _col(0.93 * a["body_width"]), _col(1.30 * a["body_height"]), 0.02)
     lungs = np.maximum(_ellipse(u, v, rcx, rcy, rax, ray), _ellipse(u, v, lcx, lcy, lax, lay))
-    heart = _ellipse(u, v, _col(0.12 + a[:, 5]), 0.30, _col(0.30 * a[:, 4]), _col(0.24 * a[:, 4]))
+    heart = _ellipse(u, v, _col(0.12 + a["heart_shift"]), 0.30, _col(0.30 * a["heart_size"]),
+                     _col(0.24 * a["heart_size"]))
     spine = _sigmoid((0.075 - np.abs(u)) / 0.01) * body
     thorax = _ellipse(u, v, 0.0, -0.05, 0.85, 0.68, 0.05)
-    rib_t = v + 0.35 * np.abs(u) - 0.55 * u**2        # posterior ribs arc out and down from the spine
-    ribs = (0.5 * (1 + np.cos(2 * np.pi * rib_t / 0.17 + _col(a[:, 4] * 3)))) ** 6 * thorax
+    rib_t = v + 0.35 * np.abs(u) - _col(a["rib_curve"]) * u**2   # posterior ribs arc out and down from the spine
+    ribs = (0.5 * (1 + np.cos(2 * np.pi * rib_t / _col(a["rib_spacing"]) + _col(a["rib_phase"])))) ** 6 * thorax
     clavicle = np.exp(-(((v + 0.72 - 0.22 * np.abs(u)) / 0.035) ** 2)) * _sigmoid((0.62 - np.abs(u)) / 0.02)
     markers = np.zeros(body.shape, dtype=np.float32)
     for m in range(pts.markers.shape[1]):
         mu, mv, on = (pts.markers[:, m, i] for i in range(3))
         markers += _col(on) * _ellipse(u, v, _col(mu), _col(mv), 0.035, 0.035, 0.05)
-    return (0.05 + 0.50 * body - 0.30 * lungs * (1 - heart) + 0.10 * heart + 0.12 * spine
+    return (0.05 + 0.50 * _col(a["habitus"]) * body - 0.30 * lungs * (1 - heart) + 0.12 * spine
             + 0.09 * ribs * body + 0.08 * clavicle * body
-            + 0.025 * _sinusoids(u, v, *pts.texture) * body + 0.022 * _sinusoids(u, v, *pts.fine) * lungs
+            + 0.035 * _sinusoids(u, v, *pts.texture) * body + 0.022 * _sinusoids(u, v, *pts.fine) * lungs
             + 0.25 * markers).astype(np.float32)
 
 
-def _chest_images(rng, pts: _Patients, owner: np.ndarray, anatomy: np.ndarray, shape: np.ndarray) -> np.ndarray:
+def _chest_images(rng, pts: _Patients, owner: np.ndarray, base: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """Radiographs in detector units: attenuation + nodule, detector blur, quantum noise, exposure."""
-    n, size = len(owner), anatomy.shape[-1]
-    density = anatomy + _col(0.09 + 0.08 * pts.lesion[owner, 3]) * shape   # a nodule adds tissue to the beam
+    n, size = len(owner), base.shape[-1]
+    density = base + _col(0.16 + 0.10 * pts.lesion[owner, 3]) * shape   # a nodule adds tissue to the beam
     density = gaussian_filter(density, sigma=(0, 0.7 * size / 64, 0.7 * size / 64))
     # quantum noise: photons reaching the detector fall with attenuation. Poisson counts, drawn with
     # the normal approximation (mean >= ~20 photons here), give more noise where tissue is dense.
@@ -282,15 +287,16 @@ def _ct_anatomy(pts: _Patients, size: int) -> np.ndarray:
     """Each patient's axial chest CT slice in HU (P, H, W); anterior up, patient's right on the left."""
     a = pts.anatomy
     u, v = _axis(size)[None, None, :], _axis(size)[None, :, None]
-    bw, bh = _col(0.88 * a[:, 0]), _col(0.62 * a[:, 1])
-    fat = _col(0.05 + 0.2 * (a[:, 4] - 0.85))        # subcutaneous fat thickness
+    bw, bh = _col(0.88 * a["body_width"]), _col(0.62 * a["body_height"])
+    fat = _col(0.05 + 0.2 * (a["habitus"] - 0.85))     # subcutaneous fat thickness grows with habitus
     (rcx, rcy, rax, ray), (lcx, lcy, lax, lay) = (tuple(_col(t) for t in side) for side in _lung_geometry(a, "ct"))
     texture, fine = _sinusoids(u, v, *pts.texture), _sinusoids(u, v, *pts.fine)
-    hu = np.full((len(a), size, size), -1000.0, dtype=np.float32)                              # air
+    hu = np.full((len(pts.has_lesion), size, size), -1000.0, dtype=np.float32)                              # air
     hu = _blend(hu, _ellipse(u, v, 0.0, 0.05, bw, bh, 0.01), -100.0 + 15 * texture)           # fat
     hu = _blend(hu, _ellipse(u, v, 0.0, 0.05, bw - fat, bh - fat, 0.01), 40.0 + 8 * texture)   # muscle, organs
     lungs = np.maximum(_ellipse(u, v, rcx, rcy, rax, ray, 0.01), _ellipse(u, v, lcx, lcy, lax, lay, 0.01))
-    heart = _ellipse(u, v, _col(0.10 + a[:, 5]), -0.14, _col(0.22 * a[:, 4]), _col(0.19 * a[:, 4]), 0.01)
+    heart = _ellipse(u, v, _col(0.10 + a["heart_shift"]), -0.14, _col(0.22 * a["heart_size"]),
+                     _col(0.19 * a["heart_size"]), 0.01)
     hu = _blend(hu, lungs * (1 - heart), -850.0 + 30 * fine)                                   # lungs
     for k in range(pts.vessels.shape[1]):   # lung vessels: small soft-tissue dots, easily taken for nodules
         vu, vv, vr = (_col(pts.vessels[:, k, i]) for i in range(3))
@@ -301,7 +307,7 @@ def _ct_anatomy(pts: _Patients, size: int) -> np.ndarray:
     hu = _blend(hu, _ellipse(u, v, 0.0, 0.575, 0.045, 0.04, 0.02), 15.0)                        # spinal canal
     angles = np.linspace(0.55, 2.6, 5)
     for ang in np.concatenate([angles, np.pi + angles]):                                        # ribs
-        ru, rv = np.cos(ang) * (bw - fat - 0.05), np.sin(ang) * 0.55 * _col(a[:, 1]) + 0.05
+        ru, rv = np.cos(ang) * (bw - fat - 0.05), np.sin(ang) * (bh - fat - 0.03) + 0.05
         hu = _blend(hu, _ellipse(u, v, ru, rv, 0.035, 0.03, 0.03), 800.0)
     for m in range(pts.markers.shape[1]):                                                       # skin electrodes
         ang = _col(pts.markers[:, m, 0] * np.pi)
@@ -310,11 +316,11 @@ def _ct_anatomy(pts: _Patients, size: int) -> np.ndarray:
     return hu.astype(np.float32)
 
 
-def _ct_images(rng, pts: _Patients, owner: np.ndarray, anatomy: np.ndarray, shape: np.ndarray) -> np.ndarray:
+def _ct_images(rng, pts: _Patients, owner: np.ndarray, base: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """CT slices in HU: the nodule in partial volume with lung, scanner blur, Gaussian noise of 10–20 HU."""
-    n, size = len(owner), anatomy.shape[-1]
-    # solid (~+20 HU) or part-solid / ground-glass (down to ~-480 HU) nodules
-    hu = _blend(anatomy, shape, _col(-480.0 + 500.0 * pts.lesion[owner, 3]))
+    n, size = len(owner), base.shape[-1]
+    # solid (~+30 HU) or part-solid (down to ~-300 HU) nodules
+    hu = _blend(base, shape, _col(-300.0 + 330.0 * pts.lesion[owner, 3]))
     hu = gaussian_filter(hu, sigma=(0, 0.6 * size / 64, 0.6 * size / 64))
     hu += rng.standard_normal(hu.shape, dtype=np.float32) * _col(rng.uniform(10, 20, n))
     return hu.astype(np.float32)

@@ -151,6 +151,7 @@ class Split:
                 json.dump(self.to_dict(), f)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a split is an ordinary file
             os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -604,7 +605,7 @@ def _patient_vector(patient_ids: Any, n: int) -> np.ndarray:
 
 
 def _index_array(values: Any, name: str) -> np.ndarray:
-    """Split indices as a sorted-as-given 1-D int64 array of unique, non-negative indices."""
+    """Split indices as a 1-D int64 array of unique, non-negative indices (order kept)."""
     idx = np.asarray(values)
     if idx.size == 0:
         return np.array([], dtype=np.int64)

@@ -119,7 +119,7 @@ def conv_step(image: np.ndarray, kernel_: np.ndarray, position: int, *, stride: 
     padded = zero_pad(image, padding)
     top, left = row * stride, col * stride
     patch = padded[top:top + kh, left:left + kw]
-    products = patch * kernel_
+    products = patch * kernel_ + 0.0      # + 0.0 turns -0.0 into 0.0 for display
     value = float(products.sum()) + float(bias)
     return ConvStep(position, n_positions, row, col, top, left, patch.copy(), kernel_.copy(),
                     products, value, float(bias), padded, (out_h, out_w))
@@ -269,10 +269,15 @@ def pipeline_titles(p: ConvPipeline) -> list[str]:
     return [f"image {h}×{w}", f"feature map{act} {fh}×{fw}", f"{pool}: {ph}×{pw}"]
 
 
+def _short_number(v: float) -> str:
+    """A cell label: 2 decimals at most, no trailing zeros ('1', '-2', '0.44'); blank for NaN."""
+    return np.format_float_positional(round(float(v), 2) + 0.0, trim="-") if np.isfinite(v) else ""
+
+
 def _values(z: np.ndarray, show: bool) -> dict:
     """Heatmap properties that write each value in its cell (only when ``show``: small arrays)."""
     if show:
-        text = [[f"{v:.2f}" if np.isfinite(v) else "" for v in row] for row in np.atleast_2d(z)]
+        text = [[_short_number(v) for v in row] for row in np.atleast_2d(z)]
         return dict(text=text, texttemplate="%{text}")
     return dict(text=None, texttemplate=None)
 
@@ -317,7 +322,11 @@ def _heatmap(data: dict, *, colorscale: str = "gray", zmid: float | None = None)
 
 
 def image_axes(fig: go.Figure, n: int) -> None:
-    """Set the first ``n`` subplots up for images: rows go down, pixels are square, no tick clutter."""
+    """Set the first ``n`` subplots up for images: rows go down, pixels are square, no tick clutter.
+
+    The background is white, so NaN cells (gaps between tiles, steps not yet taken) read as blank.
+    """
+    fig.update_layout(plot_bgcolor="white")
     for i in range(1, n + 1):
         suffix = "" if i == 1 else str(i)
         fig.layout[f"yaxis{suffix}"].update(autorange="reversed", scaleanchor=f"x{suffix}",
@@ -419,7 +428,7 @@ def kernel_bank_figure(image: np.ndarray, kernels: Mapping[str, np.ndarray], *, 
     if not names:
         raise DataError("no kernels given", fix="pass at least one kernel, e.g. {'identity': kernel('identity')}")
     maps = [conv2d(image, kernels[name], stride=stride, padding=padding) for name in names]
-    titles = [f"{name}<br>{fmap.shape[0]}×{fmap.shape[1]}" for name, fmap in zip(names, maps)]
+    titles = [f"{name.split(' (')[0]}<br>{fmap.shape[0]}×{fmap.shape[1]}" for name, fmap in zip(names, maps)]
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=titles, horizontal_spacing=0.02)
     for i, fmap in enumerate(maps, start=1):
         fig.add_trace(_heatmap(dict(z=fmap), colorscale="RdBu_r", zmid=0), row=1, col=i)

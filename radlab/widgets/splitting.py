@@ -4,7 +4,7 @@ Every patient has several images. The left panel splits the *images* (the naive,
 one patient's images land in train and in test. The middle panel splits the *patients*:
 each row has one colour. The method toggle picks which split the counts and the leakage
 report describe; the seed slider reshuffles both. A second figure shows k-fold
-cross-validation by patient.
+cross-validation by patient; a third, the test AUC the leak makes up (``leak_experiment``).
 """
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from radlab.data.splits import LeakageReport, Split, check_leakage, kfold_by_patient, split_by_image, split_by_patient
+from radlab.data.splits import (
+    LeakageReport, Split, check_leakage, kfold_by_patient, patient_labels, split_by_image, split_by_patient,
+)
 from radlab.exercises import Exercise, choice, number
 
 SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
@@ -45,16 +47,19 @@ def make_split(method: str, labels: np.ndarray, patient_ids: np.ndarray, seed: i
 
 
 class SplittingLab(W.VBox):
-    """The Lab 2 widget: two split grids and counts (``figure``), a report, and k-fold.
+    """The Lab 2 widget: two split grids and counts (``figure``), a report, k-fold, the leak measured.
 
     Controls (attributes, so tests can set them): ``method`` (ToggleButtons: "image" or
-    "patient"), ``seed_slider``, ``k_slider``. ``phantoms`` is a
-    :class:`radlab.data.phantoms.PhantomSet` (anything with ``images``, ``labels`` and
-    ``patient_ids`` works).
+    "patient"), ``seed_slider``, ``k_slider``, ``run_button`` (same as ``run_experiment()``).
+    ``phantoms`` is a :class:`radlab.data.phantoms.PhantomSet` (anything with ``images``,
+    ``labels`` and ``patient_ids`` works); ``experiment_data`` (default: ``phantoms``) is what
+    :func:`leak_experiment` trains on, ideally with more images per patient.
     """
 
-    def __init__(self, phantoms: Any, *, seed: int = 0, k: int = 5, epochs: int = 8):
-        self.phantoms = phantoms
+    def __init__(self, phantoms: Any, *, seed: int = 0, k: int = 5, experiment_data: Any | None = None,
+                 new_patients: Any | None = None, epochs: int = 12):
+        self.experiment_data = phantoms if experiment_data is None else experiment_data
+        self.new_patients = new_patients
         self.epochs = int(epochs)
         self.images = np.asarray(phantoms.images)
         self.labels = np.asarray(phantoms.labels)
@@ -80,13 +85,16 @@ class SplittingLab(W.VBox):
         self.figure = go.FigureWidget(self._split_figure())
         self.kfold_figure = go.FigureWidget(self._kfold_traces_figure())
         self.experiment: LeakExperiment | None = None
-        self.experiment_figure = go.FigureWidget(data=[go.Bar(
-            x=list(METHODS.values()), y=[0.0, 0.0], marker_color=["#cf222e", "#1a7f37"],
-            error_y=dict(type="data", symmetric=False, array=[0.0, 0.0], arrayminus=[0.0, 0.0]),
-            text=["not run", "not run"], textposition="outside")],
-            layout=dict(title="Test AUC of the same CNN: press 'Train both' to measure",
-                        yaxis=dict(range=[0, 1.1], title="test ROC AUC"), height=360,
-                        template="plotly_white", margin=dict(l=60, r=20, t=50, b=40)))
+        names = list(METHODS.values())
+        self.experiment_figure = go.FigureWidget(data=[
+            go.Bar(x=names, y=[0.0, 0.0], name="its own test set", marker_color="#8c6d31",
+                   error_y=dict(type="data", symmetric=False, array=[0.0, 0.0], arrayminus=[0.0, 0.0]),
+                   text=["not run", "not run"], textposition="outside"),
+            go.Bar(x=names, y=[0.0, 0.0], name="new patients", marker_color="#1a7f37",
+                   text=["", ""], textposition="outside"),
+        ], layout=dict(title="Test AUC of the same CNN: press 'Train both' to measure", barmode="group",
+                       yaxis=dict(range=[0, 1.15], title="ROC AUC"), height=380, template="plotly_white",
+                       legend=dict(orientation="h", y=-0.15), margin=dict(l=60, r=20, t=50, b=60)))
         self.run_button = W.Button(description="Train both", icon="play", button_style="primary",
                                    tooltip="train the same CNN on each split and compare the test AUC")
         self.run_status = W.HTML()
@@ -107,8 +115,6 @@ class SplittingLab(W.VBox):
     # --- what the lab computes ------------------------------------------------------
     def _patient_label_counts(self) -> np.ndarray:
         """Number of patients per label (the most k-fold can use when stratifying)."""
-        from radlab.data.splits import patient_labels
-
         _, plabel, _ = patient_labels(self.labels, self.patient_ids)
         return np.unique(plabel, return_counts=True)[1]
 
@@ -180,7 +186,7 @@ class SplittingLab(W.VBox):
                                      legendgroup="leak", showlegend=col == 1,
                                      marker=dict(symbol="x", size=9, color="#d62728"),
                                      hovertemplate="patient %{y} leaks<extra></extra>"), row=1, col=col)
-        bar_style = [("images: " + LABEL_NAMES[0], "#9ecae1"), ("images: " + LABEL_NAMES[1], "#3182bd"),
+        bar_style = [("images: " + LABEL_NAMES[0], "#bcbddc"), ("images: " + LABEL_NAMES[1], "#6a51a3"),
                      ("patients", "#636363")]
         for (name, color), bars in zip(bar_style, self._count_bars("image")):
             fig.add_trace(go.Bar(**bars, name=name, marker_color=color, text=bars["y"], textposition="outside"),
@@ -221,24 +227,27 @@ class SplittingLab(W.VBox):
         return z, [f"fold {f.fold + 1}" for f in folds]
 
     def run_experiment(self, epochs: int | None = None) -> LeakExperiment:
-        """Train the CNN on both splits (seed from the slider) and show the two test AUCs."""
+        """Train the CNN on both splits (seed from the slider) and show the AUCs side by side."""
         self.run_button.disabled = True
         self.run_status.value = "training on both splits..."
         try:
-            self.experiment = leak_experiment(self.phantoms, seed=int(self.seed_slider.value),
-                                              epochs=int(epochs or self.epochs))
+            self.experiment = leak_experiment(self.experiment_data, self.new_patients,
+                                              seed=int(self.seed_slider.value), epochs=int(epochs or self.epochs))
+        except Exception as err:  # a button callback's error would otherwise vanish into the log
+            self.run_status.value = f"<span style='color:#cf222e'>failed: {html.escape(str(err))}</span>"
+            raise
         finally:
             self.run_button.disabled = False
         e = self.experiment
-        lows = [e.auc[m] - e.auc_ci[m][0] for m in METHODS]
-        highs = [e.auc_ci[m][1] - e.auc[m] for m in METHODS]
         with self.experiment_figure.batch_update():
-            bar = self.experiment_figure.data[0]
-            bar.y = [e.auc[m] for m in METHODS]
-            bar.text = [f"{e.auc[m]:.3f}" for m in METHODS]
-            bar.error_y.array, bar.error_y.arrayminus = highs, lows
+            test, new = self.experiment_figure.data
+            test.y, new.y = [e.auc[m] for m in METHODS], [e.auc_new[m] for m in METHODS]
+            test.text = [f"{e.auc[m]:.2f}" for m in METHODS]
+            new.text = [f"{e.auc_new[m]:.2f}" for m in METHODS]
+            test.error_y.array = [e.auc_ci[m][1] - e.auc[m] for m in METHODS]
+            test.error_y.arrayminus = [e.auc[m] - e.auc_ci[m][0] for m in METHODS]
             self.experiment_figure.layout.title.text = (
-                f"Test AUC, seed {e.seed}: the leak adds {e.inflation:+.3f} (bars: 95% CI)")
+                f"Seed {e.seed}: the leaky test set overstates the AUC on new patients by {e.inflation:+.2f}")
         self.run_status.value = f"done in {e.seconds:.0f} s"
         return e
 
@@ -277,64 +286,80 @@ class SplittingLab(W.VBox):
 
 @dataclass
 class LeakExperiment:
-    """Test AUC of one small CNN trained on a leaky (by image) and on a clean (by patient) split."""
+    """One small CNN trained on the split by image and on the split by patient, then scored twice.
 
-    auc: dict[str, float]                    # method -> test ROC AUC
-    auc_ci: dict[str, tuple[float, float]]   # method -> 95 % bootstrap interval
+    ``auc``: on the split's own test set (what a paper would report). ``auc_new``: on patients
+    that appear nowhere in the data (what happens in the clinic). The gap between the two, for
+    the leaky split, is the score the leak made up.
+    """
+
+    auc: dict[str, float]                    # method -> AUC on its own test set
+    auc_ci: dict[str, tuple[float, float]]   # method -> 95 % bootstrap interval of ``auc``
+    auc_new: dict[str, float]                # method -> AUC on new patients
     n_test: dict[str, int]                   # method -> test images
     seen_test_images: dict[str, int]         # method -> test images whose patient is also in train
+    n_new: int                               # images of new patients
     epochs: int
     seed: int
     seconds: float
 
     @property
     def inflation(self) -> float:
-        """How much higher the leaky split's test AUC is than the honest one."""
-        return self.auc["image"] - self.auc["patient"]
+        """How far the leaky split's test AUC overstates the AUC on new patients."""
+        return self.auc["image"] - self.auc_new["image"]
 
     def __str__(self) -> str:
-        lines = [f"Same CNN, same seed ({self.seed}), {self.epochs} epochs, trained in {self.seconds:.0f} s:"]
+        lines = [f"Same CNN, same seed ({self.seed}), {self.epochs} epochs; both trained in {self.seconds:.0f} s."]
         for method, label in METHODS.items():
             low, high = self.auc_ci[method]
-            lines.append(f"  {label:<17} test AUC {self.auc[method]:.3f} (95% CI {low:.2f}-{high:.2f}); "
-                         f"{self.seen_test_images[method]} of {self.n_test[method]} test images "
-                         "are of patients seen in training")
-        lines.append(f"  the leak adds {self.inflation:+.3f} to the test AUC")
+            lines.append(f"  {label:<17} test AUC {self.auc[method]:.3f} (95% CI {low:.2f}-{high:.2f}), "
+                         f"new patients {self.auc_new[method]:.3f}; {self.seen_test_images[method]} of "
+                         f"{self.n_test[method]} test images are of patients seen in training")
+        lines.append(f"  the leaky test set overstates the AUC on {self.n_new} new patients by {self.inflation:+.3f}")
         return "\n".join(lines)
 
 
-def leak_experiment(phantoms: Any, *, seed: int = 0, epochs: int = 8, width: int = 8,
-                    batch_size: int = 32, lr: float = 3e-3) -> LeakExperiment:
+def leak_experiment(phantoms: Any, new_patients: Any | None = None, *, seed: int = 0, epochs: int = 12,
+                    width: int = 8, batch_size: int = 32, lr: float = 3e-3) -> LeakExperiment:
     """Train the same small CNN on the split by image and by patient; compare the test AUCs.
 
     Everything but the split is the same: architecture, seed, epochs, optimiser. The
     by-image test set holds images of patients the model trained on, so its AUC measures
-    partly memory; the by-patient AUC is what to expect on new patients.
+    partly memory. Both models are also scored on ``new_patients`` (by default 100 fresh
+    phantom patients, one image each): the yardstick neither split can leak into. The leak
+    shows most with several images per patient (a follow-up series), as in real archives.
     """
     import time
 
+    from radlab.data.phantoms import make_phantoms
     from radlab.data.transforms import to_model_input
-    from radlab.metrics import roc_auc_ci
+    from radlab.metrics import roc_auc, roc_auc_ci
     from radlab.models.cnn import TeachingCNN
     from radlab.train import fit, predict
 
     started = time.perf_counter()
-    labels, pids = np.asarray(phantoms.labels), np.asarray(phantoms.patient_ids)
+    if new_patients is None:  # another seed draws other patients
+        kind = "ct" if getattr(phantoms, "units", "detector") == "HU" else "chest"
+        new_patients = make_phantoms(kind, n_patients=100, images_per_patient=1,
+                                     size=int(phantoms.images.shape[-1]), seed=seed + 10_007)
     units = "HU" if getattr(phantoms, "units", "detector") == "HU" else "unit"  # CT phantoms are in HU
     x = to_model_input(phantoms.images, units=units)
+    x_new = to_model_input(new_patients.images, units=units)
+    labels, pids = np.asarray(phantoms.labels), np.asarray(phantoms.patient_ids)
     y = labels.astype(np.float32)
-    auc, auc_ci, n_test, seen = {}, {}, {}, {}
+    auc, auc_ci, auc_new, n_test, seen = {}, {}, {}, {}, {}
     for method in METHODS:
         split = make_split(method, labels, pids, seed)
         model = TeachingCNN(width=width, n_blocks=3, image_size=x.shape[-1])
         result = fit(model, (x[split.train], y[split.train]), (x[split.val], y[split.val]), epochs=epochs,
                      batch_size=batch_size, lr=lr, seed=seed, save=False, progress=False)
-        score = predict(result.model, x[split.test])
-        ci = roc_auc_ci(labels[split.test], score, seed=seed)
+        ci = roc_auc_ci(labels[split.test], predict(result.model, x[split.test]), seed=seed)
         auc[method], auc_ci[method] = float(ci.auc), (float(ci.low), float(ci.high))
+        auc_new[method] = float(roc_auc(new_patients.labels, predict(result.model, x_new)))
         n_test[method] = int(split.test.size)
         seen[method] = int(np.isin(pids[split.test], pids[split.train]).sum())
-    return LeakExperiment(auc, auc_ci, n_test, seen, epochs, seed, time.perf_counter() - started)
+    return LeakExperiment(auc, auc_ci, auc_new, n_test, seen, len(new_patients.labels), epochs, seed,
+                          time.perf_counter() - started)
 
 
 def patient_images_figure(phantoms: Any, n_patients: int = 3) -> go.Figure:

@@ -1,0 +1,171 @@
+"""Widget latency in a real browser: from a key press on a slider to the updated figure drawn.
+
+Each lab that exists is served by ``radlab serve`` (the same code instructors use) and opened
+in headless chromium. Page JavaScript timestamps the key press (a capturing ``keydown``
+listener) and every change to a plotly figure's DOM after it (a ``MutationObserver``); the
+update counts as drawn at the animation frame after the last change of the burst
+(``requestAnimationFrame``). The slider goes right, left, right, ... so every press changes
+the value. Measured: the data-collection window slider, the convolution playground, and a
+feature-map (Lab 6) and CAM (Lab 7) view when those labs exist.
+
+Goal on 2 CPU cores: median ≤ 100 ms, p95 ≤ 250 ms. Prints ``name: value`` lines.
+
+    .venv/bin/python benchmarks/widget_latency.py [--repeats 30] [--fast]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser import benchmark_env, chromium_path, launch_chromium, open_lab, serve_labs  # noqa: E402
+
+GOAL_MEDIAN_MS, GOAL_P95_MS = 100.0, 250.0
+
+#: name -> (notebook glob under labs/, words that pick the slider by its label, in order of preference)
+TARGETS = {
+    "data_collection": ("*data_collection*.ipynb", ("level", "width", "window")),
+    "convolution_playground": ("*convolution*.ipynb", ("stride", "kernel", "padding", "image")),
+    "feature_maps": ("*inside*cnn*.ipynb", ("channel", "image", "layer")),
+    "cam": ("*cam*.ipynb", ("image", "layer", "threshold", "opacity")),
+}
+
+# Timestamps in the page: the key press, the first and last change to any plotly figure after it,
+# and the animation frames that follow them (the moments the browser can show the change).
+INSTRUMENT_JS = """
+() => {
+  if (window.__latency) return;
+  const s = window.__latency = {t0: 0, first: 0, firstFrame: 0, last: 0, lastFrame: 0};
+  document.addEventListener('keydown', () => {
+    s.t0 = performance.now(); s.first = s.firstFrame = s.last = s.lastFrame = 0;
+  }, true);
+  const inPlot = (node) => {
+    const el = node.nodeType === 1 ? node : node.parentElement;
+    return el && el.closest && el.closest('.js-plotly-plot');
+  };
+  new MutationObserver((mutations) => {
+    if (!s.t0 || !mutations.some(m => inPlot(m.target))) return;
+    const now = performance.now();
+    if (!s.first) { s.first = now; requestAnimationFrame(() => { s.firstFrame = performance.now(); }); }
+    s.last = now;
+    requestAnimationFrame(() => { s.lastFrame = performance.now(); });
+  }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+}
+"""
+
+
+@dataclass
+class Latency:
+    """Milliseconds from key press to the first and to the complete figure update, per press."""
+
+    lab: str
+    control: str
+    first_ms: np.ndarray
+    done_ms: np.ndarray
+    missed: int
+
+
+def pick_slider(page, words: tuple[str, ...]):
+    """The first visible slider handle whose label contains one of ``words`` (else the first slider)."""
+    handles = [h for h in page.locator(".widget-slider .noUi-handle").element_handles() if h.is_visible()]
+    labels = [h.evaluate("(el) => (el.closest('.widget-slider').querySelector('.widget-label') || {}).innerText || ''")
+              for h in handles]
+    for word in words:
+        for handle, label in zip(handles, labels):
+            if word in label.lower():
+                return handle, label.strip()
+    return (handles[0], labels[0].strip()) if handles else (None, "")
+
+
+def press_and_time(page, handle, key: str, quiet_ms: float = 400, timeout_s: float = 20) -> tuple[float, float] | None:
+    """Press ``key`` on the slider; (first, done) milliseconds once the figures stop changing, or None."""
+    handle.focus()
+    page.keyboard.press(key)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        s = page.evaluate("() => ({...window.__latency, now: performance.now()})")
+        if s["lastFrame"] and s["now"] - s["last"] > quiet_ms:
+            return s["firstFrame"] - s["t0"], s["lastFrame"] - s["t0"]
+    return None
+
+
+def measure(page, name: str, words: tuple[str, ...], repeats: int, warmup: int = 3) -> Latency | None:
+    """Alternate ArrowRight / ArrowLeft on the chosen slider and time every figure update."""
+    page.evaluate(INSTRUMENT_JS)
+    handle, label = pick_slider(page, words)
+    if handle is None:
+        print(f"# {name}: no slider on the page", file=sys.stderr)
+        return None
+    at_max = handle.evaluate("(el) => Number(el.getAttribute('aria-valuenow')) >= Number(el.getAttribute('aria-valuemax'))")
+    keys = ["ArrowLeft", "ArrowRight"] if at_max else ["ArrowRight", "ArrowLeft"]
+    first, done, missed = [], [], 0
+    for i in range(warmup + repeats):
+        result = press_and_time(page, handle, keys[i % 2])
+        if i < warmup:
+            continue
+        if result is None:
+            missed += 1
+        else:
+            first.append(result[0])
+            done.append(result[1])
+    return Latency(name, label, np.array(first), np.array(done), missed)
+
+
+def report(result: Latency) -> None:
+    key = f"widget_latency_{result.lab}"
+    print(f"{key}_control: {result.control}")
+    if len(result.done_ms):
+        print(f"{key}_median_ms: {np.median(result.done_ms):.1f}")
+        print(f"{key}_p95_ms: {np.percentile(result.done_ms, 95):.1f}")
+        print(f"{key}_first_change_median_ms: {np.median(result.first_ms):.1f}")
+        ok = np.median(result.done_ms) <= GOAL_MEDIAN_MS and np.percentile(result.done_ms, 95) <= GOAL_P95_MS
+        print(f"{key}_meets_goal: {ok}")
+    print(f"{key}_presses: {len(result.done_ms)}")
+    print(f"{key}_missed: {result.missed}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30, help="timed presses per lab (default 30)")
+    parser.add_argument("--fast", action="store_true", help="serve the labs' quick versions (default: full)")
+    args = parser.parse_args()
+    executable = chromium_path()
+    if executable is None:
+        print("widget_latency: chromium not found (apt-get install -y chromium, or set RADLAB_CHROMIUM)",
+              file=sys.stderr)
+        return 1
+    labs = {name: (sorted((ROOT / "labs").glob(pattern)), words) for name, (pattern, words) in TARGETS.items()}
+    labs = {name: (found[0], words) for name, (found, words) in labs.items() if found}
+    print(f"cpu_cores: {os.cpu_count()}")
+    print(f"labs_measured: {', '.join(path.name for path, _ in labs.values()) or 'none'}")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="radlab-latency-") as scratch, sync_playwright() as playwright:
+        env = benchmark_env(Path(scratch))
+        browser = launch_chromium(playwright, executable)
+        with serve_labs(ROOT / "labs", fast=args.fast, env=env) as server:
+            for name, (path, words) in labs.items():
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                loaded = open_lab(page, server.lab_url(path.relative_to(ROOT / "labs").as_posix()))
+                print(f"first_render_{name}_s: {loaded.seconds_to_draw:.1f}")
+                result = measure(page, name, words, args.repeats)
+                if result is not None:
+                    report(result)
+                context.close()
+        browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

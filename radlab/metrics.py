@@ -1,0 +1,512 @@
+"""How good is the model, and how sure are we? Metrics for classification, segmentation and denoising.
+
+- ROC curve and AUC with a stratified-bootstrap 95 % confidence interval;
+- what happens at one threshold: sensitivity, specificity, PPV, NPV, confusion matrix;
+- how to choose that threshold (on validation!) and how PPV/NPV move with prevalence;
+- calibration (reliability bins, expected calibration error);
+- class imbalance: class weights, ``pos_weight``, a balanced sampler, balanced accuracy;
+- segmentation (Dice, IoU) and denoising (PSNR, SSIM);
+- :class:`TestSetGuard`, which counts looks at the test set and warns from the second on.
+
+Everything is plain NumPy (SSIM uses a torch convolution) and checked against
+scikit-learn, scikit-image and torchmetrics in ``tests/test_metrics.py``. Labels are 0/1
+with 1 = the positive finding (e.g. pneumonia); scores are probabilities or any number
+that is higher for "more likely positive".
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.stats import rankdata
+
+from radlab.errors import DataError
+
+# ---------------------------------------------------------------------------- input checks
+
+
+def _binary_inputs(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as 0/1 ints and scores as floats, both 1-D and of the same length."""
+    y = np.asarray(y_true).reshape(-1)
+    s = np.asarray(y_score, dtype=np.float64).reshape(-1)
+    if y.shape != s.shape:
+        raise DataError(f"{y.size} labels but {s.size} scores",
+                        fix="pass one score per image (for a 2-column softmax output use column 1)")
+    if not np.isin(y, (0, 1)).all():
+        raise DataError(f"labels must be 0 or 1, got values {np.unique(y)[:5]}",
+                        fix="binarise the labels first, e.g. y = (labels == positive_class)")
+    if not np.isfinite(s).all():
+        raise DataError("scores contain NaN or infinity", fix="check the model output for NaN (diverged training?)")
+    return y.astype(np.int64), s
+
+
+def _both_classes(y: np.ndarray) -> None:
+    if y.min() == y.max():
+        raise DataError(f"only one class ({int(y[0])}) is present, so the ROC curve is undefined",
+                        fix="evaluate on a set with both positive and negative cases")
+
+
+def _ratio(num: float, den: float) -> float:
+    """num / den, or NaN when the denominator is 0 (e.g. PPV when nothing is called positive)."""
+    return float(num) / float(den) if den else float("nan")
+
+
+# ---------------------------------------------------------------------------- ROC and AUC
+
+
+def roc_curve(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False/true positive rates at every distinct score used as threshold (``score >= t`` is positive).
+
+    The first threshold is +inf (nothing positive: the point (0, 0)), like scikit-learn's
+    ``roc_curve(..., drop_intermediate=False)``.
+    """
+    y, s = _binary_inputs(y_true, y_score)
+    _both_classes(y)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_each_value = np.r_[np.flatnonzero(np.diff(s)), y.size - 1]
+    tps = np.cumsum(y)[last_of_each_value]
+    fps = (last_of_each_value + 1) - tps
+    tpr = np.r_[0.0, tps / tps[-1]]
+    fpr = np.r_[0.0, fps / fps[-1]]
+    return fpr, tpr, np.r_[np.inf, s[last_of_each_value]]
+
+
+def roc_auc(y_true: Any, y_score: Any) -> float:
+    """Area under the ROC curve = the probability that a random positive outscores a random negative.
+
+    Computed from ranks (the Mann–Whitney U statistic; ties count one half).
+    """
+    y, s = _binary_inputs(y_true, y_score)
+    _both_classes(y)
+    return float(_auc_from_ranks(y[None], s[None])[0])
+
+
+def _auc_from_ranks(y: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """AUC of each row of (labels, scores) matrices, vectorised for the bootstrap."""
+    ranks = rankdata(s, axis=1)
+    n_pos = y.sum(axis=1)
+    n_neg = y.shape[1] - n_pos
+    rank_sum = (ranks * y).sum(axis=1)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+@dataclass
+class AUCResult:
+    """AUC with its bootstrap confidence interval, and the ROC curve with a pointwise band."""
+
+    auc: float
+    low: float                 # lower end of the (1 - alpha) confidence interval
+    high: float                # upper end
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray
+    n_boot: int
+    alpha: float
+    seed: int
+    n_pos: int
+    n_neg: int
+    boot_aucs: np.ndarray      # the AUC of every bootstrap resample
+    fpr_grid: np.ndarray       # false positive rates at which the band is given
+    tpr_low: np.ndarray        # the band: pointwise percentiles of the resampled ROC curves
+    tpr_high: np.ndarray
+
+    @property
+    def level(self) -> float:
+        """Confidence level, e.g. 0.95."""
+        return 1.0 - self.alpha
+
+    def __str__(self) -> str:
+        return (f"AUC {self.auc:.3f} ({100 * self.level:.0f}% CI {self.low:.3f}–{self.high:.3f}; "
+                f"{self.n_pos} positive, {self.n_neg} negative, {self.n_boot} stratified bootstrap resamples)")
+
+
+def roc_auc_ci(y_true: Any, y_score: Any, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
+               n_grid: int = 101) -> AUCResult:
+    """ROC AUC with a stratified bootstrap (1 - alpha) confidence interval (percentile method).
+
+    Each resample draws the positives from the positives and the negatives from the
+    negatives (with replacement), so every resample keeps the test set's prevalence and
+    always has both classes. The same ``seed`` always gives the same interval.
+    """
+    y, s = _binary_inputs(y_true, y_score)
+    _both_classes(y)
+    if n_boot < 1 or not 0.0 < alpha < 1.0:
+        raise ValueError(f"need n_boot >= 1 and 0 < alpha < 1, got n_boot={n_boot}, alpha={alpha}")
+    fpr, tpr, thresholds = roc_curve(y, s)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([rng.choice(pos, size=(n_boot, pos.size)),
+                          rng.choice(neg, size=(n_boot, neg.size))], axis=1)
+    boot = _auc_from_ranks(y[idx], s[idx])
+    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+
+    grid = np.linspace(0.0, 1.0, n_grid)            # "vertical averaging" of the resampled curves
+    curves = np.empty((n_boot, n_grid))
+    for b in range(n_boot):
+        f, t, _ = roc_curve(y[idx[b]], s[idx[b]])
+        curves[b] = np.interp(grid, f, t)
+    tpr_low, tpr_high = np.quantile(curves, [alpha / 2, 1 - alpha / 2], axis=0)
+    return AUCResult(auc=roc_auc(y, s), low=float(low), high=float(high), fpr=fpr, tpr=tpr,
+                     thresholds=thresholds, n_boot=n_boot, alpha=alpha, seed=seed, n_pos=pos.size,
+                     n_neg=neg.size, boot_aucs=boot, fpr_grid=grid, tpr_low=tpr_low, tpr_high=tpr_high)
+
+
+# ---------------------------------------------------------------------------- one threshold
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
+    """Counts ``[true class, predicted class]``; for 0/1 labels ``[[TN, FP], [FN, TP]]`` (scikit-learn's layout)."""
+    y = np.asarray(y_true).reshape(-1).astype(np.int64)
+    p = np.asarray(y_pred).reshape(-1).astype(np.int64)
+    if y.shape != p.shape:
+        raise DataError(f"{y.size} labels but {p.size} predictions", fix="pass one prediction per image")
+    k = n_classes or int(max(y.max(initial=0), p.max(initial=0)) + 1)
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (y, p), 1)
+    return cm
+
+
+def balanced_accuracy(y_true: Any, y_pred: Any) -> float:
+    """The mean of the per-class recalls: a classifier that always says "pneumonia" scores 0.5, not 0.74."""
+    cm = confusion_matrix(y_true, y_pred)
+    present = cm.sum(axis=1) > 0
+    return float(np.mean(np.diag(cm)[present] / cm.sum(axis=1)[present]))
+
+
+def threshold_metrics(y_true: Any, y_score: Any, threshold: float) -> dict[str, float]:
+    """Sensitivity, specificity, PPV, NPV, accuracy, balanced accuracy and the four counts at ``threshold``.
+
+    An image is called positive when ``score >= threshold``. A ratio whose denominator is 0
+    (e.g. PPV when nothing is called positive) is NaN.
+    """
+    y, s = _binary_inputs(y_true, y_score)
+    pred = s >= threshold
+    tp = int(np.sum(pred & (y == 1)))
+    fp = int(np.sum(pred & (y == 0)))
+    fn = int(np.sum(~pred & (y == 1)))
+    tn = int(np.sum(~pred & (y == 0)))
+    sens, spec = _ratio(tp, tp + fn), _ratio(tn, tn + fp)
+    return {"threshold": float(threshold), "sensitivity": sens, "specificity": spec,
+            "ppv": _ratio(tp, tp + fp), "npv": _ratio(tn, tn + fn), "accuracy": _ratio(tp + tn, y.size),
+            "balanced_accuracy": float(np.nanmean([sens, spec])) if not (math.isnan(sens) and math.isnan(spec))
+            else float("nan"),
+            "prevalence": _ratio(tp + fn, y.size), "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+
+
+def threshold_sweep(y_true: Any, y_score: Any, thresholds: Sequence[float] | None = None) -> dict[str, np.ndarray]:
+    """:func:`threshold_metrics` at many thresholds at once (default 0, 0.01, …, 1), as arrays."""
+    y, s = _binary_inputs(y_true, y_score)
+    t = np.linspace(0.0, 1.0, 101) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    pos, neg = np.sort(s[y == 1]), np.sort(s[y == 0])
+    tp = pos.size - np.searchsorted(pos, t, side="left")     # positives with score >= t
+    fp = neg.size - np.searchsorted(neg, t, side="left")
+    fn, tn = pos.size - tp, neg.size - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {"threshold": t, "sensitivity": tp / pos.size, "specificity": tn / neg.size,
+               "ppv": np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), np.nan),
+               "npv": np.where(tn + fn > 0, tn / np.maximum(tn + fn, 1), np.nan),
+               "accuracy": (tp + tn) / y.size}
+    out["balanced_accuracy"] = (out["sensitivity"] + out["specificity"]) / 2
+    return out
+
+
+THRESHOLD_RULES = {
+    "youden": "maximise sensitivity + specificity − 1 (Youden's J)",
+    "accuracy": "maximise accuracy (depends on the prevalence of the set it is tuned on!)",
+    "sensitivity": "the highest threshold that keeps sensitivity ≥ target (a screening choice)",
+    "0.5": "the default 0.5 (no tuning)",
+}
+
+
+def choose_threshold(y_true: Any, y_score: Any, rule: str = "youden", *, target: float = 0.9) -> float:
+    """Pick a decision threshold on **validation** data by one of :data:`THRESHOLD_RULES`.
+
+    Candidate thresholds are the observed scores; ``score >= threshold`` is positive.
+    """
+    if rule == "0.5":
+        return 0.5
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"unknown rule {rule!r}; choose one of {list(THRESHOLD_RULES)}")
+    y, s = _binary_inputs(y_true, y_score)
+    fpr, tpr, thresholds = roc_curve(y, s)
+    fpr, tpr, thresholds = fpr[1:], tpr[1:], thresholds[1:]            # drop the +inf threshold
+    if rule == "youden":
+        best = int(np.argmax(tpr - fpr))
+    elif rule == "accuracy":
+        n_pos = y.sum()
+        best = int(np.argmax(tpr * n_pos + (1 - fpr) * (y.size - n_pos)))
+    else:
+        if not 0.0 < target <= 1.0:
+            raise ValueError(f"target sensitivity must be in (0, 1], got {target}")
+        best = int(np.flatnonzero(tpr >= target)[0])                   # thresholds fall as tpr rises
+    return float(thresholds[best])
+
+
+def ppv_npv_at_prevalence(sensitivity: float, specificity: float, prevalence: Any) -> tuple[Any, Any]:
+    """PPV and NPV that a test with this sensitivity and specificity has at another prevalence (Bayes' rule).
+
+    Sensitivity and specificity do not depend on how common the disease is; PPV and NPV
+    do. ``prevalence`` may be a number or an array.
+    """
+    p = np.asarray(prevalence, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ppv = sensitivity * p / (sensitivity * p + (1 - specificity) * (1 - p))
+        npv = specificity * (1 - p) / (specificity * (1 - p) + (1 - sensitivity) * p)
+    return (float(ppv), float(npv)) if p.ndim == 0 else (ppv, npv)
+
+
+# ---------------------------------------------------------------------------- calibration
+
+
+@dataclass
+class CalibrationResult:
+    """Reliability diagram data: per probability bin, the mean prediction and the observed positive rate."""
+
+    bin_edges: np.ndarray        # (n_bins + 1,)
+    mean_predicted: np.ndarray   # (n_bins,) NaN for empty bins
+    fraction_positive: np.ndarray
+    counts: np.ndarray           # images per bin
+    ece: float                   # expected calibration error: sum over bins of |gap| weighted by bin size
+    mce: float                   # maximum calibration error: the worst bin's |gap|
+
+
+def calibration_curve(y_true: Any, y_prob: Any, *, n_bins: int = 10) -> CalibrationResult:
+    """Bin the predicted probabilities into ``n_bins`` equal-width bins and compare with what happened.
+
+    A calibrated model's "70 %" comes true 70 % of the time: its points lie on the diagonal.
+    """
+    y, p = _binary_inputs(y_true, y_prob)
+    if p.min() < 0 or p.max() > 1:
+        raise DataError("calibration needs probabilities in [0, 1]", fix="apply the sigmoid to the logits first")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.searchsorted(edges[1:-1], p, side="left"), 0, n_bins - 1)
+    counts = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_pred = np.bincount(which, weights=p, minlength=n_bins) / counts
+        frac_pos = np.bincount(which, weights=y, minlength=n_bins) / counts
+    gaps = np.abs(frac_pos - mean_pred)
+    filled = counts > 0
+    return CalibrationResult(bin_edges=edges, mean_predicted=mean_pred, fraction_positive=frac_pos,
+                             counts=counts, ece=float(np.sum(gaps[filled] * counts[filled]) / y.size),
+                             mce=float(gaps[filled].max()))
+
+
+# ---------------------------------------------------------------------------- class imbalance
+
+
+def class_weights(labels: Any, n_classes: int | None = None) -> np.ndarray:
+    """Weight per class ``n / (K · n_c)``: rare classes count more in a weighted loss (``CrossEntropyLoss(weight=...)``).
+
+    Every class then contributes the same total weight, as if the data were balanced.
+    """
+    y = np.asarray(labels).reshape(-1).astype(np.int64)
+    counts = np.bincount(y, minlength=n_classes or 0)
+    if (counts == 0).any():
+        raise DataError(f"class(es) {np.flatnonzero(counts == 0).tolist()} have no examples",
+                        fix="check the labels, or pass n_classes equal to the classes that occur")
+    return y.size / (counts.size * counts.astype(np.float64))
+
+
+def pos_weight(labels: Any) -> float:
+    """Negatives / positives: the ``pos_weight`` of ``BCEWithLogitsLoss`` that balances a binary task."""
+    y = np.asarray(labels).reshape(-1)
+    n_pos = int(np.sum(y == 1))
+    if n_pos == 0:
+        raise DataError("no positive examples, so no pos_weight", fix="check the labels (1 = positive finding)")
+    return float(np.sum(y == 0)) / n_pos
+
+
+def balanced_sampler(labels: Any, *, seed: int = 0,
+                     num_samples: int | None = None) -> torch.utils.data.WeightedRandomSampler:
+    """A sampler that draws each class equally often (with replacement): the other cure for imbalance.
+
+    Use it as ``DataLoader(dataset, sampler=balanced_sampler(labels))``; rare images are
+    then seen several times per epoch, common ones sometimes not at all.
+    """
+    y = np.asarray(labels).reshape(-1).astype(np.int64)
+    per_image = 1.0 / np.bincount(y)[y]
+    return torch.utils.data.WeightedRandomSampler(
+        torch.as_tensor(per_image, dtype=torch.double), num_samples=num_samples or y.size,
+        replacement=True, generator=torch.Generator().manual_seed(seed))
+
+
+# ---------------------------------------------------------------------------- segmentation
+
+
+def _masks(pred_mask: Any, true_mask: Any) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(pred_mask).astype(bool), np.asarray(true_mask).astype(bool)
+    if a.shape != b.shape:
+        raise DataError(f"mask shapes differ: {a.shape} vs {b.shape}", fix="threshold the prediction to the mask's shape")
+    return a, b
+
+
+def _overlap(pred_mask: Any, true_mask: Any, per_image: bool, kind: str) -> float | np.ndarray:
+    a, b = _masks(pred_mask, true_mask)
+    axes = tuple(range(1, a.ndim)) if per_image else None
+    inter = np.sum(a & b, axis=axes)
+    if kind == "dice":
+        den = np.sum(a, axis=axes) + np.sum(b, axis=axes)
+        num = 2 * inter
+    else:
+        den = np.sum(a | b, axis=axes)
+        num = inter
+    # both masks empty: the prediction is perfect (nothing to find, nothing found)
+    score = np.where(den > 0, num / np.maximum(den, 1), 1.0)
+    return score if per_image else float(score)
+
+
+def dice(pred_mask: Any, true_mask: Any, *, per_image: bool = False) -> float | np.ndarray:
+    """Dice = 2|A∩B| / (|A| + |B|), over all pixels (or one value per image with ``per_image=True``)."""
+    return _overlap(pred_mask, true_mask, per_image, "dice")
+
+
+def iou(pred_mask: Any, true_mask: Any, *, per_image: bool = False) -> float | np.ndarray:
+    """Intersection over union (Jaccard) = |A∩B| / |A∪B|; always ≤ Dice."""
+    return _overlap(pred_mask, true_mask, per_image, "iou")
+
+
+# ---------------------------------------------------------------------------- denoising
+
+
+def psnr(x: Any, ref: Any, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB: ``10·log10(data_range² / MSE)``; higher is better, inf if identical."""
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    if a.shape != b.shape:
+        raise DataError(f"image shapes differ: {a.shape} vs {b.shape}", fix="compare an image with its reference")
+    mse = float(np.mean((a - b) ** 2))
+    return float("inf") if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
+
+
+def _gaussian_window(sigma: float = 1.5, truncate: float = 3.5) -> torch.Tensor:
+    radius = int(truncate * sigma + 0.5)               # 5 pixels for sigma 1.5: an 11×11 window
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    g = torch.exp(-(t**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def ssim(x: Any, ref: Any, data_range: float = 1.0, *, sigma: float = 1.5) -> float:
+    """Structural similarity (Wang et al., 2004) with an 11×11 Gaussian window (sigma 1.5); 1 = identical.
+
+    Compares local means (luminance), variances (contrast) and covariance (structure)
+    rather than pixel differences, which is closer to what a reader notices. Images
+    ``(H, W)`` or a batch ``(N, H, W)`` / ``(N, 1, H, W)``; a batch gives the mean SSIM.
+    Equal to ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=data_range)``.
+    """
+    a = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    b = torch.as_tensor(np.asarray(ref, dtype=np.float64))
+    if a.shape != b.shape:
+        raise DataError(f"image shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}",
+                        fix="compare an image with its reference")
+    a = a.reshape(-1, 1, *a.shape[-2:])
+    b = b.reshape(-1, 1, *b.shape[-2:])
+    g = _gaussian_window(sigma)
+    if min(a.shape[-2:]) < g.numel():
+        raise DataError(f"images of {tuple(a.shape[-2:])} pixels are smaller than the {g.numel()}-pixel SSIM window",
+                        fix="use larger images or a smaller sigma")
+
+    def blur(img: torch.Tensor) -> torch.Tensor:     # separable Gaussian, "valid" = no border effects
+        return F.conv2d(F.conv2d(img, g.view(1, 1, -1, 1)), g.view(1, 1, 1, -1))
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(s.mean(dim=(1, 2, 3)).mean())
+
+
+# ---------------------------------------------------------------------------- the test set, once
+
+
+class TestSetWarning(UserWarning):
+    """The test set was looked at again: its numbers no longer estimate performance on new patients."""
+
+    __test__ = False          # not a pytest test class, despite the name
+
+
+class TestSetGuard:
+    """Records every look at the test split in a JSON log and warns from the second look on.
+
+    Every decision made after seeing test results (another threshold, another epoch,
+    another model) fits the test set a little, and the reported AUC becomes optimistic.
+    Use ``look()`` right before computing test metrics; ``final=True`` acknowledges a
+    deliberate repeat (e.g. re-running the final report) and is recorded as such.
+
+    ``log`` is a JSON file or a run folder (then ``<folder>/test_set_looks.json``). The log
+    is rewritten atomically (temporary file + ``os.replace``), so a crash never corrupts it.
+    """
+
+    __test__ = False          # not a pytest test class, despite the name
+    LOG_NAME = "test_set_looks.json"
+
+    def __init__(self, log: str | Path, *, dataset: str = "test"):
+        path = Path(log).expanduser()
+        self.path = path if path.suffix == ".json" else path / self.LOG_NAME
+        self.dataset = dataset
+
+    @property
+    def looks(self) -> list[dict[str, Any]]:
+        """Every recorded look at this guard's dataset, oldest first."""
+        return [d for d in self._read_log() if d.get("dataset", "test") == self.dataset]
+
+    def _read_log(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(f"the test-set log is unreadable ({err})", path=self.path,
+                            fix="restore it from a backup, or delete it to start a new count "
+                                "(and say so in your report)") from err
+        if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+            raise DataError("the test-set log is not a list of looks", path=self.path,
+                            fix="delete or restore the file")
+        return data
+
+    def look(self, purpose: str = "", *, final: bool = False) -> int:
+        """Record one look at the test set and return its number (1 for the first).
+
+        Warns with :class:`TestSetWarning` when the test set was looked at before, unless
+        ``final=True`` acknowledges it; warns anyway after a look already marked final.
+        """
+        previous = self.looks
+        number = len(previous) + 1
+        record = {"dataset": self.dataset, "look": number, "final": bool(final), "purpose": str(purpose)[:500],
+                  "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self._append(record)
+        if any(p.get("final") for p in previous):
+            warnings.warn(f"Look #{number} at the '{self.dataset}' set after a look marked final "
+                          f"(log: {self.path}). The final result was already reported; anything "
+                          "decided from this look makes the test numbers optimistic.", TestSetWarning, stacklevel=2)
+        elif previous and not final:
+            warnings.warn(f"This is look #{number} at the '{self.dataset}' set (log: {self.path}). "
+                          "Every look that changes a decision (threshold, epoch, model) tunes the model to the "
+                          "test set and makes its AUC optimistic. Make decisions on the validation set; if this "
+                          "repeat is deliberate (the same final evaluation again), pass final=True.",
+                          TestSetWarning, stacklevel=2)
+        return number
+
+    def _append(self, record: dict[str, Any]) -> None:
+        everything = self._read_log() + [record]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".test_looks_", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(everything, fh, indent=1)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

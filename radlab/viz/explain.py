@@ -1,0 +1,146 @@
+"""Figures for explanations and attacks (plotly only): heatmap overlays, perturbations, robustness curves.
+
+Every builder returns a ``go.Figure`` with a fixed list of traces (documented per function),
+so a widget can build a FigureWidget once and later copy a freshly built figure's traces
+into ``fig.data[i]``. Images are windowed by :mod:`radlab.viz.images` (level/width in the
+image's own units), the same way every other lab shows them.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from radlab.explain import METHODS, RightReasonReport
+from radlab.viz.images import _square_axes, box_shape, image_trace, mask_trace
+
+#: Transparent where the map is cold, then blue → yellow → red: the image stays readable underneath.
+HEAT_COLORSCALE = [[0.0, "rgba(0,0,255,0)"], [0.2, "rgba(0,0,255,0)"], [0.4, "rgba(0,160,255,0.45)"],
+                   [0.6, "rgba(0,255,120,0.55)"], [0.8, "rgba(255,220,0,0.65)"], [1.0, "rgba(255,0,0,0.75)"]]
+ATTACK_COLORS = {"fgsm": "#1f77b4", "pgd": "#d62728"}
+OVERLAY_TRACES = ("image", "heatmap", "mask outline", "peak")
+
+
+def heatmap_trace(heatmap: np.ndarray, *, name: str = "heatmap") -> go.Heatmap:
+    """A [0, 1] heatmap drawn over the image, transparent where it is below 0.2."""
+    return go.Heatmap(z=np.asarray(heatmap, dtype=np.float32), zmin=0.0, zmax=1.0, colorscale=HEAT_COLORSCALE,
+                      showscale=True, colorbar=dict(title="map", len=0.8, thickness=12), name=name,
+                      hovertemplate="x %{x}, y %{y}: map %{z:.2f}<extra></extra>")
+
+
+def peak_trace(heatmap: np.ndarray) -> go.Scatter:
+    """A cross at the heatmap's hottest pixel: the point the pointing game checks."""
+    row, col = np.unravel_index(int(np.argmax(heatmap)), np.shape(heatmap))
+    return go.Scatter(x=[col], y=[row], mode="markers", name="peak",
+                      marker=dict(symbol="x-thin", size=14, line=dict(width=3, color="white")),
+                      hovertemplate="peak of the map at x %{x}, y %{y}<extra></extra>")
+
+
+def overlay_figure(image: np.ndarray, heatmap: np.ndarray, *, level: float, width: float,
+                   mask: np.ndarray | None = None, box: Sequence[float] | None = None,
+                   title: str | None = None, units: str = "", height: int = 440) -> go.Figure:
+    """A heatmap over the windowed image, with the lesion outline, its box and the map's peak.
+
+    Traces, in order: image, heatmap, mask outline (empty without a mask), peak.
+    The box is the figure's first shape (hidden when there is none).
+    """
+    image = np.asarray(image, dtype=np.float32)
+    mask = np.zeros(image.shape, bool) if mask is None else np.asarray(mask, bool)
+    fig = go.Figure(data=[image_trace(image, level=level, width=width, units=units), heatmap_trace(heatmap),
+                          mask_trace(mask), peak_trace(heatmap)])
+    fig.add_shape(**box_shape(box))
+    _square_axes(fig, image.shape)
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50 if title else 10, b=10),
+                      plot_bgcolor="black", showlegend=False)
+    return fig
+
+
+def adversarial_figure(image: np.ndarray, adversarial: np.ndarray, *, level: float, width: float,
+                       eps_units: float, prediction: str, adversarial_prediction: str, units: str = "",
+                       height: int = 360) -> go.Figure:
+    """Original | perturbation (amplified to fill the colour range ±eps) | adversarial, with both predictions.
+
+    Traces, in order: original image, perturbation, adversarial image. All three panels
+    use the same window, so what looks identical *is* identical on this screen.
+    """
+    image, adversarial = np.asarray(image, np.float32), np.asarray(adversarial, np.float32)
+    delta = adversarial - image
+    bound = max(float(eps_units), float(np.abs(delta).max()), 1e-12)
+    amplification = width / (2 * bound)          # the window spans `width`; the colour range only 2·eps
+    flipped = prediction.split(" (")[0] != adversarial_prediction.split(" (")[0]
+    titles = [f"original: {prediction}", f"perturbation ×{amplification:,.0f} (±{bound:.3g} {units})",
+              f"adversarial: {adversarial_prediction}" + (" — FLIPPED" if flipped else "")]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
+    fig.add_trace(image_trace(image, level=level, width=width, units=units), row=1, col=1)
+    fig.add_trace(go.Heatmap(z=delta, zmin=-bound, zmax=bound, zmid=0.0, colorscale="RdBu_r", showscale=False,
+                             hovertemplate=f"x %{{x}}, y %{{y}}: change %{{z:.3g}} {units}<extra></extra>"),
+                  row=1, col=2)
+    fig.add_trace(image_trace(adversarial, level=level, width=width, units=units), row=1, col=3)
+    h, w = image.shape
+    fig.update_xaxes(visible=False, range=[-0.5, w - 0.5], constrain="domain")
+    for i in (1, 2, 3):
+        fig.update_yaxes(visible=False, range=[h - 0.5, -0.5], scaleanchor=f"x{'' if i == 1 else i}",
+                         constrain="domain", row=1, col=i)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=50, b=10), plot_bgcolor="black", showlegend=False)
+    return fig
+
+
+def accuracy_vs_epsilon_figure(curves: Mapping[str, Sequence[tuple[float, float]]], *, units: str,
+                               one_grey_level: float | None = None, current: float | None = None,
+                               height: int = 340) -> go.Figure:
+    """Accuracy against the budget epsilon (x in image units), one line per attack.
+
+    Traces, in order: one line per entry of ``curves``, the shaded 'invisible at this window'
+    band (epsilon below one display grey level), the chosen epsilon (a vertical line).
+    """
+    data: list[go.Scatter] = []
+    for name, curve in curves.items():
+        eps, acc = (np.array([c[i] for c in curve], dtype=float) for i in (0, 1))
+        data.append(go.Scatter(x=eps, y=acc, mode="lines+markers", name=name.upper(),
+                               line=dict(color=ATTACK_COLORS.get(name)),
+                               hovertemplate=f"ε %{{x:.3g}} {units}: accuracy %{{y:.2f}}<extra>{name}</extra>"))
+    data.append(invisible_band(one_grey_level))
+    data.append(current_epsilon_line(current))
+    fig = go.Figure(data=data)
+    fig.update_layout(height=height, xaxis_title=f"ε (L∞ budget, {units})", yaxis_title="accuracy",
+                      yaxis_range=[-0.02, 1.02], margin=dict(l=60, r=10, t=30, b=50),
+                      legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def invisible_band(one_grey_level: float | None) -> go.Scatter:
+    """The band 0 <= ε < one display grey level: changes there cannot be seen on the screen."""
+    x = [] if one_grey_level is None else [0, one_grey_level, one_grey_level, 0, 0]
+    y = [] if one_grey_level is None else [0, 0, 1, 1, 0]
+    return go.Scatter(x=x, y=y, fill="toself", mode="lines", line=dict(width=0), fillcolor="rgba(120,120,120,0.25)",
+                      name="invisible at this window (< 1 grey level)", hoverinfo="name")
+
+
+def current_epsilon_line(eps: float | None) -> go.Scatter:
+    """A dashed vertical line at the chosen epsilon."""
+    x = [] if eps is None else [eps, eps]
+    return go.Scatter(x=x, y=[] if eps is None else [0, 1], mode="lines", name="chosen ε",
+                      line=dict(color="black", dash="dash"), hoverinfo="name")
+
+
+def right_reason_figure(reports: Sequence[RightReasonReport], *, height: int = 300) -> go.Figure:
+    """Pointing-game hit rate and mean mask IoU per method, with the chance hit rate for reference.
+
+    Traces, in order: hit rate bars, IoU bars, chance markers.
+    """
+    names = [METHODS.get(r.method, r.method).split(" (")[0] for r in reports]
+    fig = go.Figure(data=[
+        go.Bar(x=names, y=[r.hit_rate for r in reports], name="pointing game (hit rate)",
+               text=[f"{r.hit_rate:.0%}" for r in reports], textposition="outside"),
+        go.Bar(x=names, y=[r.mean_iou for r in reports], name="mean IoU with the mask",
+               text=[f"{r.mean_iou:.2f}" for r in reports], textposition="outside"),
+        go.Scatter(x=names, y=[r.chance_hit_rate for r in reports], mode="markers", name="chance hit rate",
+                   marker=dict(symbol="line-ew-open", size=40, line=dict(width=3, color="black"))),
+    ])
+    n = reports[0].n_images if reports else 0
+    fig.update_layout(barmode="group", height=height, yaxis_range=[0, 1.15], yaxis_title="score",
+                      title=f"Right for the right reason? ({n} lesion-positive test images)",
+                      margin=dict(l=60, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2))
+    return fig

@@ -1,0 +1,169 @@
+"""Medical images as plotly figures: square pixels, a window, a lesion outline and its box.
+
+``image_figure`` shows one image; ``images_grid`` several. Both window the image first
+(level ± width/2 → black…white, :func:`radlab.data.dicom.apply_window`) and keep the
+original values for the hover text, so a student can point at a pixel and read its HU.
+Large images (a 1955 × 1841 radiograph) are block-averaged to at most ``max_size`` pixels
+a side to keep the figure light; coordinates stay those of the full image.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from radlab.data.dicom import apply_window, auto_window
+
+MAX_DISPLAY = 512          # longest side shown, in pixels
+MASK_COLOR = "#ff3b30"
+BOX_COLOR = "#ffd60a"
+
+
+def display_step(shape: Sequence[int], max_size: int = MAX_DISPLAY) -> int:
+    """The integer downsampling factor that brings the longest side to at most ``max_size``."""
+    return max(1, int(np.ceil(max(shape[-2:]) / max_size)))
+
+
+def downsample(image: np.ndarray, step: int, *, reduce: str = "mean") -> np.ndarray:
+    """Block-reduce a 2-D image by ``step`` (mean for images, max for masks so small lesions survive)."""
+    image = np.asarray(image)
+    if step == 1:
+        return image
+    h, w = (image.shape[0] // step) * step, (image.shape[1] // step) * step
+    blocks = image[:h, :w].reshape(h // step, step, w // step, step)
+    return blocks.max(axis=(1, 3)) if reduce == "max" else blocks.mean(axis=(1, 3), dtype=np.float64)
+
+
+def windowed(image: np.ndarray, level: float | None = None, width: float | None = None) -> np.ndarray:
+    """Grey levels in [0, 1]: the given window, or a 1–99 % percentile window when none is given."""
+    if level is None or width is None:
+        level, width = auto_window(image)
+    return apply_window(image, level, width)
+
+
+def grey_levels(image: np.ndarray, level: float | None = None, width: float | None = None) -> np.ndarray:
+    """The windowed image as 0…255 grey levels (uint8): what a screen shows, and 4× lighter than floats."""
+    return np.round(windowed(image, level, width) * 255).astype(np.uint8)
+
+
+def compact_values(values: np.ndarray) -> np.ndarray:
+    """Pixel values for the hover text, as integers (int16/int32) when that loses nothing visible.
+
+    Integral values, or values spanning over 1000 units (one unit < 0.1 % of the range), are
+    rounded; small-range floats (detector units in [0, 1]) stay float32.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    if np.ptp(values) > 1000 or np.all(np.abs(values - np.round(values)) < 1e-3):
+        for dtype in (np.int16, np.int32):
+            info = np.iinfo(dtype)
+            if values.min() >= info.min and values.max() <= info.max:
+                return np.round(values).astype(dtype)
+    return values
+
+
+def pixel_axes(shape: Sequence[int], step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column and row coordinates (in full-image pixels) of the centres of the shown pixels."""
+    h, w = shape[-2] // step, shape[-1] // step
+    return np.arange(w) * step + (step - 1) / 2, np.arange(h) * step + (step - 1) / 2
+
+
+def image_trace(image: np.ndarray, *, level: float | None = None, width: float | None = None,
+                colorscale: str = "gray", units: str = "", max_size: int = MAX_DISPLAY) -> go.Heatmap:
+    """The heatmap of one windowed image (z: 0…255 grey levels); hover shows the original value (HU for CT)."""
+    image = np.asarray(image, dtype=np.float32)
+    step = display_step(image.shape, max_size)
+    small = downsample(image, step).astype(np.float32)
+    x, y = pixel_axes(image.shape, step)
+    unit = f" {units}" if units else ""
+    return go.Heatmap(z=grey_levels(small, level, width), x=x, y=y, customdata=compact_values(small),
+                      zmin=0, zmax=255,
+                      colorscale=colorscale, showscale=False,
+                      hovertemplate=f"x %{{x:.0f}}, y %{{y:.0f}}: %{{customdata:.4g}}{unit}<extra></extra>")
+
+
+def mask_trace(mask: np.ndarray, *, max_size: int = MAX_DISPLAY, color: str = MASK_COLOR) -> go.Contour:
+    """The outline of a lesion mask (drawn at the 0.5 level); an empty mask draws nothing."""
+    step = display_step(np.shape(mask), max_size)
+    x, y = pixel_axes(np.shape(mask), step)
+    return go.Contour(z=downsample(np.asarray(mask, dtype=np.uint8), step, reduce="max"), x=x, y=y,
+                      contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
+                      line=dict(color=color, width=2), colorscale=[[0, color], [1, color]],
+                      showscale=False, hoverinfo="skip", name="lesion mask")
+
+
+def box_shape(box: Sequence[float] | None, *, color: str = BOX_COLOR) -> dict:
+    """A rectangle around pixel-edge box (x0, y0, x1, y1); invisible for None or NaN boxes."""
+    ok = box is not None and np.all(np.isfinite(np.asarray(box, dtype=float)))
+    x0, y0, x1, y1 = (float(b) - 0.5 for b in box) if ok else (0.0, 0.0, 0.0, 0.0)
+    return dict(type="rect", xref="x", yref="y", x0=x0, y0=y0, x1=x1, y1=y1, visible=bool(ok),
+                line=dict(color=color, width=2, dash="dot"))
+
+
+def _square_axes(fig: go.Figure, shape: Sequence[int]) -> None:
+    h, w = shape[-2:]
+    fig.update_xaxes(visible=False, range=[-0.5, w - 0.5], constrain="domain")
+    fig.update_yaxes(visible=False, range=[h - 0.5, -0.5], scaleanchor="x", scaleratio=1, constrain="domain")
+
+
+def image_figure(image: np.ndarray, *, level: float | None = None, width: float | None = None,
+                 title: str | None = None, mask: np.ndarray | None = None,
+                 box: Sequence[float] | None = None, colorscale: str = "gray", units: str = "",
+                 max_size: int = MAX_DISPLAY, height: int = 420) -> go.Figure:
+    """One image, windowed (level/width in the image's units; none = 1–99 % percentiles).
+
+    Trace 0 is the image; trace 1 (when ``mask`` is given, even empty) the mask outline;
+    ``box`` adds a dotted rectangle as the figure's first shape. Widgets update these in place.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"image_figure shows one 2-D image; got shape {image.shape} (pick a frame)")
+    data = [image_trace(image, level=level, width=width, colorscale=colorscale, units=units, max_size=max_size)]
+    if mask is not None:
+        data.append(mask_trace(mask, max_size=max_size))
+    fig = go.Figure(data=data)
+    if box is not None:
+        fig.add_shape(**box_shape(box))
+    _square_axes(fig, image.shape)
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      plot_bgcolor="black", showlegend=False)
+    return fig
+
+
+def images_grid(images: Sequence[np.ndarray] | np.ndarray, *, titles: Sequence[str] | None = None,
+                ncols: int = 4, level: float | None = None, width: float | None = None,
+                masks: Sequence[np.ndarray] | np.ndarray | None = None,
+                boxes: Sequence[Sequence[float]] | np.ndarray | None = None,
+                windows: Sequence[tuple[float, float]] | None = None, colorscale: str = "gray",
+                units: str = "", max_size: int = 256, tile_px: int = 200) -> go.Figure:
+    """Several images in a grid with optional lesion outlines and boxes.
+
+    Each image is windowed by ``level``/``width``, or by its own entry of ``windows``
+    (one (level, width) per image, e.g. the same slice in three presets), or by its own percentiles.
+    """
+    images = [np.asarray(im, dtype=np.float32) for im in images]
+    if not images:
+        raise ValueError("images_grid needs at least one image")
+    ncols = max(1, min(int(ncols), len(images)))
+    nrows = int(np.ceil(len(images) / ncols))
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=list(titles) if titles else None,
+                        horizontal_spacing=0.01, vertical_spacing=0.06 if titles else 0.01)
+    for i, image in enumerate(images):
+        row, col = divmod(i, ncols)
+        lev, wid = windows[i] if windows is not None else (level, width)
+        fig.add_trace(image_trace(image, level=lev, width=wid, colorscale=colorscale, units=units,
+                                  max_size=max_size), row=row + 1, col=col + 1)
+        if masks is not None:
+            fig.add_trace(mask_trace(masks[i], max_size=max_size), row=row + 1, col=col + 1)
+        axis = "" if i == 0 else str(i + 1)
+        h, w = image.shape
+        fig.update_layout({f"xaxis{axis}": dict(visible=False, range=[-0.5, w - 0.5], constrain="domain"),
+                           f"yaxis{axis}": dict(visible=False, range=[h - 0.5, -0.5], scaleanchor=f"x{axis}",
+                                                scaleratio=1, constrain="domain")})
+        if boxes is not None:
+            fig.add_shape(**{**box_shape(boxes[i]), "xref": f"x{axis}", "yref": f"y{axis}"})
+    fig.update_annotations(font_size=11)
+    fig.update_layout(height=tile_px * nrows + 40, width=tile_px * ncols + 20, showlegend=False,
+                      margin=dict(l=10, r=10, t=40 if titles else 10, b=10), plot_bgcolor="black")
+    return fig

@@ -1,0 +1,254 @@
+"""Lab 7 — CAM explorer: where does the CNN look, and is it the lesion?
+
+Pick a test image and a method (CAM, Grad-CAM at a chosen layer, saliency): the map is
+drawn over the image, windowed as the student likes, with the true lesion outlined and the
+map's peak marked. Below, the whole test set is scored: how often the peak falls inside the
+lesion (pointing game) and how well the thresholded map overlaps it (IoU), per method, at
+the threshold on the slider. Maps explain the "lesion" score of the model.
+"""
+from __future__ import annotations
+
+import html
+from typing import Any, Sequence
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from torch import nn
+
+from radlab.attacks import predict_scores
+from radlab.errors import DataError
+from radlab.exercises import Exercise, choice, number
+from radlab.explain import (METHODS, RightReasonReport, explain, explainable_layers, find_layer, has_gap_head,
+                            lesion_positive, mask_iou, pointing_hit, score_heatmaps)
+from radlab.viz.explain import overlay_figure, right_reason_figure
+from radlab.widgets.exercise import ExerciseWidget
+
+STYLE = {"description_width": "90px"}
+
+
+def copy_figure(target: go.FigureWidget, source: go.Figure) -> None:
+    """Copy a freshly built figure's traces, shapes and titles into a displayed FigureWidget.
+
+    The FigureWidget rule: the widget was built with all its traces; only ``fig.data[i]``
+    and the layout change afterwards, in one batch.
+    """
+    with target.batch_update():
+        for old, new in zip(target.data, source.data):
+            old.update({k: v for k, v in new.to_plotly_json().items() if k != "type"})
+        target.layout.update(title=source.layout.title, shapes=source.layout.shapes,
+                             annotations=source.layout.annotations)
+
+
+def window_sliders(images: np.ndarray, level: float, width: float, units: str) -> tuple[W.FloatSlider, W.FloatSlider]:
+    """Level and width sliders spanning the images' value range (in their own units)."""
+    low, high = float(np.min(images)), float(np.max(images))
+    span = max(high - low, 1e-6)
+    step = 10 ** np.floor(np.log10(span / 200))
+    level_slider = W.FloatSlider(value=float(np.clip(level, low, high)), min=low, max=high, step=step,
+                                 description=f"level ({units})", style=STYLE, continuous_update=False)
+    width_slider = W.FloatSlider(value=float(np.clip(width, step, 2 * span)), min=step, max=2 * span, step=step,
+                                 description=f"width ({units})", style=STYLE, continuous_update=False)
+    return level_slider, width_slider
+
+
+def image_options(labels: np.ndarray, scores: np.ndarray, class_names: Sequence[str]) -> list[tuple[str, int]]:
+    """Dropdown entries '#12 · lesion · p(lesion)=0.93' for every image."""
+    return [(f"#{i} · {class_names[int(y)]} · p({class_names[1]})={p:.2f}", i)
+            for i, (y, p) in enumerate(zip(labels, scores))]
+
+
+class CamExplorerLab(W.VBox):
+    """The Lab 7 widget: a heatmap overlay for one image and right-for-the-right-reason scores for all.
+
+    ``x`` are the model inputs (N, 1, H, W); ``masks`` the lesion masks (N, H, W); ``images``
+    what is shown (default: ``x`` itself), in ``units`` with the window ``level``/``width``.
+    Controls (attributes): ``method_dropdown``, ``image_dropdown``, ``layer_dropdown``,
+    ``level_slider``, ``width_slider``, ``threshold_slider``. Figures: ``overlay_fig``,
+    ``report_fig``.
+    """
+
+    def __init__(self, model: nn.Module, x: Any, y: Any, masks: Any, *, images: Any = None,
+                 boxes: Any = None, units: str = "detector units", level: float = 0.5, width: float = 1.0,
+                 class_names: Sequence[str] = ("no lesion", "lesion"), threshold: float = 0.5):
+        self.model = model.eval()
+        self.x = x.detach().float().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x)).float()
+        self.y = np.asarray(y).reshape(-1)
+        self.masks = np.asarray(masks).astype(bool)
+        self.images = self.x[:, 0].numpy() if images is None else np.asarray(images, dtype=np.float32)
+        self.boxes = None if boxes is None else np.asarray(boxes, dtype=np.float32)
+        if not (len(self.x) == len(self.y) == len(self.masks) == len(self.images)):
+            raise DataError(f"{len(self.x)} inputs, {len(self.y)} labels, {len(self.masks)} masks and "
+                            f"{len(self.images)} images", fix="pass the same images' inputs, labels and masks")
+        self.positive = lesion_positive(self.masks)
+        if self.positive.size == 0:
+            raise DataError("no test image has a lesion mask", fix="use a phantom set with lesions")
+        self.units, self.class_names = units, list(class_names)
+        self.scores = predict_scores(model, self.x)
+        self.methods = [m for m in METHODS if m != "cam" or has_gap_head(model)]
+        self.layers = explainable_layers(model)
+        default_layer = find_layer(model)
+        self.default_layer = next((n for n, m in model.named_modules() if m is default_layer), self.layers[-1])
+        self._maps: dict[tuple[str, str], np.ndarray] = {}
+
+        self.method_dropdown = W.Dropdown(options=[(METHODS[m], m) for m in self.methods], value=self.methods[0],
+                                          description="method", style=STYLE, layout=W.Layout(width="430px"))
+        start = int(self.positive[np.argmax(self.scores[self.positive])])   # the surest lesion
+        self.image_dropdown = W.Dropdown(options=image_options(self.y, self.scores, self.class_names), value=start,
+                                         description="image", style=STYLE, layout=W.Layout(width="430px"))
+        self.layer_dropdown = W.Dropdown(options=self.layers, value=self.default_layer, description="layer",
+                                         style=STYLE, disabled=True)
+        self.level_slider, self.width_slider = window_sliders(self.images, level, width, units)
+        self.threshold_slider = W.FloatSlider(value=float(np.clip(threshold, 0.05, 0.95)), min=0.05, max=0.95,
+                                              step=0.05, description="IoU threshold", style=STYLE,
+                                              continuous_update=False)
+        self.image_html, self.report_html = W.HTML(), W.HTML()
+
+        # FigureWidget rule: every trace is in the constructor; updates only touch fig.data[i].
+        self.overlay_fig = go.FigureWidget(self._overlay())
+        self.report_fig = go.FigureWidget(right_reason_figure(self.reports()))
+        self._refresh_text()
+
+        for control in (self.method_dropdown, self.image_dropdown, self.layer_dropdown,
+                        self.level_slider, self.width_slider):
+            control.observe(lambda _c: self.refresh_image(), names="value")
+        for control in (self.layer_dropdown, self.threshold_slider):
+            control.observe(lambda _c: self.refresh_report(), names="value")
+
+        self.exercises = [ExerciseWidget(ex, numeric=not ex.choices) for ex in self.make_exercises()]
+        super().__init__([
+            W.HBox([self.method_dropdown, self.layer_dropdown]),
+            W.HBox([self.image_dropdown]),
+            W.HBox([self.level_slider, self.width_slider]),
+            W.HBox([self.overlay_fig, self.image_html]),
+            W.HTML("<b>The whole test set</b>: does each method's map point at the lesion?"),
+            self.threshold_slider, self.report_fig, self.report_html,
+            W.HTML("<h4>Exercises</h4>"), *self.exercises,
+        ])
+
+    # ------------------------------------------------------------------ validated state
+    @property
+    def method(self) -> str:
+        """The chosen method, checked against the ones this model supports."""
+        if self.method_dropdown.value not in self.methods:
+            raise DataError(f"unknown method {self.method_dropdown.value!r}", fix=f"choose one of {self.methods}")
+        return self.method_dropdown.value
+
+    @property
+    def layer(self) -> str:
+        """The chosen Grad-CAM layer, checked against the model's layers."""
+        if self.layer_dropdown.value not in self.layers:
+            raise DataError(f"unknown layer {self.layer_dropdown.value!r}", fix=f"choose one of {self.layers}")
+        return self.layer_dropdown.value
+
+    @property
+    def index(self) -> int:
+        """The chosen image, clamped to the images there are."""
+        return int(np.clip(int(self.image_dropdown.value), 0, len(self.x) - 1))
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """(level, width) in the image's units; the width is kept positive."""
+        return float(self.level_slider.value), max(float(self.width_slider.value), 1e-6)
+
+    @property
+    def threshold(self) -> float:
+        return float(np.clip(self.threshold_slider.value, 0.0, 1.0))
+
+    # ----------------------------------------------------------------------- compute
+    def heatmaps(self, method: str | None = None, layer: str | None = None) -> np.ndarray:
+        """The lesion-score maps (N, H, W) of every image by ``method`` (cached; the layer matters for Grad-CAM)."""
+        method = method or self.method
+        layer = (layer or self.layer) if method == "grad_cam" else ""
+        key = (method, layer)
+        if key not in self._maps:
+            self._maps[key] = explain(self.model, self.x, method, target=1, layer=layer or None)
+        return self._maps[key]
+
+    def reports(self) -> list[RightReasonReport]:
+        """One score per method over the lesion-positive images, at the threshold slider's value."""
+        return [score_heatmaps(self.heatmaps(m), self.masks, method=m, threshold=self.threshold)
+                for m in self.methods]
+
+    # ----------------------------------------------------------------------- figures
+    def _overlay(self) -> go.Figure:
+        i, (level, width) = self.index, self.window
+        where = f" at {self.layer}" if self.method == "grad_cam" else ""
+        title = f"{METHODS[self.method].split(' (')[0]}{where} · image #{i} · {self.class_names[int(self.y[i])]}"
+        box = None if self.boxes is None else self.boxes[i]
+        return overlay_figure(self.images[i], self.heatmaps()[i], level=level, width=width, mask=self.masks[i],
+                              box=box, title=title, units=self.units)
+
+    def _refresh_text(self) -> None:
+        i, heat = self.index, self.heatmaps()[self.index]
+        p = float(self.scores[i])
+        lines = [f"<b>truth</b>: {html.escape(self.class_names[int(self.y[i])])}",
+                 f"<b>model</b>: p({html.escape(self.class_names[1])}) = {p:.2f}"]
+        if self.masks[i].any():
+            hit = pointing_hit(heat, self.masks[i])
+            lines += [f"<b>peak in the lesion</b>: {'yes ✅' if hit else 'no ❌'}",
+                      f"<b>IoU</b> at {self.threshold:.2f}: {mask_iou(heat, self.masks[i], self.threshold):.2f}"]
+        else:
+            lines.append("no lesion here: the map shows what pushes the score <i>towards</i> 'lesion'")
+        self.image_html.value = "<br>".join(lines)
+        self.report_html.value = "<br>".join(html.escape(str(r)) for r in self.reports())
+
+    def refresh_image(self) -> None:
+        """Redraw the overlay for the chosen method, image, layer and window."""
+        self.layer_dropdown.disabled = self.method != "grad_cam"
+        copy_figure(self.overlay_fig, self._overlay())
+        self._refresh_text()
+
+    def refresh_report(self) -> None:
+        """Rescore the test set at the chosen threshold (and Grad-CAM layer)."""
+        copy_figure(self.report_fig, right_reason_figure(self.reports()))
+        self._refresh_text()
+
+    # --------------------------------------------------------------------- exercises
+    def make_exercises(self) -> list[Exercise]:
+        """Questions whose answers are read off this model and data, not typed in by an author."""
+        grad = score_heatmaps(self.heatmaps("grad_cam", self.default_layer), self.masks, threshold=0.5)
+        low = score_heatmaps(self.heatmaps("grad_cam", self.default_layer), self.masks, threshold=0.3).mean_iou
+        high = score_heatmaps(self.heatmaps("grad_cam", self.default_layer), self.masks, threshold=0.7).mean_iou
+        exercises = [
+            Exercise("cam-hit-rate", "What is Grad-CAM's pointing-game hit rate (in %) at the default layer "
+                     f"({self.default_layer}) on the lesion-positive test images?",
+                     number(100 * grad.hit_rate, abs_tol=1.0),
+                     "Choose Grad-CAM and the default layer; read the first bar of the chart (or the text under it).",
+                     "The pointing game asks only whether the hottest pixel lies in the lesion."),
+            Exercise("cam-chance", "A pixel picked at random lands in the lesion how often (in %)? "
+                     "That is the pointing game's chance level.", number(100 * grad.chance_hit_rate, abs_tol=1.0),
+                     "It is the lesion's mean share of the image; the black marks in the chart show it.",
+                     "A hit rate far above chance means the map really finds the lesion."),
+            Exercise("cam-threshold", "Raise the IoU threshold from 0.3 to 0.7. What happens to Grad-CAM's mean IoU?",
+                     choice("it goes up" if high > low else "it goes down"),
+                     "Move the threshold slider and watch the orange Grad-CAM bar.",
+                     "A low threshold keeps a big blurry region; a high one only the core of the map.",
+                     choices=("it goes up", "it goes down")),
+            Exercise("cam-wrong-reason", "A lesion image is classified correctly, but the map's peak lies far from the "
+                     "lesion. What does that suggest?",
+                     choice("right for the wrong reason: look for a shortcut"),
+                     "Is a correct answer enough to trust the model?",
+                     "The model may use something else that goes with lesions (a marker, a position, the patient).",
+                     choices=("right for the wrong reason: look for a shortcut", "the map must be broken",
+                              "the label must be wrong")),
+        ]
+        if "cam" in self.methods:
+            same = bool(np.allclose(self.heatmaps("cam"), self.heatmaps("grad_cam", self.default_layer), atol=1e-4))
+            exercises.insert(1, Exercise(
+                "cam-vs-gradcam", f"Compare CAM with Grad-CAM at {self.default_layer} on a few images. Are the maps "
+                "the same?", choice("yes" if same else "no"),
+                "Switch the method back and forth on one image. Then think: what is ∂score/∂A_k for a GAP head?",
+                "For global average pooling + one linear layer, ∂score/∂A_k(i,j) = w_k/(h·w) at every pixel: "
+                "Grad-CAM's weights are CAM's divided by a constant, and the normalised maps are equal.",
+                choices=("yes", "no")))
+        return exercises
+
+
+def cam_lab_from_reference(reference: Any, *, split: str = "test", max_images: int | None = None,
+                           **kwargs: Any) -> CamExplorerLab:
+    """A :class:`CamExplorerLab` on ``radlab.reference.reference_model()``'s data (chest phantoms, [0, 1])."""
+    data = reference.data[split]
+    n = len(data.y) if max_images is None else min(int(max_images), len(data.y))
+    return CamExplorerLab(reference.model, data.x[:n], data.y[:n], data.masks[:n], boxes=data.boxes[:n], **kwargs)

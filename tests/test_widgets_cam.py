@@ -1,0 +1,91 @@
+"""Lab 7 widget: controls change the figures; scores and exercises come from the model."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from radlab import explain as E
+from radlab.errors import DataError
+from radlab.widgets.cam import CamExplorerLab
+from test_explain import trained_lesion_model
+
+
+@pytest.fixture(scope="module")
+def lab() -> CamExplorerLab:
+    model, x, y, masks = trained_lesion_model()
+    return CamExplorerLab(model, x, y, masks, level=0.5, width=1.0)
+
+
+def heat(lab: CamExplorerLab) -> np.ndarray:
+    return np.asarray(lab.overlay_fig.data[1].z, dtype=float)
+
+
+def test_the_lab_builds_figure_widgets_with_data_in_them(lab):
+    assert isinstance(lab.overlay_fig, go.FigureWidget) and isinstance(lab.report_fig, go.FigureWidget)
+    assert [t.type for t in lab.overlay_fig.data] == ["heatmap", "heatmap", "contour", "scatter"]
+    assert heat(lab).shape == (24, 24)
+    assert len(lab.report_fig.data[0].y) == 3            # CAM, Grad-CAM, saliency
+
+
+def test_changing_the_method_changes_the_heatmap(lab):
+    lab.method_dropdown.value = "grad_cam"
+    before = heat(lab)
+    lab.method_dropdown.value = "saliency"
+    assert not np.allclose(before, heat(lab))
+    np.testing.assert_allclose(heat(lab), lab.heatmaps("saliency")[lab.index], atol=1e-6)
+    assert lab.layer_dropdown.disabled
+    lab.method_dropdown.value = "grad_cam"
+    assert not lab.layer_dropdown.disabled
+
+
+def test_changing_the_grad_cam_layer_changes_the_map_and_the_scores(lab):
+    lab.method_dropdown.value = "grad_cam"
+    lab.layer_dropdown.value = lab.default_layer
+    before, bars = heat(lab), list(lab.report_fig.data[1].y)
+    lab.layer_dropdown.value = "features.0"
+    assert not np.allclose(before, heat(lab))
+    assert list(lab.report_fig.data[1].y) != bars
+    lab.layer_dropdown.value = lab.default_layer
+
+
+def test_changing_the_image_and_window_redraws_the_overlay(lab):
+    lab.image_dropdown.value = 1
+    z0 = np.asarray(lab.overlay_fig.data[0].z, float)
+    lab.width_slider.value = 0.3
+    assert not np.array_equal(z0, np.asarray(lab.overlay_fig.data[0].z, float))
+    lab.image_dropdown.value = 3
+    np.testing.assert_array_equal(np.asarray(lab.overlay_fig.data[2].z) > 0, lab.masks[3])
+    assert "#3" in lab.overlay_fig.layout.title.text
+
+
+def test_the_threshold_slider_rescores_the_test_set(lab):
+    lab.method_dropdown.value = "cam"
+    lab.threshold_slider.value = 0.2
+    low = list(lab.report_fig.data[1].y)
+    lab.threshold_slider.value = 0.8
+    high = list(lab.report_fig.data[1].y)
+    assert low != high
+    expected = E.cam_mask_iou(lab.heatmaps("cam"), lab.masks, threshold=0.8)
+    assert high[0] == pytest.approx(expected)
+    assert "threshold 0.8" in lab.report_html.value
+
+
+def test_exercises_are_answered_by_the_lab_itself(lab):
+    keys = [w.exercise.key for w in lab.exercises]
+    assert "cam-vs-gradcam" in keys and "cam-hit-rate" in keys
+    hit = next(w for w in lab.exercises if w.exercise.key == "cam-hit-rate")
+    report = E.right_reason_report(lab.model, lab.x, lab.masks, method="grad_cam")
+    hit.answer.value = 100 * report.hit_rate
+    assert hit.check().correct
+    same = next(w for w in lab.exercises if w.exercise.key == "cam-vs-gradcam")
+    same.answer.value = "yes"                           # a GAP net: CAM = Grad-CAM at the last block
+    assert same.check().correct
+
+
+def test_the_lab_refuses_images_without_lesions_or_mismatched_inputs():
+    model, x, y, masks = trained_lesion_model()
+    with pytest.raises(DataError, match="lesion"):
+        CamExplorerLab(model, x, y, np.zeros_like(masks))
+    with pytest.raises(DataError, match="labels"):
+        CamExplorerLab(model, x, y[:-1], masks)

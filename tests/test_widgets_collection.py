@@ -1,0 +1,102 @@
+"""Lab 1 widget: sliders and presets window the image, sources switch, phantoms show their ground truth."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radlab.data.dicom import WINDOW_PRESETS
+from radlab.widgets.collection import EXERCISES, PHANTOM_SOURCE, DataCollectionLab
+
+
+@pytest.fixture(scope="module")
+def lab() -> DataCollectionLab:
+    return DataCollectionLab(n_patients=4, size=32, seed=0)
+
+
+def z(fig) -> np.ndarray:
+    return np.asarray(fig.data[0].z).copy()
+
+
+def test_the_viewer_starts_on_the_ct_with_a_figure_holding_data(lab):
+    assert lab.source.value.endswith("CT_small.dcm")
+    assert z(lab.figure).shape == (128, 128) and z(lab.figure).std() > 0
+    assert "PatientName" in lab.deid_html.value  # the de-identification table of this file
+
+
+def test_moving_the_level_slider_changes_the_image_and_marks_the_window_custom(lab):
+    lab.preset.value = "soft_tissue"
+    before = z(lab.figure)
+    lab.level_slider.value = 400.0
+    after = z(lab.figure)
+    assert not np.array_equal(before, after)
+    assert after.mean() < before.mean()  # a higher level makes the image darker
+    assert lab.preset.value == "custom"
+    lab.width_slider.value = 3000.0
+    assert not np.array_equal(after, z(lab.figure))
+
+
+@pytest.mark.parametrize("preset", ["lung", "bone", "brain"])
+def test_choosing_a_preset_sets_both_sliders_and_redraws(lab, preset):
+    lab.preset.value = "mediastinum"
+    before = z(lab.figure)
+    lab.preset.value = preset
+    assert (lab.level_slider.value, lab.width_slider.value) == WINDOW_PRESETS[preset]
+    assert not np.array_equal(before, z(lab.figure))
+    assert f"level {WINDOW_PRESETS[preset][0]:.0f}" in lab.figure.layout.title.text
+
+
+def test_switching_source_shows_the_new_image_and_its_deidentification(lab):
+    mr = next(label for label in lab.source.options if "MR_small" in label)
+    lab.source.value = mr
+    assert z(lab.figure).shape == (64, 64)
+    assert [v for _, v in lab.preset.options] == ["auto", "file", "custom"]  # no HU presets for MR
+    assert lab.preset.value == "file" and lab.level_slider.value == 600.0
+    assert "PatientName" in lab.deid_html.value
+    lab.source.value = PHANTOM_SOURCE
+    assert lab.preset.value == "lung" and z(lab.figure).shape == (256, 256)
+    assert "nothing to de-identify" in lab.deid_html.value
+
+
+def test_unknown_values_sent_from_the_browser_are_refused(lab):
+    from traitlets import TraitError
+
+    with pytest.raises(TraitError):
+        lab.source.value = "/etc/passwd"
+
+
+def test_the_phantom_browser_shows_the_lesion_outline_and_box_and_hides_them_on_request(lab):
+    lab.phantom_kind.value = "ct"
+    ps = lab.phantoms["ct"]
+    i = int(np.flatnonzero(ps.labels == 1)[0])
+    lab.show_truth.value = True
+    lab.phantom_index.value = i
+    assert np.asarray(lab.phantom_figure.data[1].z).sum() == ps.masks[i].sum()
+    assert lab.phantom_figure.layout.shapes[0].visible
+    assert lab.phantom_figure.layout.shapes[0].x0 == pytest.approx(ps.boxes[i][0] - 0.5)
+    assert "label <b>1</b>" in lab.phantom_info.value
+    before = z(lab.phantom_figure)
+    lab.phantom_index.value = int(np.flatnonzero(ps.labels == 0)[0])
+    assert not np.array_equal(before, z(lab.phantom_figure))
+    assert not lab.phantom_figure.layout.shapes[0].visible
+    lab.phantom_index.value = i
+    lab.show_truth.value = False
+    assert np.asarray(lab.phantom_figure.data[1].z).sum() == 0 and not lab.phantom_figure.layout.shapes[0].visible
+
+
+def test_dataset_cards_are_listed_and_shown(lab):
+    names = [value for _, value in lab.card.options]
+    assert "ct-phantoms" in names and "pydicom-samples" in names
+    lab.card.value = "pydicom-samples"
+    shown = lab.card_text  # the Markdown the Output widget displays
+    assert "license" in shown and "Cite as" in shown
+
+
+def test_exercises_accept_the_right_answer_and_hint_otherwise():
+    assert EXERCISES["nodule_window"].check("lung").correct
+    wrong = EXERCISES["nodule_window"].check("bone")
+    assert not wrong.correct and "Hint" in wrong.message
+    assert EXERCISES["water_hu"].check(0).correct and not EXERCISES["water_hu"].check(-1000).correct
+    assert EXERCISES["monochrome1"].check("dark").correct
+    for exercise in EXERCISES.values():
+        if exercise.choices:
+            assert sum(exercise.check(c).correct for c in exercise.choices) == 1

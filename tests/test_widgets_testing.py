@@ -1,0 +1,139 @@
+"""Lab 4 widget: the threshold drives the numbers, and the test set is looked at once."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from radlab.metrics import THRESHOLD_RULES, TestSetGuard, TestSetWarning, choose_threshold, threshold_metrics
+from radlab.widgets.testing import EXERCISES, RULE_LABELS, TestingLab, load_lab_data
+
+
+def _scores(n: int, prevalence: float, seed: int):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < prevalence).astype(int)
+    return y, 1 / (1 + np.exp(-(rng.normal(size=n) * 1.2 + 2.0 * y - 0.8)))
+
+
+@pytest.fixture()
+def lab_parts(tmp_path):
+    y_val, s_val = _scores(300, 0.74, seed=0)      # PneumoniaMNIST-like prevalences
+    y_test, s_test = _scores(400, 0.625, seed=1)
+    calls = []
+
+    def test_scores():
+        calls.append(1)
+        return s_test
+
+    guard = TestSetGuard(tmp_path / "run")
+    lab = TestingLab(y_val, s_val, y_test, test_scores, guard=guard, class_names=("normal", "pneumonia"),
+                     n_boot=200)
+    return lab, calls, guard, (y_val, s_val, y_test, s_test)
+
+
+def test_moving_the_threshold_slider_changes_the_confusion_matrix(lab_parts):
+    lab, *_ = lab_parts
+    lab.threshold_slider.value = 0.3
+    before = [list(row) for row in lab.confusion_fig.data[0].z]
+    lab.threshold_slider.value = 0.8
+    after = [list(row) for row in lab.confusion_fig.data[0].z]
+    assert before != after
+    m = threshold_metrics(lab.y_val, lab.val_scores, 0.8)
+    assert after == [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
+    assert f"{m['sensitivity']:.3f}" in lab.metrics_html.value
+    assert list(lab.sweep_fig.data[-1].x) == [0.8, 0.8]
+    assert lab.roc_fig.data[5].x[0] == pytest.approx(1 - m["specificity"])
+
+
+def test_the_rule_menu_puts_the_slider_on_the_validation_choice(lab_parts):
+    lab, _, _, (y_val, s_val, *_) = lab_parts
+    assert set(RULE_LABELS) == set(THRESHOLD_RULES)
+    lab.rule_dropdown.value = "sensitivity"
+    assert lab.threshold_slider.value == pytest.approx(choose_threshold(y_val, s_val, "sensitivity", target=0.9),
+                                                       abs=lab.threshold_slider.step)
+    assert lab.val_metrics["sensitivity"] >= 0.89
+
+
+def test_test_scores_are_not_touched_before_the_button(lab_parts):
+    lab, calls, guard, _ = lab_parts
+    lab.threshold_slider.value = 0.6
+    assert calls == [] and guard.looks == []
+    assert lab.confusion_fig.data[1].text[0][0] == "?"
+    assert len(lab.roc_fig.data[4].x) == 0
+
+
+def test_the_button_looks_once_locks_the_threshold_and_shows_the_test_roc(lab_parts):
+    lab, calls, guard, (_, _, y_test, s_test) = lab_parts
+    lab.threshold_slider.value = 0.55
+    lab.reveal_button.click()
+    report = lab.report
+    assert calls == [1] and len(guard.looks) == 1 and lab.reveal_button.disabled
+    assert report.threshold == pytest.approx(0.55) and report.look == 1
+    assert report.auc.low < report.auc.auc < report.auc.high
+    assert "CI" in lab.roc_fig.data[4].name and len(lab.roc_fig.data[4].x) > 2
+    assert lab.evaluate_test() is report and calls == [1]       # no second look
+    # moving the slider afterwards updates the test panel but not the reported numbers
+    lab.threshold_slider.value = 0.9
+    m = threshold_metrics(y_test, s_test, 0.9)
+    assert [list(r) for r in lab.confusion_fig.data[1].z] == [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
+    assert report.metrics == threshold_metrics(y_test, s_test, 0.55)
+    assert "look #1" in str(report)
+
+
+def test_a_second_lab_on_the_same_run_warns_about_the_second_look(lab_parts):
+    lab, _, guard, (y_val, s_val, y_test, s_test) = lab_parts
+    lab.evaluate_test()
+    again = TestingLab(y_val, s_val, y_test, s_test, guard=TestSetGuard(guard.path), n_boot=50)
+    with pytest.warns(TestSetWarning, match="look #2"):
+        again.evaluate_test()
+    assert "Warning" in again.message_html.value and "look #2" in again.message_html.value
+    assert [entry["look"] for entry in json.loads(guard.path.read_text())] == [1, 2]
+
+
+def test_prevalence_figure_marks_both_sets(lab_parts):
+    lab, *_ = lab_parts
+    xs = list(lab.prevalence_fig.data[2].x)
+    assert xs == pytest.approx([lab.y_val.mean(), lab.y_test.mean()])
+    lab.threshold_slider.value = 0.2
+    ppv_low_threshold = list(lab.prevalence_fig.data[0].y)
+    lab.threshold_slider.value = 0.9
+    assert list(lab.prevalence_fig.data[0].y) != ppv_low_threshold
+
+
+def test_exercises_accept_the_right_answers():
+    answers = {"prevalence": "the prevalence of the positive class", "bayes": 1 / 3,
+               "second_look": "an optimistic estimate: the test set has been used to tune the model",
+               "ci_width": "half as wide", "accuracy_threshold": "maximum accuracy"}
+    assert {e.key for e in EXERCISES} == set(answers)
+    for exercise in EXERCISES:
+        assert exercise.check(answers[exercise.key]).correct, exercise.key
+        assert not exercise.check("0.99" if exercise.key == "bayes" else "the image size").correct
+
+
+def test_lab_data_uses_pneumoniamnist_from_the_cache_with_full_val_and_test(data_cache):
+    data = load_lab_data(fast=True, seed=0)
+    assert data.class_names == ("normal", "pneumonia")
+    assert len(data.val[1]) == 524 and len(data.test[1]) == 624
+    assert 1100 <= len(data.train[1]) <= 1300
+    assert data.val[1].mean() == pytest.approx(389 / 524) and data.test[1].mean() == pytest.approx(390 / 624)
+    assert tuple(data.train[0].shape[1:]) == (1, 28, 28) and float(data.train[0].max()) <= 1.0
+
+
+def test_lab_data_falls_back_to_phantoms_without_the_dataset(tmp_path, monkeypatch):
+    monkeypatch.setenv("RADLAB_DATA", str(tmp_path / "empty-cache"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_lab_data(fast=True, seed=0)
+    assert "phantoms" in data.source and data.class_names == ("no lesion", "lesion")
+    assert set(np.unique(data.test[1])) == {0, 1}
+
+
+def test_showing_the_lab_puts_the_latest_figures_into_the_widget_state(lab_parts):
+    """Voila connects after the notebook ran: the state it reads must already hold the test ROC."""
+    lab, *_ = lab_parts
+    lab.evaluate_test()
+    lab._repr_mimebundle_()
+    assert len(lab.roc_fig._widget_data[4]["x"]) == len(lab.report.auc.fpr)
+    assert lab.confusion_fig._widget_data[1]["text"][0][0] != "?"

@@ -1,0 +1,113 @@
+"""Lab 3 widget: controls change figures, a run draws live curves, Stop keeps the best weights."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from radlab.train import load_checkpoint
+from radlab.widgets.training import (EXERCISES, TrainingLab, TrainingSettings, build_model, fraction_of,
+                                     load_lab_data, pneumonia_available)
+
+
+@pytest.fixture()
+def lab(tmp_path: Path, monkeypatch) -> TrainingLab:
+    monkeypatch.setenv("RADLAB_RUNS", str(tmp_path / "runs"))
+    lab = TrainingLab(seed=0, fast=True, epochs=2, save_runs=True)
+    lab.width_slider.value = 4  # tiny and quick
+    lab.batch_dropdown.value = 32
+    return lab
+
+
+def test_the_lab_starts_with_empty_curves_and_an_augmentation_preview(lab: TrainingLab):
+    assert len(lab.figure.data) == 10 and all(len(t.x or ()) == 0 for t in lab.figure.data)
+    assert len(lab.preview_figure.data) == 6
+    originals = [np.asarray(t.z) for t in lab.preview_figure.data]
+    assert all(np.array_equal(originals[0], z) for z in originals[1:]), "no augmentation chosen: all the same"
+
+
+def test_choosing_augmentations_changes_the_preview(lab: TrainingLab):
+    before = [np.asarray(t.z) for t in lab.preview_figure.data]
+    lab.augment_select.value = ("flip", "rotate", "noise")
+    after = [np.asarray(t.z) for t in lab.preview_figure.data]
+    assert np.array_equal(before[0], after[0]), "the original stays"
+    assert all(not np.array_equal(b, a) for b, a in zip(before[1:], after[1:]))
+
+
+def test_a_run_draws_the_curves_and_the_next_run_is_compared_with_it(lab: TrainingLab):
+    first = lab.run()
+    assert list(lab.figure.data[0].x) == [1, 2] and len(lab.figure.data[1].y) == 2
+    assert "Diagnosis" in lab.diagnosis_html.value and "<td>1</td>" in lab.runs_html.value
+    assert first.stop_reason == "completed" and (first.result.run_dir / "best.pt").is_file()
+    lab.lr_slider.value = 0.1
+    second = lab.run(epochs=3)
+    assert second.settings.lr == pytest.approx(0.1) and len(second.history) == 3
+    assert list(lab.figure.data[0].x) == [1, 2, 3]
+    assert list(lab.figure.data[6].y) == pytest.approx(first.history.train_loss), "previous run drawn dotted"
+
+
+def test_stop_ends_a_background_run_and_keeps_the_best_weights(lab: TrainingLab):
+    lab.epochs_slider.value = 40
+    lab.early_stopping_checkbox.value = False
+    lab.start()
+    deadline = time.monotonic() + 120
+    while (lab.live_history is None or len(lab.live_history) < 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lab.running
+    lab.stop()
+    assert lab.wait(timeout=60)
+    record = lab.runs[-1]
+    assert record.stop_reason == "interrupted" and 2 <= len(record.history) < 40
+    assert not lab.start_button.disabled and lab.stop_button.disabled
+    best = build_model(record.settings, lab.data(record.settings.dataset).image_size)
+    assert load_checkpoint(best, record.result.run_dir / "best.pt")["epoch"] == record.best_epoch
+    for w, w_best in zip(record.result.model.state_dict().values(), best.state_dict().values()):
+        assert torch.equal(w, w_best)
+
+
+BAD_VALUES = [dict(lr=5.0), dict(lr=float("nan")), dict(batch_size=3), dict(epochs=0),
+              dict(augment=("../../etc/passwd",)), dict(model="os.system"), dict(dropout=0.95),
+              dict(data_fraction=0.3), dict(dataset="/tmp/x.npz")]
+
+
+def test_values_outside_the_controls_ranges_are_refused(lab: TrainingLab):
+    for bad in BAD_VALUES:
+        with pytest.raises(ValueError, match="not allowed"):
+            TrainingSettings(**bad).validated()
+        with pytest.raises(ValueError, match="not allowed"):
+            lab.run(**bad)
+    assert lab.runs == []
+
+
+def test_a_bad_value_at_start_is_shown_not_trained(lab: TrainingLab, monkeypatch):
+    monkeypatch.setattr(lab, "settings", lambda: TrainingSettings(lr=5.0).validated())
+    lab.start()
+    assert lab._thread is None and "not allowed" in lab.status_html.value
+
+
+def test_data_fraction_keeps_both_classes_in_proportion():
+    y = np.array([0] * 80 + [1] * 20)
+    keep = fraction_of(y, 0.25, seed=0)
+    assert np.bincount(y[keep]).tolist() == [20, 5]
+
+
+def test_exercises_include_one_about_your_own_run(lab: TrainingLab):
+    assert set(EXERCISES) <= set(lab.exercises()) and "your_best_epoch" not in lab.exercises()
+    record = lab.run(epochs=1)
+    mine = lab.exercises()["your_best_epoch"]
+    assert mine.check(record.best_epoch).correct and not mine.check(record.best_epoch + 5).correct
+    assert EXERCISES["gap"].check("overfitting").correct
+    assert not EXERCISES["mitigation"].check("dropout").correct
+
+
+def test_pneumoniamnist_is_offered_when_it_is_in_the_cache(data_cache, tmp_path, monkeypatch):
+    assert pneumonia_available()
+    data = load_lab_data("pneumoniamnist", fast=True)
+    assert data.x_train.shape == (600, 1, 28, 28) and len(data.y_val) == 200
+    assert set(np.unique(data.y_train)) == {0, 1}
+    monkeypatch.setenv("RADLAB_RUNS", str(tmp_path))
+    lab = TrainingLab(fast=True)
+    assert "pneumoniamnist" in [value for _label, value in lab.dataset_dropdown.options]
