@@ -31,7 +31,7 @@ from radlab.errors import DataError
 from radlab.explain import as_batch, evaluating
 
 #: The attacks, by the key the labs use.
-ATTACKS: dict[str, str] = {"fgsm": "FGSM (one step)", "pgd": "PGD (10 projected steps)"}
+ATTACKS: dict[str, str] = {"fgsm": "FGSM (one step)", "pgd": "PGD (many projected steps)"}
 
 #: Grey levels of an 8-bit display: one level of a window of width W spans W / 255 units.
 DISPLAY_LEVELS = 255
@@ -99,9 +99,16 @@ def invisible_at_window(eps_units: float, width: float) -> bool:
 # -------------------------------------------------------------------------- attacks
 
 def attack_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per-image loss (N,): binary cross-entropy for one logit, cross-entropy for several."""
+    """Per-image loss (N,): binary cross-entropy for one logit, cross-entropy for several.
+
+    The binary loss is written ``softplus(-(2y - 1) · logit)``, equal to BCE-with-logits, because
+    its gradient ``σ(-(2y - 1) · logit)`` stays non-zero for a confident model; BCE's own
+    ``σ(logit) - y`` rounds to exactly 0 in float32 once the logit passes ~17, and the attack
+    would stall ("gradient masking" by saturation).
+    """
     if logits.shape[1] == 1:
-        return F.binary_cross_entropy_with_logits(logits[:, 0], labels.to(logits.dtype), reduction="none")
+        sign = labels.to(logits.dtype) * 2 - 1
+        return F.softplus(-sign * logits[:, 0])
     return F.cross_entropy(logits, labels.long(), reduction="none")
 
 

@@ -203,7 +203,11 @@ def gallery_url(options: ServeOptions, token: str) -> str:
 
 @dataclass
 class RunningServer:
-    """A Voilà server started by :func:`start_server`; ``stop()`` ends it and its kernels."""
+    """A Voilà server started by :func:`start_server`; ``stop()`` ends it and its kernels.
+
+    ``config_dir`` holds Voilà's config (with the token) and, unless RADLAB_RUNS is set, the
+    runs the served labs save; it is removed when the server stops.
+    """
 
     process: subprocess.Popen
     options: ServeOptions
@@ -272,7 +276,10 @@ def start_server(options: ServeOptions, *, env: dict[str, str] | None = None, qu
     config_file = config_dir / "voila.json"
     config_file.write_text(json.dumps(launch.config, indent=1), encoding="utf-8")
     config_file.chmod(0o600)
-    full_env = {**os.environ, **launch.env, **(env or {})}
+    # Runs the served labs save (checkpoints, splits) go to a folder of this server, not into
+    # the labs folder (Voilà runs each notebook there), unless RADLAB_RUNS says where.
+    runs = {} if os.environ.get("RADLAB_RUNS") else {"RADLAB_RUNS": str(config_dir / "runs")}
+    full_env = {**os.environ, **runs, **launch.env, **(env or {})}
     output = open(log, "ab") if log else (subprocess.DEVNULL if quiet else None)  # noqa: SIM115
     try:
         process = subprocess.Popen(launch.argv, env=full_env, cwd=labs_dir, stdout=output, stderr=output)

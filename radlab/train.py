@@ -526,10 +526,11 @@ def fit(model: nn.Module, train: Any, val: Any, *, task: str = "classification",
     rare classes. Checkpoints go to a new folder ``runs_dir()/<timestamp>-<name>`` (or
     ``run_dir``, suffixed if it exists), nothing when ``save=False``. Setting
     ``stop_event`` (what a Stop button does) or interrupting the kernel ends training
-    cleanly with ``interrupted=True``. The returned model has the weights of the epoch with
-    the lowest validation loss, unless ``monitor.restore_best`` is False.
+    cleanly with ``interrupted=True``. The returned model (in eval mode) has the weights of
+    the epoch with the lowest validation loss, unless ``monitor.restore_best`` is False.
     """
     _check_options(task, epochs, batch_size, lr, optimizer, weight_decay, schedule)
+    augment = (augment,) if isinstance(augment, str) else tuple(augment or ())
     started = time.perf_counter()
     device = device if isinstance(device, torch.device) else pick_device(device)
     generator = seed_everything(seed)

@@ -30,7 +30,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 #: Screenshots of every lab land here (git-ignored); the test prints each path.
 SCREENSHOTS = PROJECT_ROOT / "tests" / "screenshots"
 #: How long one lab page may take to execute and draw on a busy 2-core machine.
-PAGE_TIMEOUT_S = float(os.environ.get("RADLAB_BROWSER_TIMEOUT", "300"))
+PAGE_TIMEOUT_S = float(os.environ.get("RADLAB_BROWSER_TIMEOUT", "600"))
 
 # A plotly figure "with data": some trace actually drew something (not just empty axes).
 PLOT_WITH_DATA_JS = """
@@ -90,10 +90,12 @@ CONTROLS = [
 ]
 
 
-#: JavaScript errors that are known and harmless. jupyterlab-plotly's static-figure renderer
-#: draws the figure, then stores a PNG copy with ``model.setData``, which Voilà's output
-#: models lack: the figure is on the page, only the cached PNG is not saved.
-HARMLESS_PAGE_ERRORS = ("setData is not a function",)
+#: JavaScript errors that are known and harmless (the figures they concern are checked to be drawn):
+#: - jupyterlab-plotly's static-figure renderer draws the figure, then stores a PNG copy with
+#:   ``model.setData``, which Voilà's output models lack: only the cached PNG is not saved;
+#: - anywidget (plotly's FigureWidget) reports a model slower than 2 s to initialise, which a
+#:   busy CPU causes; the figure still renders.
+HARMLESS_PAGE_ERRORS = ("setData is not a function", "[anywidget] Failed to initialize model.")
 
 
 def watch_page_errors(page) -> list[str]:
@@ -242,9 +244,12 @@ def wait_until_stable(page, js: str = SNAPSHOT_JS, quiet_s: float = 1.0, timeout
 def wait_for_lab(page, timeout_s: float = PAGE_TIMEOUT_S, started: float | None = None) -> LabPage:
     """Wait until a lab page (already navigating) has drawn a plotly figure with data and its widgets."""
     started = time.monotonic() if started is None else started
-    page.wait_for_load_state("domcontentloaded", timeout=timeout_s * 1000)
-    remaining_ms = max(1.0, timeout_s - (time.monotonic() - started)) * 1000
-    page.wait_for_function(f"() => ({DRAWN_PLOTS_JS})() > 0 && ({WIDGETS_JS})() > 0", timeout=remaining_ms,
+
+    def remaining_ms() -> float:
+        return max(1.0, timeout_s - (time.monotonic() - started)) * 1000
+
+    page.wait_for_load_state("domcontentloaded", timeout=remaining_ms())
+    page.wait_for_function(f"() => ({DRAWN_PLOTS_JS})() > 0 && ({WIDGETS_JS})() > 0", timeout=remaining_ms(),
                            polling=250)
     seconds = time.monotonic() - started
     wait_until_stable(page)
@@ -311,11 +316,13 @@ def figure_snapshot(page) -> str:
                          ".map(s => s.outerHTML).join('\\n')")
 
 
-def move_a_control(page, change_timeout_s: float = 60, max_tries: int = 6) -> MovedControl | None:
+def move_a_control(page, change_timeout_s: float = 60, max_tries: int = 6,
+                   figure_grace_s: float = 5) -> MovedControl | None:
     """Move controls one at a time until the figures or outputs visibly change; None if none did.
 
     Sliders come first (keyboard: ArrowRight on the handle), then dropdowns, toggle and radio
-    buttons, checkboxes and plain buttons.
+    buttons, checkboxes and plain buttons. After the first change, a figure gets
+    ``figure_grace_s`` more seconds to follow (text widgets often update first).
     """
     tries = 0
     for kind, selector in CONTROLS:
@@ -334,6 +341,9 @@ def move_a_control(page, change_timeout_s: float = 60, max_tries: int = 6) -> Mo
             while time.monotonic() < deadline:
                 if page.evaluate(SNAPSHOT_JS) != before:
                     seconds = time.monotonic() - start
+                    figure_deadline = time.monotonic() + figure_grace_s   # text often updates first
+                    while figure_snapshot(page) == figures_before and time.monotonic() < figure_deadline:
+                        time.sleep(0.1)
                     wait_until_stable(page)
                     return MovedControl(kind, label, figure_snapshot(page) != figures_before, seconds)
                 time.sleep(0.1)

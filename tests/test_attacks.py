@@ -60,6 +60,23 @@ def test_fgsm_increases_the_loss_and_a_targeted_fgsm_decreases_it():
     assert loss(A.fgsm(model, x, y, 0.02, targeted=True, target=1 - y), 1 - y) < loss(x, 1 - y)
 
 
+def test_the_binary_loss_is_bce_and_still_has_a_gradient_when_the_model_is_very_sure():
+    logits = torch.tensor([[-3.0], [0.5], [40.0]], requires_grad=True)
+    labels = torch.tensor([0, 1, 1])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], labels.float(), reduction="none")
+    ours = A.attack_loss(logits, labels)
+    torch.testing.assert_close(ours, bce)
+    assert torch.autograd.grad(bce.sum(), logits)[0][2] == 0          # sigmoid(40) - 1 rounds to 0
+    assert torch.autograd.grad(ours.sum(), logits)[0][2] < 0           # -sigmoid(-40) does not
+    # a linear 'model' 29 logits sure of the lesion: FGSM still moves every pixel down by eps
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(24 * 24, 1))
+    with torch.no_grad():
+        model[1].weight.fill_(0.1)
+        model[1].bias.zero_()
+    x = torch.full((1, 1, 24, 24), 0.5)
+    torch.testing.assert_close(A.fgsm(model, x, torch.tensor([1]), 0.01), x - 0.01)
+
+
 def test_a_targeted_binary_attack_without_a_target_aims_at_the_other_diagnosis():
     model, (x, y) = tiny_gap_model(), batch()
     torch.testing.assert_close(A.fgsm(model, x, y, 0.02, targeted=True),

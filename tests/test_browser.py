@@ -8,17 +8,18 @@ saved under tests/screenshots/.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
-from browser import (PAGE_TIMEOUT_S, http_get, lab_env, launch_chromium, move_a_control, open_lab,
+from browser import (PAGE_TIMEOUT_S, PLOT_WITH_DATA_JS, http_get, lab_env, launch_chromium, move_a_control, open_lab,
                      page_problems, require_chromium, save_screenshot, serve_labs, wait_for_lab,
                      watch_page_errors)
 from radlab.paths import PROJECT_ROOT
 from radlab.serve import lab_entries
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(1800)]
 
 LABS_DIR = PROJECT_ROOT / "labs"
 LABS = lab_entries(LABS_DIR) if LABS_DIR.is_dir() else []
@@ -67,6 +68,29 @@ def page(chromium):
     context.close()
 
 
+def test_the_figure_check_tells_empty_axes_from_drawn_data(chromium):
+    """The harness's own detector: empty axes do not count as a drawn figure; each trace kind does."""
+    import plotly
+
+    page = chromium.new_page()
+    try:
+        page.set_content("<div id='empty'></div><div id='line'></div><div id='heat'></div>"
+                         "<div id='bars'></div><div id='nodata'></div>")
+        page.add_script_tag(path=str(Path(plotly.__file__).parent / "package_data" / "plotly.min.js"))
+        page.evaluate("""async () => {
+          await Plotly.newPlot('empty', [], {xaxis: {range: [0, 1]}});
+          await Plotly.newPlot('line', [{y: [1, 3, 2], mode: 'lines'}]);
+          await Plotly.newPlot('heat', [{type: 'heatmap', z: [[1, 2], [3, 4]]}]);
+          await Plotly.newPlot('bars', [{type: 'bar', x: ['a', 'b'], y: [2, 5]}]);
+          await Plotly.newPlot('nodata', [{x: [], y: [], mode: 'lines'}]);
+        }""")
+        drawn = page.evaluate(f"() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')]"
+                              f".map(p => [p.id, ({PLOT_WITH_DATA_JS})(p)]))")
+    finally:
+        page.close()
+    assert drawn == {"empty": False, "line": True, "heat": True, "bars": True, "nodata": False}
+
+
 def test_gallery_lists_every_lab_with_its_title_and_a_working_link(server, page):
     assert LABS, "no lab notebooks under labs/"
     page.goto(server.url)
@@ -81,20 +105,21 @@ def test_gallery_lists_every_lab_with_its_title_and_a_working_link(server, page)
 @pytest.mark.parametrize("lab", LABS, ids=[lab.path for lab in LABS])
 def test_lab_draws_its_figures_and_answers_a_control_without_errors(server, voila_log, page, lab):
     errors = watch_page_errors(page)
+    try:
+        loaded = open_lab(page, server.lab_url(lab))
+        print(f"{lab.path}: drawn in {loaded.seconds_to_draw:.1f} s, {loaded.drawn_plots} figure(s) with data, "
+              f"{loaded.widgets} control(s)")
+        assert not page_problems(page), f"{lab.path} shows errors: {page_problems(page)}{_log_tail(voila_log)}"
 
-    loaded = open_lab(page, server.lab_url(lab))
-    print(f"{lab.path}: drawn in {loaded.seconds_to_draw:.1f} s, {loaded.drawn_plots} figure(s) with data, "
-          f"{loaded.widgets} control(s)")
-    assert not page_problems(page), f"{lab.path} shows errors: {page_problems(page)}{_log_tail(voila_log)}"
-
-    moved = move_a_control(page)
-    save_screenshot(page, Path(lab.path).stem)
-    assert moved is not None, f"{lab.path}: no slider, dropdown or button changed a figure or output"
-    print(f"{lab.path}: moving {moved.kind} {moved.label!r} changed the "
-          f"{'figure' if moved.figure_changed else 'output'} in {moved.seconds:.2f} s")
-    assert not page_problems(page), \
-        f"{lab.path} shows errors after moving {moved.label!r}: {page_problems(page)}{_log_tail(voila_log)}"
-    assert not errors, f"{lab.path}: JavaScript errors on the page: {errors[:3]}"
+        moved = move_a_control(page)
+        assert moved is not None, f"{lab.path}: no slider, dropdown or button changed a figure or output"
+        print(f"{lab.path}: moving {moved.kind} {moved.label!r} changed the "
+              f"{'figure' if moved.figure_changed else 'output'} in {moved.seconds:.2f} s")
+        assert not page_problems(page), \
+            f"{lab.path} shows errors after moving {moved.label!r}: {page_problems(page)}{_log_tail(voila_log)}"
+        assert not errors, f"{lab.path}: JavaScript errors on the page: {errors[:3]}"
+    finally:
+        save_screenshot(page, Path(lab.path).stem)   # also when it failed: it shows where
 
 
 @pytest.mark.skipif(not LABS, reason="no lab notebooks under labs/")
@@ -105,7 +130,9 @@ def test_several_pages_on_one_lab_each_get_their_own_kernel_and_keep_working(ser
         pages = [context.new_page() for context in contexts]
         for page in pages:  # start every page before waiting for any: the kernels run at once
             page.goto(server.lab_url(lab), wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000)
-        loaded = [wait_for_lab(page) for page in pages]
+        started = time.monotonic()
+        loaded = [wait_for_lab(page, timeout_s=2 * PAGE_TIMEOUT_S, started=started) for page in pages]
+        print(f"{lab.path}: {PAGES_AT_ONCE} pages drawn in {time.monotonic() - started:.1f} s")
         kernel_ids = [info.kernel_id for info in loaded]
         assert len(set(kernel_ids)) == PAGES_AT_ONCE, f"pages share kernels: {kernel_ids}"
         for kernel in kernel_ids:
@@ -115,6 +142,7 @@ def test_several_pages_on_one_lab_each_get_their_own_kernel_and_keep_working(ser
             moved = move_a_control(page)
             assert moved is not None, f"page {i + 1} of {PAGES_AT_ONCE} on {lab.path} stopped answering its controls"
             assert not page_problems(page), f"page {i + 1}: {page_problems(page)}"
+            print(f"page {i + 1}: moving {moved.kind} {moved.label!r} changed it in {moved.seconds:.2f} s")
         save_screenshot(pages[-1], f"{Path(lab.path).stem}-page{PAGES_AT_ONCE}-of-{PAGES_AT_ONCE}")
     finally:
         for context in contexts:

@@ -256,3 +256,20 @@ def test_report_scores_match_the_plain_score_functions():
     assert report.hit_rate == pytest.approx(E.pointing_game(maps, masks, tolerance=1))
     assert report.mean_iou == pytest.approx(E.cam_mask_iou(maps, masks, threshold=0.4))
     assert "pointing game" in str(report)
+
+
+def test_on_radlab_gap_cnn_cam_equals_default_grad_cam_and_pytorch_grad_cam():
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from radlab.models.cnn import GapCNN
+
+    torch.manual_seed(0)
+    model = GapCNN(width=8, n_blocks=4).eval()
+    x = random_input(n=2, size=32)
+    assert E.has_gap_head(model) and E.find_layer(model) is model.last_conv
+    ours = E.grad_cam(model, x)
+    np.testing.assert_allclose(E.cam(model, x), ours, atol=1e-5)
+    with GradCAM(model, [model.last_conv]) as reference:
+        theirs = reference(x, targets=[ClassifierOutputTarget(0)] * 2)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)

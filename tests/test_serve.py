@@ -44,7 +44,8 @@ def labs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("labs")
     _notebook(folder / "01_ok.ipynb", "Lab 1 — Okay",
               f"{SOURCE_MARKER} = 6 * 7\nprint('the answer is', {SOURCE_MARKER})",
-              "import radlab.lesson\nprint('fast mode:', radlab.lesson.fast_mode())")
+              "import radlab.lesson\nprint('fast mode:', radlab.lesson.fast_mode())",
+              "import radlab.paths\nprint('runs go to', radlab.paths.runs_dir())")
     _notebook(folder / "02_fails.ipynb", "Lab 2 — Fails", f"raise ValueError('{SECRET_DETAIL}')")
     _notebook(folder / "03_slow.ipynb", "Lab 3 — Slow", "import time\ntime.sleep(300)",
               "print('after the slow cell')")
@@ -129,6 +130,13 @@ def test_page_shows_outputs_but_not_the_notebook_source(server):
     assert status == 200
     assert "the answer is 42" in page
     assert SOURCE_MARKER not in page
+
+
+def test_served_labs_save_their_runs_outside_the_labs_folder(server, labs: Path):
+    _, page = http_get(server.lab_url("01_ok.ipynb"))
+    runs = re.search(r"runs go to (\S+)", page).group(1)
+    assert not Path(runs).is_relative_to(labs)
+    assert Path(runs).is_relative_to(server.config_dir)   # removed when the server stops
 
 
 def test_a_failing_cell_shows_a_friendly_message_instead_of_the_traceback(server):

@@ -231,3 +231,27 @@ def test_roc_auc_equals_the_share_of_correctly_ordered_pairs_with_ties_counting_
     assert roc_auc(y, score) == pytest.approx(pairs)
     assert math.isnan(roc_auc(np.ones(5), np.arange(5)))
     assert roc_auc(np.stack([y, 1 - y], 1), np.stack([score, -score], 1)) == pytest.approx(pairs)
+
+
+def test_reference_model_is_trained_once_then_loaded_from_the_cache(tmp_path: Path, monkeypatch):
+    from radlab import reference
+
+    monkeypatch.setenv("RADLAB_DATA", str(tmp_path / "cache"))
+    tiny = dict(n_patients=16, images_per_patient=2, size=32, width=4, epochs=1, batch_size=16, lr=4e-3)
+    monkeypatch.setitem(reference.RECIPES, True, tiny)
+    first = reference.reference_model(fast=True, seed=1)
+    assert not first.info["cached"] and first.info["epochs"] == 1
+    path = Path(first.info["path"])
+    assert path.parent == tmp_path / "cache" / "models" and path.name.startswith("chest-phantoms-gap_cnn-fast-seed1")
+    assert [p.name for p in path.parent.iterdir()] == [path.name], "no temporary files left behind"
+    again = reference.reference_model(fast=True, seed=1)
+    assert again.info["cached"] and again.info["epochs"] == first.info["epochs"]
+    for w, w_again in zip(first.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(w, w_again)
+    data = again.data
+    assert data["test"].x.shape[1:] == (1, 32, 32) and 0 <= float(data.train.x.min()) <= float(data.train.x.max()) <= 1
+    assert not set(data.train.patient_ids) & set(data.test.patient_ids), "split by patient"
+    assert data.val.masks.shape == (len(data.val), 32, 32) and data.val.boxes.shape == (len(data.val), 4)
+    assert not again.model.training
+    with pytest.raises(DataError, match="chest-phantoms"):
+        reference.reference_model("imagenet")

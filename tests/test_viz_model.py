@@ -109,9 +109,12 @@ def test_kernels_figure_shows_the_layers_weights(model):
 def test_feature_map_figures_show_the_chosen_layer_and_channel(model):
     image = np.random.default_rng(1).random((32, 32), dtype=np.float32)
     fm = V.feature_maps(model, image)
-    single = V.feature_map_figure(fm, "features.1.0", 5)
+    layer = V.conv_layers(model)[1]
+    single = V.layer_figure(fm, layer, 5)
     np.testing.assert_allclose(np.asarray(single.data[1].z), fm.channel("features.1.0", 5))
-    assert "16×16" in single.layout.annotations[1].text
+    assert "16×16" in single.layout.annotations[1].text and single.layout.title.text == layer.label
+    assert np.asarray(single.data[2].z).shape == (3 * 16 + 2, 3 * 16 + 2), "8 maps of 16×16 on a 3×3 grid"
+    assert "mean over inputs" in single.layout.annotations[3].text
     grid = V.feature_maps_figure(fm, "features.2.0")
     assert np.asarray(grid.data[0].z).shape == (3 * 8 + 2, 3 * 8 + 2)
     depth = V.early_vs_deep_figure(fm, "features.0.0", "features.2.0")

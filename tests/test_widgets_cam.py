@@ -71,11 +71,21 @@ def test_the_threshold_slider_rescores_the_test_set(lab):
     assert "threshold 0.8" in lab.report_html.value
 
 
+def test_a_larger_pointing_tolerance_never_lowers_the_hit_rate(lab):
+    lab.tolerance_slider.value = 0
+    strict = list(lab.report_fig.data[0].y)
+    lab.tolerance_slider.value = 16
+    lenient = list(lab.report_fig.data[0].y)
+    assert all(b >= a for a, b in zip(strict, lenient))
+    assert lenient == pytest.approx([E.pointing_game(lab.heatmaps(m), lab.masks, tolerance=16) for m in lab.methods])
+    lab.tolerance_slider.value = lab.default_tolerance
+
+
 def test_exercises_are_answered_by_the_lab_itself(lab):
     keys = [w.exercise.key for w in lab.exercises]
     assert "cam-vs-gradcam" in keys and "cam-hit-rate" in keys
     hit = next(w for w in lab.exercises if w.exercise.key == "cam-hit-rate")
-    report = E.right_reason_report(lab.model, lab.x, lab.masks, method="grad_cam")
+    report = E.right_reason_report(lab.model, lab.x, lab.masks, method="grad_cam", tolerance=lab.default_tolerance)
     hit.answer.value = 100 * report.hit_rate
     assert hit.check().correct
     same = next(w for w in lab.exercises if w.exercise.key == "cam-vs-gradcam")

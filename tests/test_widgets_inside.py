@@ -22,20 +22,20 @@ def lab() -> InsideCNNLab:
 
 
 def test_changing_the_layer_redraws_maps_and_kernels(lab):
-    maps_before, kernels_before = z(lab.maps_fig).shape, z(lab.kernels_fig).copy()
+    maps_before, kernels_before = z(lab.layer_fig, 2).copy(), z(lab.layer_fig, 3).copy()
     lab.layer_dropdown.value = "features.2.0"
-    assert z(lab.maps_fig).shape != maps_before
-    assert z(lab.kernels_fig).shape != kernels_before.shape or not np.allclose(z(lab.kernels_fig), kernels_before)
-    assert "features.2.0" in lab.maps_fig.layout.title.text
+    assert z(lab.layer_fig, 2).shape != maps_before.shape
+    assert z(lab.layer_fig, 3).shape != kernels_before.shape or not np.allclose(z(lab.layer_fig, 3), kernels_before)
+    assert lab.layer_fig.layout.title.text.startswith("conv 3 · features.2.0")
     assert lab.channel_slider.max == 7
-    assert z(lab.channel_fig, 1).shape == (8, 8)
+    assert z(lab.layer_fig, 1).shape == (8, 8)
 
 
 def test_changing_the_channel_shows_that_channels_map(lab):
     lab.channel_slider.value = 3
     fm = lab.feature_maps()
-    np.testing.assert_allclose(z(lab.channel_fig, 1), fm.channel("features.0.0", 3))
-    assert "channel 3" in lab.channel_fig.layout.annotations[1].text
+    np.testing.assert_allclose(z(lab.layer_fig, 1), fm.channel("features.0.0", 3))
+    assert "channel 3" in lab.layer_fig.layout.annotations[1].text
 
 
 def test_a_channel_beyond_a_smaller_layer_is_clamped():
@@ -44,14 +44,15 @@ def test_a_channel_beyond_a_smaller_layer_is_clamped():
     lab.channel_slider.value = 7
     lab.layer_dropdown.value = "features.1.0"
     assert lab.channel_slider.value == 3 and lab.channel == 3
+    assert "channel 3" in lab.layer_fig.layout.annotations[1].text
 
 
 def test_changing_the_image_runs_the_model_once_and_redraws(lab):
     passes = lab.extractor.forward_passes
-    image_before, deep_before = z(lab.channel_fig, 0).copy(), z(lab.depth_fig, 2).copy()
+    image_before, deep_before = z(lab.layer_fig, 0).copy(), z(lab.depth_fig, 2).copy()
     lab.image_slider.value = 2
-    np.testing.assert_allclose(z(lab.channel_fig, 0), lab.images[2, 0])
-    assert not np.allclose(z(lab.channel_fig, 0), image_before)
+    np.testing.assert_allclose(z(lab.layer_fig, 0), lab.images[2, 0])
+    assert not np.allclose(z(lab.layer_fig, 0), image_before)
     assert not np.allclose(z(lab.depth_fig, 2), deep_before, equal_nan=True)
     assert "lesion" in lab.prediction.value
     lab.channel_slider.value = 1

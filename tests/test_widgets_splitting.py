@@ -80,8 +80,19 @@ def test_the_exercises_accept_the_answers_computed_from_the_data(lab, phantoms):
     assert ex["kfold"].check(1).correct
 
 
+@pytest.fixture()
+def one_thread():
+    """Train on one CPU thread: on a shared 2-core machine, two threads mostly wait for each other."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
-def test_the_leak_experiment_shows_an_inflated_test_auc(phantoms):
+def test_the_leak_experiment_shows_an_inflated_test_auc(phantoms, one_thread):
     """Fast setting of the lab: 24 patients × 6 images, 8 epochs; AUCs computed, then drawn."""
     series = make_phantoms("chest", n_patients=24, images_per_patient=6, size=32, seed=0)
     lab = SplittingLab(phantoms, seed=0, experiment_data=series, epochs=8)

@@ -278,22 +278,33 @@ def feature_maps_figure(fm: FeatureMaps, layer: str, *, max_maps: int = 16) -> g
     return fig
 
 
-def feature_map_view(fm: FeatureMaps, layer: str, channel: int = 0) -> tuple[list[dict], list[str]]:
-    """Trace data and panel titles of :func:`feature_map_figure`: the input, then one map."""
-    fmap = fm.channel(layer, channel)
+def layer_view(fm: FeatureMaps, layer: ConvLayer, channel: int = 0, *,
+               max_maps: int = 16) -> tuple[list[dict], list[str]]:
+    """Trace data and panel titles of :func:`layer_figure`: input, one map, all maps, the kernels."""
+    fmap = fm.channel(layer.name, channel)
+    stack = fm.layer(layer.name)
+    maps = mosaic(stack, max_tiles=max_maps)
+    kernels = kernel_mosaic(layer, max_kernels=max_maps)
+    kh, kw = layer.module.kernel_size
     h, w = fm.image.shape
-    return ([dict(z=fm.image), dict(z=fmap)],
-            [f"input {h}×{w}", f"{layer}, channel {channel}: {fmap.shape[0]}×{fmap.shape[1]}"])
+    return ([dict(z=fm.image), dict(z=fmap), _mosaic_data(maps), _mosaic_data(kernels)],
+            [f"input {h}×{w}", f"channel {channel}: {fmap.shape[0]}×{fmap.shape[1]}",
+             f"{_shown(maps)} maps (each to its own range)",
+             f"{_shown(kernels)} {kh}×{kw} kernels" + (" (mean over inputs)" if layer.module.in_channels > 1 else "")])
 
 
-def feature_map_figure(fm: FeatureMaps, layer: str, channel: int = 0) -> go.Figure:
-    """The input image beside one feature map of one layer."""
-    (image, fmap), titles = feature_map_view(fm, layer, channel)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.05)
+def layer_figure(fm: FeatureMaps, layer: ConvLayer, channel: int = 0, *, max_maps: int = 16) -> go.Figure:
+    """One layer at a glance for one image: the input, one chosen map, all its maps, its kernels."""
+    (image, fmap, maps, kernels), titles = layer_view(fm, layer, channel, max_maps=max_maps)
+    fig = make_subplots(rows=1, cols=4, subplot_titles=titles, horizontal_spacing=0.03)
     fig.add_trace(_heatmap(image, colorscale="gray"), row=1, col=1)
     fig.add_trace(_heatmap(fmap, colorscale="Viridis"), row=1, col=2)
-    image_axes(fig, 2)
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10))
+    fig.add_trace(_heatmap(maps, colorscale="Viridis", what="channel"), row=1, col=3)
+    fig.add_trace(_heatmap(kernels, colorscale="RdBu_r", zmid=0.0, what="kernel"), row=1, col=4)
+    fig.data[3].showscale = False
+    image_axes(fig, 4)
+    fig.update_layout(height=330, margin=dict(l=10, r=10, t=70, b=10),
+                      title=dict(text=layer.label, font=dict(size=13)))
     return fig
 
 

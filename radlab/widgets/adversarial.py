@@ -27,7 +27,7 @@ from radlab.widgets.cam import STYLE, copy_figure, image_options, window_sliders
 from radlab.widgets.exercise import ExerciseWidget
 
 #: Budgets of the accuracy curve, in grey levels of the *model's* input window (0..255).
-CURVE_GREY_LEVELS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+CURVE_GREY_LEVELS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class AdversarialLab(W.VBox):
@@ -45,7 +45,7 @@ class AdversarialLab(W.VBox):
     def __init__(self, model: nn.Module, x: Any, y: Any, *, images: Any = None,
                  scale: InputScale = InputScale.detector(), level: float = 0.5, width: float = 1.0,
                  class_names: Sequence[str] = ("no lesion", "lesion"), eps_grey_levels: float = 2.0,
-                 curve_images: int = 96, pgd_steps: int = 10, seed: int = 0):
+                 curve_images: int = 48, pgd_steps: int = 10, seed: int = 0):
         self.model = model.eval()
         self.x = x.detach().float().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x)).float()
         self.y = np.asarray(y).reshape(-1)

@@ -71,7 +71,8 @@ class CamExplorerLab(W.VBox):
 
     def __init__(self, model: nn.Module, x: Any, y: Any, masks: Any, *, images: Any = None,
                  boxes: Any = None, units: str = "detector units", level: float = 0.5, width: float = 1.0,
-                 class_names: Sequence[str] = ("no lesion", "lesion"), threshold: float = 0.5):
+                 class_names: Sequence[str] = ("no lesion", "lesion"), threshold: float = 0.5,
+                 tolerance: float = 4.0):
         self.model = model.eval()
         self.x = x.detach().float().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x)).float()
         self.y = np.asarray(y).reshape(-1)
@@ -103,6 +104,9 @@ class CamExplorerLab(W.VBox):
         self.threshold_slider = W.FloatSlider(value=float(np.clip(threshold, 0.05, 0.95)), min=0.05, max=0.95,
                                               step=0.05, description="IoU threshold", style=STYLE,
                                               continuous_update=False)
+        self.tolerance_slider = W.FloatSlider(value=float(np.clip(tolerance, 0, 16)), min=0.0, max=16.0, step=1.0,
+                                              description="tolerance (px)", style=STYLE, continuous_update=False)
+        self.default_tolerance = float(self.tolerance_slider.value)
         self.image_html, self.report_html = W.HTML(), W.HTML()
 
         # FigureWidget rule: every trace is in the constructor; updates only touch fig.data[i].
@@ -113,7 +117,7 @@ class CamExplorerLab(W.VBox):
         for control in (self.method_dropdown, self.image_dropdown, self.layer_dropdown,
                         self.level_slider, self.width_slider):
             control.observe(lambda _c: self.refresh_image(), names="value")
-        for control in (self.layer_dropdown, self.threshold_slider):
+        for control in (self.layer_dropdown, self.threshold_slider, self.tolerance_slider):
             control.observe(lambda _c: self.refresh_report(), names="value")
 
         self.exercises = [ExerciseWidget(ex, numeric=not ex.choices) for ex in self.make_exercises()]
@@ -123,7 +127,7 @@ class CamExplorerLab(W.VBox):
             W.HBox([self.level_slider, self.width_slider]),
             W.HBox([self.overlay_fig, self.image_html]),
             W.HTML("<b>The whole test set</b>: does each method's map point at the lesion?"),
-            self.threshold_slider, self.report_fig, self.report_html,
+            W.HBox([self.threshold_slider, self.tolerance_slider]), self.report_fig, self.report_html,
             W.HTML("<h4>Exercises</h4>"), *self.exercises,
         ])
 
@@ -154,7 +158,13 @@ class CamExplorerLab(W.VBox):
 
     @property
     def threshold(self) -> float:
+        """The IoU threshold on the [0, 1] maps."""
         return float(np.clip(self.threshold_slider.value, 0.0, 1.0))
+
+    @property
+    def tolerance(self) -> float:
+        """How far (pixels) the peak may lie from the lesion and still count as a hit."""
+        return float(np.clip(self.tolerance_slider.value, 0.0, 16.0))
 
     # ----------------------------------------------------------------------- compute
     def heatmaps(self, method: str | None = None, layer: str | None = None) -> np.ndarray:
@@ -168,8 +178,8 @@ class CamExplorerLab(W.VBox):
 
     def reports(self) -> list[RightReasonReport]:
         """One score per method over the lesion-positive images, at the threshold slider's value."""
-        return [score_heatmaps(self.heatmaps(m), self.masks, method=m, threshold=self.threshold)
-                for m in self.methods]
+        return [score_heatmaps(self.heatmaps(m), self.masks, method=m, threshold=self.threshold,
+                               tolerance=self.tolerance) for m in self.methods]
 
     # ----------------------------------------------------------------------- figures
     def _overlay(self) -> go.Figure:
@@ -186,7 +196,7 @@ class CamExplorerLab(W.VBox):
         lines = [f"<b>truth</b>: {html.escape(self.class_names[int(self.y[i])])}",
                  f"<b>model</b>: p({html.escape(self.class_names[1])}) = {p:.2f}"]
         if self.masks[i].any():
-            hit = pointing_hit(heat, self.masks[i])
+            hit = pointing_hit(heat, self.masks[i], self.tolerance)
             lines += [f"<b>peak in the lesion</b>: {'yes ✅' if hit else 'no ❌'}",
                       f"<b>IoU</b> at {self.threshold:.2f}: {mask_iou(heat, self.masks[i], self.threshold):.2f}"]
         else:
@@ -208,12 +218,13 @@ class CamExplorerLab(W.VBox):
     # --------------------------------------------------------------------- exercises
     def make_exercises(self) -> list[Exercise]:
         """Questions whose answers are read off this model and data, not typed in by an author."""
-        grad = score_heatmaps(self.heatmaps("grad_cam", self.default_layer), self.masks, threshold=0.5)
+        grad = score_heatmaps(self.heatmaps("grad_cam", self.default_layer), self.masks, threshold=0.5,
+                              tolerance=self.default_tolerance)
         low = score_heatmaps(self.heatmaps("grad_cam", self.default_layer), self.masks, threshold=0.3).mean_iou
         high = score_heatmaps(self.heatmaps("grad_cam", self.default_layer), self.masks, threshold=0.7).mean_iou
         exercises = [
             Exercise("cam-hit-rate", "What is Grad-CAM's pointing-game hit rate (in %) at the default layer "
-                     f"({self.default_layer}) on the lesion-positive test images?",
+                     f"({self.default_layer}) with a tolerance of {self.default_tolerance:g} px?",
                      number(100 * grad.hit_rate, abs_tol=1.0),
                      "Choose Grad-CAM and the default layer; read the first bar of the chart (or the text under it).",
                      "The pointing game asks only whether the hottest pixel lies in the lesion."),

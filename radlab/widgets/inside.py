@@ -79,6 +79,7 @@ class InsideCNNLab(W.VBox):
         self.layers = V.conv_layers(model)
         self.layer_names = [layer.name for layer in self.layers]
         self.extractor = V.FeatureMapExtractor(model, self.layer_names)
+        self._busy = False
 
         style = {"description_width": "70px"}
         self.image_slider = W.IntSlider(value=0, min=0, max=max(len(self.images) - 1, 1), description="image",
@@ -91,25 +92,23 @@ class InsideCNNLab(W.VBox):
         self.prediction = W.HTML()
 
         fm = self.feature_maps()
-        layer = self.layer
         # FigureWidget rule: every trace goes in at construction; later only fig.data[i] changes.
-        self.channel_fig = go.FigureWidget(packed_figure(V.feature_map_figure(fm, layer.name, 0)))
-        self.maps_fig = go.FigureWidget(packed_figure(V.feature_maps_figure(fm, layer.name, max_maps=max_maps)))
-        self.kernels_fig = go.FigureWidget(packed_figure(V.kernels_figure(model, layer.name)))
+        # Two figures, not four: every FigureWidget ships plotly's 5 MB widget code to the browser.
+        self.layer_fig = go.FigureWidget(packed_figure(V.layer_figure(fm, self.layer, 0, max_maps=max_maps)))
         self.depth_fig = go.FigureWidget(packed_figure(
             V.early_vs_deep_figure(fm, self.layer_names[0], self.layer_names[-1])))
         self.prediction.value = self._prediction_html(fm)
 
         self.image_slider.observe(lambda _c: self.refresh_image(), names="value")
         self.layer_dropdown.observe(lambda _c: self.refresh_layer(), names="value")
-        self.channel_slider.observe(lambda _c: self.refresh_channel(), names="value")
+        self.channel_slider.observe(lambda _c: None if self._busy else self.refresh_layer_figure(), names="value")
 
         self.exercises = [ExerciseWidget(ex, numeric=not ex.choices)
                           for ex in inside_exercises(model, self.images[0])]
         super().__init__([
             W.HBox([self.image_slider, self.prediction]),
             W.HBox([self.layer_dropdown, self.channel_slider]),
-            self.channel_fig, self.maps_fig, self.kernels_fig,
+            self.layer_fig,
             W.HTML("<b>Early vs deep</b>: the first conv layer's maps beside the last one's, for the same image."),
             self.depth_fig,
             W.HTML("<h4>Exercises</h4>"), *self.exercises,
@@ -154,31 +153,30 @@ class InsideCNNLab(W.VBox):
         return text
 
     # -------------------------------------------------------------- redraws
-    def refresh_channel(self) -> None:
-        """Redraw the image and the chosen channel's map (a slice of the cached maps)."""
-        traces, titles = V.feature_map_view(self.feature_maps(), self.layer.name, self.channel)
-        with self.channel_fig.batch_update():
-            for trace, data in zip(self.channel_fig.data, traces):
+    def refresh_layer_figure(self) -> None:
+        """Redraw the chosen layer's figure: a slice of the cached maps (plotly sends only what changed)."""
+        layer = self.layer
+        traces, titles = V.layer_view(self.feature_maps(), layer, self.channel, max_maps=self.max_maps)
+        with self.layer_fig.batch_update():
+            for trace, data in zip(self.layer_fig.data, traces):
                 trace.update(packed(data))
-            for annotation, title in zip(self.channel_fig.layout.annotations, titles):
+            for annotation, title in zip(self.layer_fig.layout.annotations, titles):
                 annotation.text = title
+            self.layer_fig.layout.title.text = layer.label
 
     def refresh_layer(self) -> None:
-        """A new layer: its channel range, its maps and its kernels."""
-        layer = self.layer
-        self.channel_slider.max = max(layer.n_kernels - 1, 1)    # clamps the value if it was larger
-        self.refresh_channel()
-        self._refresh_maps(self.feature_maps())
-        data, title = V.kernels_view(layer)
-        with self.kernels_fig.batch_update():
-            self.kernels_fig.data[0].update(packed(data))
-            self.kernels_fig.layout.title.text = title
+        """A new layer: its channel range, then its figure."""
+        self._busy = True              # the slider's own redraw would come before the new range is set
+        try:
+            self.channel_slider.max = max(self.layer.n_kernels - 1, 1)   # clamps the value if it was larger
+        finally:
+            self._busy = False
+        self.refresh_layer_figure()
 
     def refresh_image(self) -> None:
-        """A new image: one forward pass, then every feature-map figure and the prediction."""
+        """A new image: one forward pass, then both figures and the prediction."""
         fm = self.feature_maps()
-        self.refresh_channel()
-        self._refresh_maps(fm)
+        self.refresh_layer_figure()
         traces, titles = V.early_vs_deep_view(fm, self.layer_names[0], self.layer_names[-1])
         with self.depth_fig.batch_update():
             for trace, data in zip(self.depth_fig.data, traces):
@@ -186,9 +184,3 @@ class InsideCNNLab(W.VBox):
             for annotation, title in zip(self.depth_fig.layout.annotations, titles):
                 annotation.text = title
         self.prediction.value = self._prediction_html(fm)
-
-    def _refresh_maps(self, fm: V.FeatureMaps) -> None:
-        data, title = V.feature_maps_view(fm, self.layer.name, max_maps=self.max_maps)
-        with self.maps_fig.batch_update():
-            self.maps_fig.data[0].update(packed(data))
-            self.maps_fig.layout.title.text = title
