@@ -187,6 +187,9 @@ class ActivationMap:
                 logits = self.model(x)
                 classes = explained_classes(logits, target)
                 activations = stored[-1]
+                if activations.ndim != 4:
+                    raise DataError(f"layer output has shape {tuple(activations.shape)}, not (N, C, h, w) maps",
+                                    fix=f"choose a conv layer: {conv_layer_names(self.model)}")
                 gradients = None
                 if self.uses_gradients:
                     score = class_scores(logits, classes).sum()   # images are independent: one backward
@@ -195,9 +198,6 @@ class ActivationMap:
                 weights = self.channel_weights(activations, gradients, classes)
         finally:
             handle.remove()
-        if activations.ndim != 4:
-            raise DataError(f"layer output has shape {tuple(activations.shape)}, not (N, C, h, w) feature maps",
-                            fix=f"choose a conv layer: {conv_layer_names(self.model)}")
         return torch.einsum("nc,nchw->nhw", weights, activations).detach()
 
     def check(self, logits: torch.Tensor, activations: torch.Tensor) -> None:

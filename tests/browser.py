@@ -316,32 +316,29 @@ def figure_snapshot(page) -> str:
                          ".map(s => s.outerHTML).join('\\n')")
 
 
-def move_a_control(page, change_timeout_s: float = 60, max_tries: int = 6,
+def move_a_control(page, change_timeout_s: float = 15, button_timeout_s: float = 120, per_kind: int = 2,
                    figure_grace_s: float = 5) -> MovedControl | None:
     """Move controls one at a time until the figures or outputs visibly change; None if none did.
 
     Sliders come first (keyboard: ArrowRight on the handle), then dropdowns, toggle and radio
-    buttons, checkboxes and plain buttons. After the first change, a figure gets
-    ``figure_grace_s`` more seconds to follow (text widgets often update first).
+    buttons, checkboxes and plain buttons; at most ``per_kind`` of each (a setting such as a
+    learning rate may change nothing until a button is pressed). A button gets
+    ``button_timeout_s`` (it may train a model), a figure ``figure_grace_s`` more seconds after
+    the first change (text widgets often update first).
     """
-    tries = 0
     for kind, selector in CONTROLS:
-        for element in page.locator(selector).element_handles():
-            if tries >= max_tries:
-                return None
-            if not element.is_visible():
-                continue
-            tries += 1
+        visible = [element for element in page.locator(selector).element_handles() if element.is_visible()]
+        for element in visible[:per_kind]:
             before = wait_until_stable(page)
             figures_before = figure_snapshot(page)
             label = _label_of(element)
             start = time.monotonic()
             _move(page, kind, element)
-            deadline = start + change_timeout_s
+            deadline = start + (button_timeout_s if kind == "button" else change_timeout_s)
             while time.monotonic() < deadline:
                 if page.evaluate(SNAPSHOT_JS) != before:
                     seconds = time.monotonic() - start
-                    figure_deadline = time.monotonic() + figure_grace_s   # text often updates first
+                    figure_deadline = time.monotonic() + figure_grace_s
                     while figure_snapshot(page) == figures_before and time.monotonic() < figure_deadline:
                         time.sleep(0.1)
                     wait_until_stable(page)

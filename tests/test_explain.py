@@ -73,7 +73,10 @@ def lesion_images(n: int = 96, size: int = 24, seed: int = 0) -> tuple[np.ndarra
 
 @functools.lru_cache(maxsize=None)
 def trained_lesion_model(seed: int = 0) -> tuple[TinyGapNet, np.ndarray, np.ndarray, np.ndarray]:
-    """A TinyGapNet trained (full batch, a few seconds) to find the disks; returns (model, x, labels, masks) of held-out images."""
+    """A TinyGapNet trained (full batch, a few seconds) to find the disks.
+
+    Returns (model, x, labels, masks) of 48 held-out images.
+    """
     images, labels, masks = lesion_images(160, seed=seed)
     x = torch.from_numpy(images)[:, None]
     y = torch.from_numpy(labels).float()
@@ -192,6 +195,8 @@ def test_layer_is_chosen_by_name_and_a_wrong_name_lists_the_conv_layers():
                                E.grad_cam(model, x, layer=model.features[3]))
     with pytest.raises(DataError, match="features.0"):
         E.grad_cam(model, x, layer="features.99")
+    with pytest.raises(DataError, match="conv layer"):
+        E.grad_cam(model, x, layer="classifier")       # no spatial maps there
     assert E.find_layer(model) is model.last_conv
     assert E.conv_layer_names(model) == ["features.0", "features.3", "features.6"]
     assert E.explainable_layers(model) == [f"features.{i}" for i in range(8)]

@@ -142,7 +142,10 @@ class BatchAugmentation:
         return torch.stack([row0, row1], dim=1)
 
 
-def augmentation(names: Sequence[str | Callable[[torch.Tensor], torch.Tensor]] | str | None) -> BatchAugmentation | None:
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+def augmentation(names: Sequence[str | Transform] | str | None) -> BatchAugmentation | None:
     """Build a batch augmentation from names in :data:`AUGMENTATIONS` (``None`` when empty).
 
     >>> aug = augmentation(["flip", "shift"])

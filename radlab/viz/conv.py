@@ -298,7 +298,8 @@ def from_plotly_array(v: dict | np.ndarray | list) -> np.ndarray:
     """Back from :func:`plotly_array` (or an ordinary array) to a NumPy array."""
     if isinstance(v, dict) and "bdata" in v:
         shape = tuple(int(n) for n in str(v["shape"]).split(","))
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype={"i4": np.int32, "f4": np.float32}[v["dtype"]]).reshape(shape)
+        dtype = {"i4": np.int32, "f4": np.float32}[v["dtype"]]
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=dtype).reshape(shape)
     return np.asarray(v)
 
 

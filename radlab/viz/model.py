@@ -311,7 +311,8 @@ def layer_figure(fm: FeatureMaps, layer: ConvLayer, channel: int = 0, *, max_map
 def early_vs_deep_view(fm: FeatureMaps, early: str, deep: str, *, max_maps: int = 9) -> tuple[list[dict], list[str]]:
     """Trace data and panel titles of :func:`early_vs_deep_figure`."""
     e, d = fm.layer(early), fm.layer(deep)
-    return ([dict(z=fm.image), _mosaic_data(mosaic(e, max_tiles=max_maps)), _mosaic_data(mosaic(d, max_tiles=max_maps))],
+    return ([dict(z=fm.image), _mosaic_data(mosaic(e, max_tiles=max_maps)),
+             _mosaic_data(mosaic(d, max_tiles=max_maps))],
             ["input", f"early: {early} ({e.shape[1]}×{e.shape[2]})", f"deep: {deep} ({d.shape[1]}×{d.shape[2]})"])
 
 

@@ -35,7 +35,7 @@ class AdversarialLab(W.VBox):
 
     ``x`` are the model inputs (N, 1, H, W) in [0, 1]; ``images`` what is shown (default:
     ``x`` in the image's units via ``scale``); ``scale`` converts epsilon between the image's
-    units and model input (:class:`radlab.attacks.InputScale`). ``level``/``width`` is the
+    units and model input (:class:`radlab.attacks.InputScale`; default: detector units). ``level``/``width`` is the
     display window. The curves use the first ``curve_images`` images.
     Controls (attributes): ``eps_slider`` (image units), ``attack_dropdown``, ``targeted_checkbox``,
     ``target_dropdown``, ``image_dropdown``, ``level_slider``, ``width_slider``, ``report_button``.
@@ -43,15 +43,15 @@ class AdversarialLab(W.VBox):
     """
 
     def __init__(self, model: nn.Module, x: Any, y: Any, *, images: Any = None,
-                 scale: InputScale = InputScale.detector(), level: float = 0.5, width: float = 1.0,
+                 scale: InputScale | None = None, level: float = 0.5, width: float = 1.0,
                  class_names: Sequence[str] = ("no lesion", "lesion"), eps_grey_levels: float = 2.0,
                  curve_images: int = 48, pgd_steps: int = 10, seed: int = 0):
-        self.model = model.eval()
+        self.model = model
         self.x = x.detach().float().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x)).float()
         self.y = np.asarray(y).reshape(-1)
         if len(self.x) != len(self.y) or len(self.x) == 0:
             raise DataError(f"{len(self.x)} inputs and {len(self.y)} labels", fix="pass one label per image")
-        self.scale, self.class_names = scale, list(class_names)
+        self.scale, self.class_names = scale or InputScale.detector(), list(class_names)
         self.images = (self.scale.low + self.x[:, 0].numpy() * self.scale.span) if images is None \
             else np.asarray(images, dtype=np.float32)
         self.pgd_steps, self.seed = int(pgd_steps), int(seed)
@@ -61,7 +61,7 @@ class AdversarialLab(W.VBox):
         self.curve_eps_units = [g * input_grey for g in CURVE_GREY_LEVELS]
         self.curves = {name: self._curve(name) for name in ATTACKS}
 
-        units = scale.units
+        units = self.scale.units
         self.eps_slider = W.FloatSlider(value=eps_grey_levels * input_grey, min=0.0, max=max(self.curve_eps_units),
                                         step=input_grey / 8, description=f"ε ({units})", style=STYLE,
                                         readout_format=".3g", continuous_update=False,

@@ -73,7 +73,7 @@ class CamExplorerLab(W.VBox):
                  boxes: Any = None, units: str = "detector units", level: float = 0.5, width: float = 1.0,
                  class_names: Sequence[str] = ("no lesion", "lesion"), threshold: float = 0.5,
                  tolerance: float = 4.0):
-        self.model = model.eval()
+        self.model = model
         self.x = x.detach().float().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x)).float()
         self.y = np.asarray(y).reshape(-1)
         self.masks = np.asarray(masks).astype(bool)

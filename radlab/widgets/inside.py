@@ -74,7 +74,8 @@ class InsideCNNLab(W.VBox):
         self.model = model
         self.images = _as_images(images)
         self.labels = None if labels is None else np.asarray(labels).reshape(len(self.images), -1)[:, 0]
-        self.class_names = dict(enumerate(class_names)) if isinstance(class_names, Sequence) else dict(class_names or {})
+        self.class_names = (dict(enumerate(class_names)) if isinstance(class_names, Sequence)
+                            else dict(class_names or {}))
         self.max_maps = max_maps
         self.layers = V.conv_layers(model)
         self.layer_names = [layer.name for layer in self.layers]

@@ -76,10 +76,12 @@ class TrainingSettings:
             (isinstance(self.epochs, int) and 1 <= self.epochs <= MAX_EPOCHS,
              f"epochs {self.epochs!r} (use 1 to {MAX_EPOCHS})"),
             (all(a in AUGMENTATIONS for a in self.augment), f"augmentation {self.augment!r}"),
-            (isinstance(self.dropout, float) and 0.0 <= self.dropout <= 0.8, f"dropout {self.dropout!r} (use 0 to 0.8)"),
+            (isinstance(self.dropout, float) and 0.0 <= self.dropout <= 0.8,
+             f"dropout {self.dropout!r} (use 0 to 0.8)"),
             (self.weight_decay in WEIGHT_DECAYS, f"weight decay {self.weight_decay!r} (choose from {WEIGHT_DECAYS})"),
             (isinstance(self.batchnorm, bool), f"batch norm {self.batchnorm!r}"),
-            (self.data_fraction in DATA_FRACTIONS, f"data fraction {self.data_fraction!r} (choose from {DATA_FRACTIONS})"),
+            (self.data_fraction in DATA_FRACTIONS,
+             f"data fraction {self.data_fraction!r} (choose from {DATA_FRACTIONS})"),
             (isinstance(self.patience, int) and 1 <= self.patience <= 20, f"patience {self.patience!r} (use 1 to 20)"),
         ]
         bad = [what for ok, what in checks if not ok]
