@@ -132,6 +132,7 @@ class _Patients:
 
 
 def _texture(rng: np.random.Generator, p: int, k: int, freq: tuple[float, float], amp: float) -> tuple:
+    """Each patient's own plane waves (k of them, ``freq`` cycles per unit): a texture that identifies them."""
     angle = rng.uniform(0, np.pi, (p, k))
     f = 2 * np.pi * rng.uniform(*freq, (p, k))
     strength = rng.uniform(0.5, 1.5, (p, 1))  # some patients' tissue looks coarser than others'
@@ -148,6 +149,7 @@ def _lung_geometry(anatomy: dict[str, np.ndarray], kind: str) -> tuple[np.ndarra
 
 
 def _draw_patients(rng: np.random.Generator, kind: str, n: int, lesion_fraction: float) -> _Patients:
+    """Draw ``n`` patients: anatomy, texture, skin markers, vessels and (for some) a lesion."""
     anatomy = {"body_width": rng.uniform(0.90, 1.06, n), "body_height": rng.uniform(0.90, 1.08, n),
                "lung_width": rng.uniform(0.90, 1.08, n), "lung_height": rng.uniform(0.88, 1.08, n),
                "heart_size": rng.uniform(0.85, 1.15, n), "heart_shift": rng.uniform(-0.06, 0.06, n),
