@@ -25,6 +25,7 @@ import argparse
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -116,6 +117,12 @@ def resolve_token(options: ServeOptions) -> str:
     return "" if is_loopback(options.ip) else secrets.token_urlsafe(24)
 
 
+def _plain(markdown: str) -> str:
+    """A line of Markdown as plain text for the gallery: links keep their text; *, ** and ` go."""
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", markdown)
+    return re.sub(r"\*\*|\*|`", "", text).strip()
+
+
 def read_title(notebook: Path) -> tuple[str, str]:
     """The notebook's first markdown heading and the first line of text under it (for the gallery)."""
     try:
@@ -130,8 +137,8 @@ def read_title(notebook: Path) -> tuple[str, str]:
         lines = [line.strip() for line in ("".join(source) if isinstance(source, list) else source).splitlines()]
         lines = [line for line in lines if line]
         if lines and lines[0].startswith("#"):
-            title = lines[0].lstrip("#").strip()
-            description = next((line for line in lines[1:] if not line.startswith("#")), "")
+            title = _plain(lines[0].lstrip("#").strip())
+            description = _plain(next((line for line in lines[1:] if not line.startswith("#")), ""))
             return title, description
     return notebook.stem.replace("_", " "), ""
 

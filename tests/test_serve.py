@@ -106,6 +106,12 @@ def test_gallery_title_and_description_come_from_the_first_markdown_heading(labs
     assert [e.path for e in lab_entries(labs)] == ["01_ok.ipynb", "02_fails.ipynb", "03_slow.ipynb"]
 
 
+def test_gallery_shows_markdown_emphasis_code_and_links_as_plain_text(tmp_path: Path):
+    cell = new_markdown_cell("# Lab 9 — *Windows*\nSet `level` and **width**, see [the card](../datasets/x.md).")
+    nbformat.write(new_notebook(cells=[cell]), tmp_path / "09.ipynb")
+    assert read_title(tmp_path / "09.ipynb") == ("Lab 9 — Windows", "Set level and width, see the card.")
+
+
 def test_unreadable_notebook_names_the_file_and_the_fix(tmp_path: Path):
     broken = tmp_path / "broken.ipynb"
     broken.write_text("{ not json")
