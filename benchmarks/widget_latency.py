@@ -106,7 +106,8 @@ def measure(page, name: str, words: tuple[str, ...], repeats: int, warmup: int =
     if handle is None:
         print(f"# {name}: no slider on the page", file=sys.stderr)
         return None
-    at_max = handle.evaluate("(el) => Number(el.getAttribute('aria-valuenow')) >= Number(el.getAttribute('aria-valuemax'))")
+    at_max = handle.evaluate("(el) => Number(el.getAttribute('aria-valuenow')) >= "
+                             "Number(el.getAttribute('aria-valuemax'))")
     keys = ["ArrowLeft", "ArrowRight"] if at_max else ["ArrowRight", "ArrowLeft"]
     first, done, missed = [], [], 0
     for i in range(warmup + repeats):

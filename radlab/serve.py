@@ -328,7 +328,8 @@ def parse_args(argv: list[str]) -> ServeOptions:
     parser.add_argument("--cull-idle", type=int, default=DEFAULT_CULL_IDLE_S, metavar="S",
                         help=f"shut down a kernel idle for S seconds (default {DEFAULT_CULL_IDLE_S})")
     parser.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT_S, metavar="S",
-                        help=f"interrupt a notebook cell running longer than S seconds (default {DEFAULT_CELL_TIMEOUT_S})")
+                        help=("interrupt a notebook cell running longer than S seconds "
+                              f"(default {DEFAULT_CELL_TIMEOUT_S})"))
     parser.add_argument("--fast", action="store_true",
                         help="serve the labs' quick versions (small data, few epochs): to try the setup")
     args = parser.parse_args(argv)
