@@ -5,8 +5,9 @@ in headless chromium. Page JavaScript timestamps the key press (a capturing ``ke
 listener) and every change to a plotly figure's DOM after it (a ``MutationObserver``); the
 update counts as drawn at the animation frame after the last change of the burst
 (``requestAnimationFrame``). The slider goes right, left, right, ... so every press changes
-the value. Measured: the data-collection window slider, the convolution playground, and a
-feature-map (Lab 6) and CAM (Lab 7) view when those labs exist.
+the value (a dropdown: down, up, ...). Measured: the data-collection window level slider, the
+convolution playground's stride, and a feature-map (Lab 6) and CAM (Lab 7, its image dropdown)
+view when those labs exist.
 
 Goal on 2 CPU cores: median ≤ 100 ms, p95 ≤ 250 ms. Prints ``name: value`` lines.
 
@@ -31,13 +32,21 @@ from browser import benchmark_env, chromium_path, launch_chromium, open_lab, ser
 
 GOAL_MEDIAN_MS, GOAL_P95_MS = 100.0, 250.0
 
-#: name -> (notebook glob under labs/, words that pick the slider by its label, in order of preference)
+#: name -> (notebook glob under labs/, control kind, words that pick the control by its label, best first)
 TARGETS = {
-    "data_collection": ("*data_collection*.ipynb", ("level", "width", "window")),
-    "convolution_playground": ("*convolution*.ipynb", ("stride", "kernel", "padding", "image")),
-    "feature_maps": ("*inside*cnn*.ipynb", ("channel", "image", "layer")),
-    "cam": ("*cam*.ipynb", ("image", "layer", "threshold", "opacity")),
+    "data_collection": ("*data_collection*.ipynb", "slider", ("level", "width")),
+    "convolution_playground": ("*convolution*.ipynb", "slider", ("stride", "padding")),
+    "feature_maps": ("*inside*cnn*.ipynb", "slider", ("channel", "image")),
+    "cam": ("*cam*.ipynb", "dropdown", ("image", "layer", "method")),
 }
+#: Where each kind of control is, and how to read its label.
+CONTROL_SELECTORS = {"slider": ".widget-slider .noUi-handle", "dropdown": ".widget-dropdown select"}
+LABEL_JS = ("(el) => (el.closest('.widget-slider, .widget-dropdown').querySelector('.widget-label') || {})"
+            ".innerText || ''")
+# True when the control is at its last value (then the first key press goes the other way).
+AT_END_JS = """(el) => el.tagName === 'SELECT' ? el.selectedIndex === el.options.length - 1
+                 : Number(el.getAttribute('aria-valuenow')) >= Number(el.getAttribute('aria-valuemax'))"""
+KEYS = {"slider": ("ArrowRight", "ArrowLeft"), "dropdown": ("ArrowDown", "ArrowUp")}
 
 # Timestamps in the page: the key press, the first and last change to any plotly figure after it,
 # and the animation frames that follow them (the moments the browser can show the change).
@@ -74,20 +83,20 @@ class Latency:
     missed: int
 
 
-def pick_slider(page, words: tuple[str, ...]):
-    """The first visible slider handle whose label contains one of ``words`` (else the first slider)."""
-    handles = [h for h in page.locator(".widget-slider .noUi-handle").element_handles() if h.is_visible()]
-    labels = [h.evaluate("(el) => (el.closest('.widget-slider').querySelector('.widget-label') || {}).innerText || ''")
-              for h in handles]
+def pick_control(page, kind: str, words: tuple[str, ...]):
+    """The first visible control of ``kind`` whose label contains one of ``words`` (else the first one)."""
+    controls = [c for c in page.locator(CONTROL_SELECTORS[kind]).element_handles() if c.is_visible()]
+    labels = [c.evaluate(LABEL_JS).strip() for c in controls]
     for word in words:
-        for handle, label in zip(handles, labels):
+        for control, label in zip(controls, labels):
             if word in label.lower():
-                return handle, label.strip()
-    return (handles[0], labels[0].strip()) if handles else (None, "")
+                return control, label
+    return (controls[0], labels[0]) if controls else (None, "")
 
 
-def press_and_time(page, handle, key: str, quiet_ms: float = 400, timeout_s: float = 20) -> tuple[float, float] | None:
-    """Press ``key`` on the slider; (first, done) milliseconds once the figures stop changing, or None."""
+def press_and_time(page, handle, key: str, quiet_ms: float = 400,
+                   timeout_s: float = 20) -> tuple[float, float] | None:
+    """Press ``key`` on the control; (first, done) milliseconds once the figures stop changing, or None."""
     handle.focus()
     page.keyboard.press(key)
     deadline = time.monotonic() + timeout_s
@@ -99,19 +108,22 @@ def press_and_time(page, handle, key: str, quiet_ms: float = 400, timeout_s: flo
     return None
 
 
-def measure(page, name: str, words: tuple[str, ...], repeats: int, warmup: int = 3) -> Latency | None:
-    """Alternate ArrowRight / ArrowLeft on the chosen slider and time every figure update."""
+def measure(page, name: str, kind: str, words: tuple[str, ...], repeats: int, warmup: int = 3) -> Latency | None:
+    """Step the chosen slider (or dropdown) forth and back with the keyboard; time every figure update."""
+    page.bring_to_front()
     page.evaluate(INSTRUMENT_JS)
-    handle, label = pick_slider(page, words)
+    handle, label = pick_control(page, kind, words)
     if handle is None:
-        print(f"# {name}: no slider on the page", file=sys.stderr)
+        print(f"# {name}: no {kind} on the page", file=sys.stderr)
         return None
-    at_max = handle.evaluate("(el) => Number(el.getAttribute('aria-valuenow')) >= "
-                             "Number(el.getAttribute('aria-valuemax'))")
-    keys = ["ArrowLeft", "ArrowRight"] if at_max else ["ArrowRight", "ArrowLeft"]
+    forth, back = KEYS[kind]
+    keys = [back, forth] if handle.evaluate(AT_END_JS) else [forth, back]
     first, done, missed = [], [], 0
     for i in range(warmup + repeats):
         result = press_and_time(page, handle, keys[i % 2])
+        if result is None:
+            state = page.evaluate("() => ({...window.__latency, now: performance.now()})")
+            print(f"# {name}: press {i} ({keys[i % 2]}) drew nothing in time: {state}", file=sys.stderr)
         if i < warmup:
             continue
         if result is None:
@@ -139,28 +151,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed presses per lab (default 30)")
     parser.add_argument("--fast", action="store_true", help="serve the labs' quick versions (default: full)")
+    parser.add_argument("--only", nargs="*", choices=sorted(TARGETS), help="measure only these labs")
     args = parser.parse_args()
     executable = chromium_path()
     if executable is None:
         print("widget_latency: chromium not found (apt-get install -y chromium, or set RADLAB_CHROMIUM)",
               file=sys.stderr)
         return 1
-    labs = {name: (sorted((ROOT / "labs").glob(pattern)), words) for name, (pattern, words) in TARGETS.items()}
-    labs = {name: (found[0], words) for name, (found, words) in labs.items() if found}
+    labs = {name: (sorted((ROOT / "labs").glob(pattern)), kind, words)
+            for name, (pattern, kind, words) in TARGETS.items()}
+    labs = {name: (found[0], kind, words) for name, (found, kind, words) in labs.items()
+            if found and (not args.only or name in args.only)}
     print(f"cpu_cores: {os.cpu_count()}")
-    print(f"labs_measured: {', '.join(path.name for path, _ in labs.values()) or 'none'}")
+    print(f"labs_measured: {', '.join(path.name for path, _, _ in labs.values()) or 'none'}")
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="radlab-latency-") as scratch, sync_playwright() as playwright:
         env = benchmark_env(Path(scratch))
         browser = launch_chromium(playwright, executable)
         with serve_labs(ROOT / "labs", fast=args.fast, env=env) as server:
-            for name, (path, words) in labs.items():
+            for name, (path, kind, words) in labs.items():
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
                 page = context.new_page()
                 loaded = open_lab(page, server.lab_url(path.relative_to(ROOT / "labs").as_posix()))
                 print(f"first_render_{name}_s: {loaded.seconds_to_draw:.1f}")
-                result = measure(page, name, words, args.repeats)
+                result = measure(page, name, kind, words, args.repeats)
                 if result is not None:
                     report(result)
                 context.close()

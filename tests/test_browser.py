@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import (PAGE_TIMEOUT_S, PLOT_WITH_DATA_JS, http_get, lab_env, launch_chromium, move_a_control,
-                     open_lab, page_problems, require_chromium, save_screenshot, serve_labs, wait_for_lab,
+from browser import (PAGE_TIMEOUT_S, PLOT_WITH_DATA_JS, http_get, lab_env, launch_chromium, move_a_control, open_lab,
+                     page_problems, require_chromium, save_screenshot, serve_labs, wait_for_lab,
                      watch_page_errors)
 from radlab.paths import PROJECT_ROOT
 from radlab.serve import lab_entries
