@@ -290,15 +290,17 @@ def _label_of(element) -> str:
 
 def _move(page, kind: str, element) -> None:
     """Move one control the way a student would: keyboard on sliders, picking, clicking."""
-    if kind == "slider":
+    if kind == "slider":  # one step right; at its maximum (nothing moved) one step left
         readout_js = """(el) => { const box = el.closest('.widget-slider');
                                    const r = box && box.querySelector('.widget-readout');
                                    return r ? (r.value !== undefined && r.value !== '' ? r.value : r.innerText) : ''; }"""
         before = element.evaluate(readout_js)
         element.focus()
         page.keyboard.press("ArrowRight")
-        if element.evaluate(readout_js) == before:  # at its maximum: go the other way
-            page.keyboard.press("ArrowLeft")
+        deadline = time.monotonic() + 1.0   # the readout follows within a frame or two
+        while element.evaluate(readout_js) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if element.evaluate(readout_js) == before:
             page.keyboard.press("ArrowLeft")
     elif kind == "dropdown":
         options = element.evaluate("(el) => [...el.options].map(o => o.value)")
@@ -326,6 +328,7 @@ def move_a_control(page, change_timeout_s: float = 15, button_timeout_s: float =
     ``button_timeout_s`` (it may train a model), a figure ``figure_grace_s`` more seconds after
     the first change (text widgets often update first).
     """
+    page.bring_to_front()   # key presses go to the tab in front; several pages may be open
     for kind, selector in CONTROLS:
         visible = [element for element in page.locator(selector).element_handles() if element.is_visible()]
         for element in visible[:per_kind]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import (PAGE_TIMEOUT_S, PLOT_WITH_DATA_JS, http_get, lab_env, launch_chromium, move_a_control, open_lab,
-                     page_problems, require_chromium, save_screenshot, serve_labs, wait_for_lab,
+from browser import (PAGE_TIMEOUT_S, PLOT_WITH_DATA_JS, http_get, lab_env, launch_chromium, move_a_control,
+                     open_lab, page_problems, require_chromium, save_screenshot, serve_labs, wait_for_lab,
                      watch_page_errors)
 from radlab.paths import PROJECT_ROOT
 from radlab.serve import lab_entries
@@ -142,7 +142,8 @@ def test_several_pages_on_one_lab_each_get_their_own_kernel_and_keep_working(ser
             moved = move_a_control(page)
             assert moved is not None, f"page {i + 1} of {PAGES_AT_ONCE} on {lab.path} stopped answering its controls"
             assert not page_problems(page), f"page {i + 1}: {page_problems(page)}"
-            print(f"page {i + 1}: moving {moved.kind} {moved.label!r} changed it in {moved.seconds:.2f} s")
+            print(f"page {i + 1}: moving {moved.kind} {moved.label!r} changed the "
+                  f"{'figure' if moved.figure_changed else 'output'} in {moved.seconds:.2f} s")
         save_screenshot(pages[-1], f"{Path(lab.path).stem}-page{PAGES_AT_ONCE}-of-{PAGES_AT_ONCE}")
     finally:
         for context in contexts:

@@ -26,7 +26,8 @@ LABS = lab_entries(PROJECT_ROOT / "labs") if (PROJECT_ROOT / "labs").is_dir() el
 JUPYTER = Path(sys.executable).with_name("jupyter")
 
 # Cells still waiting or running show "[*]:" in their prompt; error outputs contain a traceback.
-RUNNING_JS = "() => [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')].filter(p => p.innerText.includes('*')).length"
+RUNNING_JS = ("() => [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]"
+              ".filter(p => p.innerText.includes('*')).length")
 EXECUTED_JS = ("() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]"
                ".filter(p => /\\[\\d+\\]/.test(p.innerText)).length")
 TRACEBACKS_JS = ("() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')]"

@@ -79,6 +79,7 @@ def test_the_logistic_minimum_is_where_the_gradient_vanishes():
     land = L.LogisticLandscape(x=x, y=y)
     np.testing.assert_allclose(land.gradient(land.minimum), 0.0, atol=1e-6)
     assert land.minimum[0] > 0, "a larger feature means a lesion more often: the weight is positive"
+    assert all(lo < m < hi for m, (lo, hi) in zip(land.minimum, land.bounds)), "the plot is centred on the minimum"
     grid = land.minimum + np.random.default_rng(1).normal(0, 0.3, (50, 2))
     assert np.all(land.loss(grid) >= land.minimum_loss)
 

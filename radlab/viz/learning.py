@@ -19,6 +19,7 @@ The course's learning chapter (Yamashita et al. 2018, "Training a network") in f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -157,31 +158,34 @@ class LogisticLandscape(Landscape):
 
     Two weights (w, b), a real loss over real examples: the whole-data gradient is the mean
     of the per-image gradients ``(p − y)·x`` and ``(p − y)``, and a mini-batch uses the mean
-    over a few images only, which is cheaper and noisier.
+    over a few images only, which is cheaper and noisier. ``bounds`` (the plotting range)
+    defaults to the minimum ± 4 in both weights.
     """
 
     x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
     name: str = "mean BCE of p = σ(w·x + b)"
     weight_names: tuple[str, ...] = ("w", "b")
-    bounds: tuple[tuple[float, float], ...] = ((-2.0, 6.0), (-4.0, 4.0))
+    bounds: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
         x, y = np.asarray(self.x, dtype=np.float64).ravel(), np.asarray(self.y, dtype=np.float64).ravel()
         if len(x) == 0 or len(x) != len(y) or not set(np.unique(y)) <= {0.0, 1.0} or len(np.unique(y)) < 2:
             raise DataError(f"need one feature per image and 0/1 labels of both classes (got {len(x)} features, "
                             f"{len(y)} labels)", fix="pass x (N,) and y (N,) with both 0 and 1 in y")
-        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "x", x)          # frozen dataclass: store the cleaned arrays once
         object.__setattr__(self, "y", y)
-        object.__setattr__(self, "_minimum", _newton_logistic(x, y))
+        if self.bounds is None:
+            object.__setattr__(self, "bounds", tuple((float(m) - 4.0, float(m) + 4.0) for m in self.minimum))
 
     @property
     def n_samples(self) -> int:  # type: ignore[override]
         return len(self.x)
 
-    @property
-    def minimum(self) -> np.ndarray:
-        return self._minimum  # type: ignore[attr-defined]
+    @cached_property
+    def minimum(self) -> np.ndarray:  # type: ignore[override]
+        """The (w, b) of lowest loss, found once by Newton's method."""
+        return _newton_logistic(self.x, self.y)
 
     def _select(self, batch: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         return (self.x, self.y) if batch is None else (self.x[batch], self.y[batch])
