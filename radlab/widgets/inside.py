@@ -61,7 +61,7 @@ def inside_exercises(model: nn.Module, image: np.ndarray) -> list[Exercise]:
         Exercise("receptive-field", "Two 3×3 convolutions (stride 1) in a row: one output pixel of the second "
                  "sees a patch of how many pixels a side of the input?", number(3 + (3 - 1)),
                  "Each 3×3 pixel of the first map already saw 3×3 of the input; they overlap.",
-                 "3 + 2 = 5: the receptive field grows with every layer (and doubles with every pooling)."),
+                 "3 + 2 = 5: each 3×3 layer adds 2 pixels. A 2×2 pooling does not double the field itself: it doubles the step between output pixels, so every later 3×3 layer adds twice as much (4, then 8 … input pixels)."),
     ]
 
 
