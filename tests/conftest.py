@@ -46,6 +46,14 @@ def data_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.environ["RADLAB_DATA"] = old
 
 
+@pytest.fixture(autouse=True)
+def progress_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test records exercise attempts into its own temporary progress file, never ~/.radlab."""
+    path = tmp_path_factory.mktemp("radlab-progress") / "progress.jsonl"
+    monkeypatch.setenv("RADLAB_PROGRESS", str(path))
+    return path
+
+
 @pytest.fixture()
 def project_root() -> Path:
     return PROJECT_ROOT
