@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from radlab.data.dicom import WINDOW_PRESETS
-from radlab.widgets.collection import EXERCISES, PHANTOM_SOURCE, DataCollectionLab
+from radlab.course.lab01_data_collection import WINDOWS, exercises
+from radlab.data.dicom import WINDOW_PRESETS
+from radlab.widgets.collection import PHANTOM_SOURCE, DataCollectionLab
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +93,20 @@ def test_dataset_cards_are_listed_and_shown(lab):
     assert "license" in shown and "Cite as" in shown
 
 
-def test_exercises_accept_the_right_answer_and_hint_otherwise():
-    assert EXERCISES["nodule_window"].check("lung").correct
-    wrong = EXERCISES["nodule_window"].check("bone")
-    assert not wrong.correct and "Hint" in wrong.message
-    assert EXERCISES["water_hu"].check(0).correct and not EXERCISES["water_hu"].check(-1000).correct
-    assert EXERCISES["monochrome1"].check("dark").correct
-    for exercise in EXERCISES.values():
+def test_exercises_accept_the_right_answer_and_explain_the_typical_wrong_one():
+    ex = exercises()
+    assert ex.nodule_window.check("lung", record=False).correct
+    wrong = ex.nodule_window.check("bone", record=False)
+    assert not wrong.correct and "bone window" in wrong.message
+    assert ex.water_hu.check(0, record=False).correct
+    assert "air" in ex.water_hu.check(-1000, record=False).message
+    assert ex.monochrome1.check("dark", record=False).correct
+    for exercise in ex:
         if exercise.choices:
-            assert sum(exercise.check(c).correct for c in exercise.choices) == 1
+            assert sum(exercise.check(c, record=False).correct for c in exercise.choices) == 1
+    assert set(WINDOWS) == set(WINDOW_PRESETS), "the window question offers every preset of the viewer"
+
+
+def test_the_lab_exposes_its_exercise_set():
+    lab = DataCollectionLab(n_patients=4, size=32)
+    assert lab.exercises.notebook == "labs/01_data_collection" and len(lab.exercises) == 5

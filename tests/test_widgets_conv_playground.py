@@ -6,7 +6,7 @@ import pytest
 
 from radlab.viz import conv as C
 from radlab.viz.conv import from_plotly_array
-from radlab.widgets.conv_playground import (KERNEL_LIMIT, ConvPlaygroundLab, conv_exercises, playground_images,
+from radlab.widgets.conv_playground import (KERNEL_LIMIT, ConvPlaygroundLab, playground_images,
                                             toy_square)
 
 
@@ -84,13 +84,19 @@ def test_kernel_entries_are_validated(lab):
 
 
 def test_exercises_accept_the_right_answers_and_hint_otherwise():
-    exercises = {ex.key: ex for ex in conv_exercises()}
-    assert exercises["output-size"].check(32).correct
-    assert not exercises["output-size"].check(33).correct
-    assert "round down" in exercises["output-size"].check(33).message
-    assert exercises["vertical-edges"].check("edge: Sobel x (vertical edges)").correct
-    assert exercises["same-padding"].check(2).correct and exercises["pooling"].check(16).correct
-    assert exercises["last-layer"].check("sigmoid").correct
+    from radlab.course import lab05_convolution_playground as lab05
+    from radlab.viz import conv as C
+
+    ex = lab05.exercises()
+    assert ex.output_size.check(C.output_size(64, 3, 1, 2), record=False).correct
+    assert not ex.output_size.check(33, record=False).correct
+    assert "rounded down" in ex.output_size.check(33, record=False).message
+    assert ex.vertical_edges.check("edge: Sobel x (vertical edges)", record=False).correct
+    assert ex.same_padding.check(2, record=False).correct and ex.pooling.check(C.output_size(32, 2, 0, 2)).correct
+    assert ex.last_layer.check("sigmoid", record=False).correct
+    assert set(lab05.KERNEL_CHOICES) <= set(C.KERNELS)
+    assert all(lab05._size(n, k, p, s) == C.output_size(n, k, p, s) for n in (28, 31, 64) for k in (2, 3, 5)
+               for p in (0, 1, 2) for s in (1, 2, 3))
 
 
 def test_the_lab_offers_phantoms_and_a_real_dicom():

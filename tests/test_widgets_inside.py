@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from radlab.viz.conv import from_plotly_array
-from radlab.widgets.inside import InsideCNNLab, inside_exercises
+from radlab.widgets.inside import InsideCNNLab
 from test_viz_model import SmallCNN
 
 
@@ -62,8 +62,11 @@ def test_changing_the_image_runs_the_model_once_and_redraws(lab):
 
 def test_exercise_answers_are_read_off_the_model():
     torch.manual_seed(0)
-    exercises = {ex.key: ex for ex in inside_exercises(SmallCNN(), np.zeros((1, 32, 32), dtype=np.float32))}
-    assert exercises["first-layer-weights"].check(4 * 1 * 3 * 3).correct
-    assert exercises["deep-size"].check(8).correct and not exercises["deep-size"].check(32).correct
-    assert exercises["early-or-deep"].check("the first conv layer").correct
-    assert exercises["receptive-field"].check(5).correct
+    ex = InsideCNNLab(SmallCNN(), np.zeros((2, 1, 32, 32), dtype=np.float32)).exercises
+    assert ex.first_layer_weights.check(4 * 1 * 3 * 3, record=False).correct
+    assert "biases" in ex.first_layer_weights.check(4 * 1 * 3 * 3 + 4, record=False).message
+    assert ex.deep_size.check(8, record=False).correct
+    assert "input image" in ex.deep_size.check(32, record=False).message
+    assert ex.early_or_deep.check("the first conv layer", record=False).correct
+    assert ex.receptive_field.check(5, record=False).correct
+    assert "4 kernels of 3×3" in ex.first_layer_weights.question

@@ -71,13 +71,15 @@ def test_the_k_slider_changes_the_folds_and_each_patient_is_held_out_once(lab):
 
 
 def test_the_exercises_accept_the_answers_computed_from_the_data(lab, phantoms):
-    ex = lab.exercises()
+    ex = lab.exercises
     split = split_by_image(phantoms.labels, seed=0)
     leaking = set(phantoms.patient_ids[split.train]) & set(phantoms.patient_ids[split.test])
-    assert ex["leaking_patients"].check(len(leaking)).correct
-    assert not ex["leaking_patients"].check(len(leaking) + 1).correct
-    assert ex["vocabulary"].check("test").correct and not ex["vocabulary"].check("val").correct
-    assert ex["kfold"].check(1).correct
+    assert ex.leaking_patients.check(len(leaking), record=False).correct
+    assert not ex.leaking_patients.check(len(leaking) + 1, record=False).correct
+    assert ex.vocabulary.check("test", record=False).correct
+    assert "tuning" in ex.vocabulary.check("val", record=False).message
+    assert ex.kfold.check(1, record=False).correct
+    assert "Train both" in ex.leak_gap.check(0.1, record=False).message      # no experiment yet
 
 
 @pytest.fixture()
@@ -107,3 +109,6 @@ def test_the_leak_experiment_shows_an_inflated_test_auc(phantoms, one_thread):
     assert list(test_bars.y) == [result.auc["image"], result.auc["patient"]]
     assert list(new_bars.y) == [result.auc_new["image"], result.auc_new["patient"]]
     assert "overstates" in str(result) and not lab.run_button.disabled
+    gap = lab.exercises.leak_gap                        # the exercise reads this very run
+    assert gap.check(f"{result.inflation:.2f}", record=False).correct
+    assert "leaky test AUC itself" in gap.check(result.auc["image"], record=False).message

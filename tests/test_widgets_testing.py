@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from radlab.metrics import THRESHOLD_RULES, TestSetGuard, TestSetWarning, choose_threshold, threshold_metrics
-from radlab.widgets.testing import EXERCISES, RULE_LABELS, TestingLab, load_lab_data
+from radlab.widgets.testing import RULE_LABELS, TestingLab, load_lab_data
 
 
 def _scores(n: int, prevalence: float, seed: int):
@@ -102,14 +102,25 @@ def test_prevalence_figure_marks_both_sets(lab_parts):
     assert list(lab.prevalence_fig.data[0].y) != ppv_low_threshold
 
 
-def test_exercises_accept_the_right_answers():
+def test_exercises_accept_the_right_answers(lab_parts):
+    ex = lab_parts[0].exercises
     answers = {"prevalence": "the prevalence of the positive class", "bayes": 1 / 3,
                "second_look": "an optimistic estimate: the test set has been used to tune the model",
                "ci_width": "half as wide", "accuracy_threshold": "maximum accuracy"}
-    assert {e.key for e in EXERCISES} == set(answers)
-    for exercise in EXERCISES:
-        assert exercise.check(answers[exercise.key]).correct, exercise.key
-        assert not exercise.check("0.99" if exercise.key == "bayes" else "the image size").correct
+    assert set(answers) < set(ex.names())
+    for name, answer in answers.items():
+        assert ex[name].check(answer, record=False).correct, name
+        assert not ex[name].check("0.99" if name == "bayes" else "the image size", record=False).correct
+
+
+def test_your_test_auc_is_read_from_the_one_look_and_the_validation_auc_is_named(lab_parts):
+    lab = lab_parts[0]
+    mine = lab.exercises.your_test_auc
+    assert not mine.check(0.8, record=False).answered               # not evaluated yet: no answer exists
+    lab.reveal_button.click()
+    assert mine.check(round(lab.report.auc.auc, 3), record=False).correct
+    wrong = mine.check(lab.val_auc.auc, record=False)
+    assert not wrong.correct and "validation AUC, not the test AUC" in wrong.message
 
 
 def test_lab_data_uses_pneumoniamnist_from_the_cache_with_full_val_and_test(data_cache):

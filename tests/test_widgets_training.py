@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from radlab.train import load_checkpoint
-from radlab.widgets.training import (EXERCISES, TrainingLab, TrainingSettings, build_model, fraction_of,
+from radlab.widgets.training import (TrainingLab, TrainingSettings, build_model, fraction_of,
                                      load_lab_data, pneumonia_available)
 
 
@@ -95,12 +95,17 @@ def test_data_fraction_keeps_both_classes_in_proportion():
 
 
 def test_exercises_include_one_about_your_own_run(lab: TrainingLab):
-    assert set(EXERCISES) <= set(lab.exercises()) and "your_best_epoch" not in lab.exercises()
-    record = lab.run(epochs=1)
-    mine = lab.exercises()["your_best_epoch"]
-    assert mine.check(record.best_epoch).correct and not mine.check(record.best_epoch + 5).correct
-    assert EXERCISES["gap"].check("overfitting").correct
-    assert not EXERCISES["mitigation"].check("dropout").correct
+    ex = lab.exercises
+    assert ex.notebook == "labs/03_training" and "your_best_epoch" in ex
+    before = ex.your_best_epoch.check(1, record=False)
+    assert not before.answered and "train a model first" in before.message
+    record = lab.run(epochs=2)
+    mine = ex.your_best_epoch
+    assert mine.check(record.best_epoch, record=False).correct
+    assert not mine.check(record.best_epoch + 5, record=False).correct
+    assert ex.gap.check("overfitting", record=False).correct
+    wrong = ex.mitigation.check("dropout", record=False)
+    assert not wrong.correct and "does NOT" in wrong.message
 
 
 def test_pneumoniamnist_is_offered_when_it_is_in_the_cache(data_cache, tmp_path, monkeypatch):

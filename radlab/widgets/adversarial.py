@@ -20,11 +20,11 @@ from torch import nn
 from radlab.attacks import (ATTACKS, InputScale, RobustnessReport, accuracy_vs_epsilon, display_grey_level,
                             grey_levels_at_window, invisible_at_window, predict_scores, robustness_report,
                             run_attack)
+from radlab.course.lab08_adversarial_explorer import exercises as lab_exercises
 from radlab.errors import DataError
-from radlab.exercises import Exercise, choice, number
 from radlab.viz.explain import accuracy_vs_epsilon_figure, adversarial_figure
 from radlab.widgets.cam import STYLE, copy_figure, image_options, window_sliders
-from radlab.widgets.exercise import ExerciseWidget
+from radlab.widgets.exercise import exercise_panel
 
 #: Budgets of the accuracy curve, in grey levels of the *model's* input window (0..255).
 CURVE_GREY_LEVELS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -90,7 +90,8 @@ class AdversarialLab(W.VBox):
             control.observe(lambda _c: self.refresh(), names="value")
         self.report_button.on_click(lambda _b: self.run_report())
 
-        self.exercises = [ExerciseWidget(ex, numeric=not ex.choices) for ex in self.make_exercises()]
+        self.exercises = lab_exercises(self)  # the lab's ExerciseSet (labs/NN_name)
+        self.exercise_panel = exercise_panel(self.exercises)
         super().__init__([
             W.HBox([self.image_dropdown, self.attack_dropdown]),
             W.HBox([self.eps_slider, self.targeted_checkbox, self.target_dropdown]),
@@ -98,7 +99,7 @@ class AdversarialLab(W.VBox):
             self.adversarial_fig, self.info_html,
             W.HTML(f"<b>Accuracy under attack</b> on {self.curve_n} test images (ε in {html.escape(units)})."),
             self.curve_fig, self.report_button, self.report_html,
-            W.HTML("<h4>Exercises</h4>"), *self.exercises,
+            self.exercise_panel,
         ])
 
     # ------------------------------------------------------------------ validated state
@@ -196,35 +197,6 @@ class AdversarialLab(W.VBox):
                                         **self._attack_kwargs(self.attack_name))
         self.report_html.value = f"<pre>{html.escape(str(self.report))}</pre>"
         return self.report
-
-    # --------------------------------------------------------------------- exercises
-    def make_exercises(self) -> list[Exercise]:
-        """Questions answered by this model's own curves and this window."""
-        units, width = self.scale.units, self.window[1]
-        fgsm_acc = np.array([a for _, a in self.curves["fgsm"]])
-        pgd_acc = np.array([a for _, a in self.curves["pgd"]])
-        stronger = "PGD" if pgd_acc.sum() <= fgsm_acc.sum() else "FGSM"
-        invisible = [a for (e, a) in self.curves["pgd"] if 0 < e and invisible_at_window(e, width)]
-        drops = bool(invisible) and min(invisible) < pgd_acc[0]
-        return [
-            Exercise("adv-grey-level", f"The display window is {width:.4g} {units} wide and a screen shows 255 grey "
-                     f"steps. How many {units} is one grey level?", number(display_grey_level(width), rel=0.02),
-                     "Divide the window width by the number of grey steps.",
-                     "A change smaller than this cannot change what the screen shows."),
-            Exercise("adv-stronger", "Which attack brings the accuracy down further at the same ε?", choice(stronger),
-                     "Compare the red (PGD) and blue (FGSM) curves.",
-                     "PGD takes many small steps, each re-aimed by a fresh gradient; FGSM takes one.",
-                     choices=("FGSM", "PGD")),
-            Exercise("adv-invisible", "Does PGD lower the accuracy already inside the grey 'invisible' band?",
-                     choice("yes" if drops else "no"),
-                     "Look at the PGD curve where it crosses the shaded band (ε below one grey level).",
-                     "A perturbation no one can see on this screen can still change the model's diagnosis.",
-                     choices=("yes", "no")),
-            Exercise("adv-window", "You narrow the display window (smaller width). The same ε becomes ...",
-                     choice("more visible"), "One grey level = width / 255: what happens to it?",
-                     "A narrow window spreads fewer units over the 255 grey levels, so small changes show.",
-                     choices=("more visible", "less visible", "no different")),
-        ]
 
 
 def adversarial_lab_from_reference(reference: Any, *, split: str = "test", max_images: int | None = None,

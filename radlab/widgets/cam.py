@@ -18,12 +18,12 @@ import torch
 from torch import nn
 
 from radlab.attacks import predict_scores
+from radlab.course.lab07_cam_explorer import exercises as lab_exercises
 from radlab.errors import DataError
-from radlab.exercises import Exercise, choice, number
 from radlab.explain import (METHODS, RightReasonReport, explain, explainable_layers, find_layer, has_gap_head,
                             lesion_positive, mask_iou, pointing_hit, score_heatmaps)
 from radlab.viz.explain import overlay_figure, right_reason_figure
-from radlab.widgets.exercise import ExerciseWidget
+from radlab.widgets.exercise import exercise_panel
 
 STYLE = {"description_width": "90px"}
 
@@ -120,7 +120,8 @@ class CamExplorerLab(W.VBox):
         for control in (self.layer_dropdown, self.threshold_slider, self.tolerance_slider):
             control.observe(lambda _c: self.refresh_report(), names="value")
 
-        self.exercises = [ExerciseWidget(ex, numeric=not ex.choices) for ex in self.make_exercises()]
+        self.exercises = lab_exercises(self)  # the lab's ExerciseSet (labs/NN_name)
+        self.exercise_panel = exercise_panel(self.exercises)
         super().__init__([
             W.HBox([self.method_dropdown, self.layer_dropdown]),
             W.HBox([self.image_dropdown]),
@@ -128,7 +129,7 @@ class CamExplorerLab(W.VBox):
             W.HBox([self.overlay_fig, self.image_html]),
             W.HTML("<b>The whole test set</b>: does each method's map point at the lesion?"),
             W.HBox([self.threshold_slider, self.tolerance_slider]), self.report_fig, self.report_html,
-            W.HTML("<h4>Exercises</h4>"), *self.exercises,
+            self.exercise_panel,
         ])
 
     # ------------------------------------------------------------------ validated state
@@ -214,47 +215,6 @@ class CamExplorerLab(W.VBox):
         """Rescore the test set at the chosen threshold (and Grad-CAM layer)."""
         copy_figure(self.report_fig, right_reason_figure(self.reports()))
         self._refresh_text()
-
-    # --------------------------------------------------------------------- exercises
-    def make_exercises(self) -> list[Exercise]:
-        """Questions whose answers are read off this model and data, not typed in by an author."""
-        grad = score_heatmaps(self.heatmaps("grad_cam", self.default_layer), self.masks, threshold=0.5,
-                              tolerance=self.default_tolerance)
-        low = score_heatmaps(self.heatmaps("grad_cam", self.default_layer), self.masks, threshold=0.3).mean_iou
-        high = score_heatmaps(self.heatmaps("grad_cam", self.default_layer), self.masks, threshold=0.7).mean_iou
-        exercises = [
-            Exercise("cam-hit-rate", "What is Grad-CAM's pointing-game hit rate (in %) at the default layer "
-                     f"({self.default_layer}) with a tolerance of {self.default_tolerance:g} px?",
-                     number(100 * grad.hit_rate, abs_tol=1.0),
-                     "Choose Grad-CAM and the default layer; read the first bar of the chart (or the text under it).",
-                     "The pointing game asks only whether the hottest pixel lies in the lesion."),
-            Exercise("cam-chance", "A pixel picked at random lands in the lesion how often (in %)? "
-                     "That is the pointing game's chance level.", number(100 * grad.chance_hit_rate, abs_tol=1.0),
-                     "It is the lesion's mean share of the image; the black marks in the chart show it.",
-                     "A hit rate far above chance means the map really finds the lesion."),
-            Exercise("cam-threshold", "Raise the IoU threshold from 0.3 to 0.7. What happens to Grad-CAM's mean IoU?",
-                     choice("it goes up" if high > low else "it goes down"),
-                     "Move the threshold slider and watch the orange Grad-CAM bar.",
-                     "A low threshold keeps a big blurry region; a high one only the core of the map.",
-                     choices=("it goes up", "it goes down")),
-            Exercise("cam-wrong-reason", "A lesion image is classified correctly, but the map's peak lies far from the "
-                     "lesion. What does that suggest?",
-                     choice("right for the wrong reason: look for a shortcut"),
-                     "Is a correct answer enough to trust the model?",
-                     "The model may use something else that goes with lesions (a marker, a position, the patient).",
-                     choices=("right for the wrong reason: look for a shortcut", "the map must be broken",
-                              "the label must be wrong")),
-        ]
-        if "cam" in self.methods:
-            same = bool(np.allclose(self.heatmaps("cam"), self.heatmaps("grad_cam", self.default_layer), atol=1e-4))
-            exercises.insert(1, Exercise(
-                "cam-vs-gradcam", f"Compare CAM with Grad-CAM at {self.default_layer} on a few images. Are the maps "
-                "the same?", choice("yes" if same else "no"),
-                "Switch the method back and forth on one image. Then think: what is ∂score/∂A_k for a GAP head?",
-                "For global average pooling + one linear layer, ∂score/∂A_k(i,j) = w_k/(h·w) at every pixel: "
-                "Grad-CAM's weights are CAM's divided by a constant, and the normalised maps are equal.",
-                choices=("yes", "no")))
-        return exercises
 
 
 def cam_lab_from_reference(reference: Any, *, split: str = "test", max_images: int | None = None,

@@ -24,10 +24,10 @@ import numpy as np
 import plotly.graph_objects as go
 from IPython.display import Markdown, display
 
+from radlab.course.lab01_data_collection import exercises as lab_exercises
 from radlab.data.dicom import WINDOW_PRESETS, DicomImage, auto_window, read_dicom, sample_files
 from radlab.data.phantoms import LESION_TYPES, PhantomSet, make_phantoms
 from radlab.errors import DataError
-from radlab.exercises import Exercise, choice, number
 from radlab.viz.images import image_figure, image_trace
 
 #: viewer label -> pydicom sample file name (shown when installed; never a user-typed path)
@@ -106,54 +106,12 @@ def card_markdown(card) -> str:
             f"**Cite as:** {card.citation.strip()}\n\n{card.description}")
 
 
-EXERCISES: dict[str, Exercise] = {
-    "nodule_window": Exercise(
-        key="nodule_window",
-        question="Which preset shows small lung nodules best on a chest CT?",
-        checker=choice("lung"), choices=tuple(WINDOW_PRESETS),
-        hint="Nodules sit in air-filled lung (about −850 HU). Choose the window whose level is near lung "
-             "and whose width spans air to soft tissue; try each preset on the CT phantom.",
-        explanation="The lung window (level −600, width 1500) spreads −1350…+150 HU over the grey scale: lung "
-                    "is grey, vessels and nodules bright. In a mediastinal window the whole lung is black."),
-    "water_hu": Exercise(
-        key="water_hu", question="What is the Hounsfield value of water?",
-        checker=number(0.0, abs_tol=5.0),
-        hint="HU = 1000 × (μ − μ_water) / (μ_water − μ_air): air is −1000 by definition. Hover over the "
-             "CT to read values.",
-        explanation="Water is 0 HU by definition, air −1000; soft tissue is a few tens of HU above water."),
-    "why_deid": Exercise(
-        key="why_deid", question="Why de-identify DICOM files before sharing or exporting them?",
-        checker=choice("The header holds names, IDs, dates and places that identify the patient"),
-        choices=("It makes the files smaller",
-                 "The header holds names, IDs, dates and places that identify the patient",
-                 "Models cannot read files that have a patient name"),
-        hint="Open the de-identification tab and look at the old values that were removed.",
-        explanation="Privacy law (GDPR, HIPAA) and ethics: the header identifies the patient even when the "
-                    "image does not. Burned-in text in the pixels needs cleaning too."),
-    "pseudonym": Exercise(
-        key="pseudonym",
-        question="De-identification replaced PatientID with the same pseudonym in every file of a patient. Why not just delete it?",
-        checker=choice("So a patient's images can still be kept together in one split"),
-        choices=("So a patient's images can still be kept together in one split",
-                 "Because DICOM files without a PatientID cannot be opened",
-                 "So the patient can be found again by anyone with the file"),
-        hint="Think ahead to Lab 2: what must you know about each image to split by patient?",
-        explanation="A consistent pseudonym keeps the grouping (for splits by patient) without the identity."),
-    "monochrome1": Exercise(
-        key="monochrome1",
-        question="In a MONOCHROME1 radiograph (RG1_UNCI.dcm), how is a HIGH stored pixel value displayed?",
-        checker=choice("dark"), choices=("dark", "bright"),
-        hint="Read the viewer's notes for the chest radiograph: RadLab inverts MONOCHROME1 images.",
-        explanation="MONOCHROME1 shows the minimum as white; RadLab inverts such images so high = bright = "
-                    "dense everywhere, as in MONOCHROME2 and CT."),
-}
-
-
 class DataCollectionLab(W.VBox):
     """The Lab 1 widget: DICOM viewer with windowing, de-identification table, phantoms, cards."""
 
     def __init__(self, *, n_patients: int = 20, size: int = 64, seed: int = 0):
         self.seed = int(seed)
+        self.exercises = lab_exercises(self)  # the lab's ExerciseSet; the notebook shows exercise_panel(lab.exercises)
         self.phantoms: dict[str, PhantomSet] = {
             kind: make_phantoms(kind, n_patients=n_patients, images_per_patient=3, size=size, seed=seed)
             for kind in PHANTOM_KINDS.values()}

@@ -15,12 +15,12 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
+from radlab.course.lab05_convolution_playground import exercises as lab_exercises
 from radlab.data.dicom import WINDOW_PRESETS, apply_window, read_dicom, sample_files
 from radlab.data.phantoms import make_phantoms
 from radlab.errors import DataError
-from radlab.exercises import Exercise, choice, number
 from radlab.viz import conv as C
-from radlab.widgets.exercise import ExerciseWidget
+from radlab.widgets.exercise import exercise_panel
 
 #: Kernel entries are clipped to ±KERNEL_LIMIT (a widget value is untrusted input).
 KERNEL_LIMIT = 100.0
@@ -57,32 +57,6 @@ def playground_images(*, size: int = 64, seed: int = 0) -> dict[str, np.ndarray]
         images[f"real CT (pydicom {name}), soft-tissue window"] = _downsample(
             apply_window(image_hu, *WINDOW_PRESETS["soft_tissue"]), size)
     return {name: np.asarray(img, dtype=np.float32) for name, img in images.items()}
-
-
-def conv_exercises() -> list[Exercise]:
-    """The lab's questions; answers come from the same formulas the figures use."""
-    vertical = "edge: Sobel x (vertical edges)"
-    return [
-        Exercise("output-size", "A 64×64 image, a 3×3 kernel, padding 1, stride 2: how many pixels a side "
-                 "does the feature map have?", number(C.output_size(64, 3, 1, 2)),
-                 "Use (n + 2p − k)/s + 1 and round down. Check it: set padding 1, stride 2 above.",
-                 "(64 + 2 − 3)/2 + 1 = 32.5, rounded down to 32."),
-        Exercise("same-padding", "Which padding keeps a 64×64 image 64×64 with a 5×5 kernel and stride 1?",
-                 number((5 - 1) // 2), "Solve (64 + 2p − 5)/1 + 1 = 64 for p.",
-                 "p = (k − 1)/2 = 2: 'same' padding."),
-        Exercise("vertical-edges", "Which kernel responds to vertical edges (left-right changes in brightness)?",
-                 choice(vertical), "Try each preset on the toy square and look at which sides light up.",
-                 "Sobel x subtracts the left column from the right one: large where brightness changes "
-                 "from left to right, i.e. at vertical edges.", choices=tuple(C.KERNELS)),
-        Exercise("pooling", "A 32×32 feature map goes through 2×2 max pooling (stride 2). How many pixels a side?",
-                 number(C.output_size(32, 2, 0, 2)), "Pooling uses the same formula with k = 2, s = 2, p = 0.",
-                 "(32 − 2)/2 + 1 = 16: pooling halves each side."),
-        Exercise("last-layer", "A chest film can show an effusion and a nodule at the same time. Which last-layer "
-                 "activation fits: one output per finding?", choice("sigmoid"),
-                 "Softmax makes the outputs compete (they sum to 1); sigmoid treats each as its own yes/no.",
-                 "Sigmoid: multi-label. Softmax is for exactly one class out of several.",
-                 choices=("softmax", "sigmoid")),
-    ]
 
 
 def _sanitize(value: float | None) -> float:
@@ -137,7 +111,8 @@ class ConvPlaygroundLab(W.VBox):
             control.observe(self._on_change, names="value")
         self.position_slider.observe(self._on_position, names="value")
 
-        self.exercises = [ExerciseWidget(ex, numeric=not ex.choices) for ex in conv_exercises()]
+        self.exercises = lab_exercises(self)  # the lab's ExerciseSet (labs/NN_name)
+        self.exercise_panel = exercise_panel(self.exercises)
         controls = W.HBox([
             W.VBox([self.image_dropdown, self.preset_dropdown,
                     W.HTML("<small>kernel weights (type to edit; the maps follow)</small>"), self.kernel_grid]),
@@ -149,7 +124,7 @@ class ConvPlaygroundLab(W.VBox):
             W.HTML("<b>One output pixel, step by step</b>: the patch under the kernel, times the kernel, "
                    "summed, is one entry of the feature map (before the activation)."),
             self.position_slider, self.step_fig,
-            W.HTML("<h4>Exercises</h4>"), *self.exercises,
+            self.exercise_panel,
         ])
 
     # ----------------------------------------------------------------- state

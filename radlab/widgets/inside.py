@@ -17,11 +17,11 @@ import plotly.graph_objects as go
 import torch
 from torch import nn
 
+from radlab.course.lab06_inside_the_cnn import exercises as lab_exercises
 from radlab.errors import DataError
-from radlab.exercises import Exercise, choice, number
 from radlab.viz import model as V
 from radlab.viz.conv import packed, packed_figure, sigmoid, softmax
-from radlab.widgets.exercise import ExerciseWidget
+from radlab.widgets.exercise import exercise_panel
 
 
 def _as_images(images: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -34,35 +34,6 @@ def _as_images(images: np.ndarray | torch.Tensor) -> np.ndarray:
         raise DataError(f"expected images (N, H, W) or (N, C, H, W), got shape {x.shape}",
                         fix="pass a stack of images, e.g. the test split's x")
     return x
-
-
-def inside_exercises(model: nn.Module, image: np.ndarray) -> list[Exercise]:
-    """Questions about this very model; the answers are read off the model, not typed in."""
-    layers = V.conv_layers(model)
-    first, last = layers[0], layers[-1]
-    k = first.module.kernel_size[0]
-    n_weights = first.module.weight.numel()
-    side = V.feature_maps(model, image, [last.name]).layer(last.name).shape[-1]
-    n = image.shape[-1]
-    return [
-        Exercise("first-layer-weights", f"The first conv layer has {first.n_kernels} kernels of {k}×{k} reading "
-                 f"{first.module.in_channels} input channel(s). How many weights (not counting biases)?",
-                 number(n_weights), "kernels × input channels × k × k.",
-                 f"{first.n_kernels} × {first.module.in_channels} × {k} × {k} = {n_weights}."),
-        Exercise("deep-size", f"An image of {n}×{n} goes in. How many pixels a side are the maps of the last "
-                 f"conv layer ({last.name})?", number(side),
-                 "Choose that layer above and read the title; each pooling (or stride 2) halves the side.",
-                 f"{side}×{side}: the deep maps are coarse, each pixel sees a large part of the image."),
-        Exercise("early-or-deep", "Whose feature maps still look like the image (edges, outlines of ribs and lungs)?",
-                 choice("the first conv layer"),
-                 "Compare the two mosaics in the early-vs-deep figure.",
-                 "Early layers detect edges and textures; deep layers combine them into coarse, abstract maps.",
-                 choices=("the first conv layer", "the last conv layer")),
-        Exercise("receptive-field", "Two 3×3 convolutions (stride 1) in a row: one output pixel of the second "
-                 "sees a patch of how many pixels a side of the input?", number(3 + (3 - 1)),
-                 "Each 3×3 pixel of the first map already saw 3×3 of the input; they overlap.",
-                 "3 + 2 = 5: each 3×3 layer adds 2 pixels. A 2×2 pooling does not double the field itself: it doubles the step between output pixels, so every later 3×3 layer adds twice as much (4, then 8 … input pixels)."),
-    ]
 
 
 class InsideCNNLab(W.VBox):
@@ -104,15 +75,15 @@ class InsideCNNLab(W.VBox):
         self.layer_dropdown.observe(lambda _c: self.refresh_layer(), names="value")
         self.channel_slider.observe(lambda _c: None if self._busy else self.refresh_layer_figure(), names="value")
 
-        self.exercises = [ExerciseWidget(ex, numeric=not ex.choices)
-                          for ex in inside_exercises(model, self.images[0])]
+        self.exercises = lab_exercises(self)  # the lab's ExerciseSet (labs/NN_name)
+        self.exercise_panel = exercise_panel(self.exercises)
         super().__init__([
             W.HBox([self.image_slider, self.prediction]),
             W.HBox([self.layer_dropdown, self.channel_slider]),
             self.layer_fig,
             W.HTML("<b>Early vs deep</b>: the first conv layer's maps beside the last one's, for the same image."),
             self.depth_fig,
-            W.HTML("<h4>Exercises</h4>"), *self.exercises,
+            self.exercise_panel,
         ])
 
     # ----------------------------------------------------------------- state

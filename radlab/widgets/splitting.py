@@ -17,24 +17,14 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from radlab.course.lab02_splitting import exercises as lab_exercises
 from radlab.data.splits import (
     LeakageReport, Split, check_leakage, kfold_by_patient, patient_labels, split_by_image, split_by_patient,
 )
-from radlab.exercises import Exercise, choice, number
 
 SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
 METHODS = {"image": "by image (leaky)", "patient": "by patient"}
 LABEL_NAMES = {0: "no lesion", 1: "lesion"}
-
-
-VOCABULARY_EXERCISE = Exercise(
-    key="split-vocabulary",
-    question=("A radiology paper reports its model's AUC on a held-out 'validation set' "
-              "it looked at only once, at the end. Which split is that in this course?"),
-    checker=choice("test"), choices=("train", "val", "test"),
-    hint=("In ML the validation (val) set is used again and again to tune and choose "
-          "models. Which split is touched only once?"),
-    explanation="Medicine's 'validation' is ML's test set.")
 
 
 def make_split(method: str, labels: np.ndarray, patient_ids: np.ndarray, seed: int) -> Split:
@@ -85,6 +75,7 @@ class SplittingLab(W.VBox):
         self.figure = go.FigureWidget(self._split_figure())
         self.kfold_figure = go.FigureWidget(self._kfold_traces_figure())
         self.experiment: LeakExperiment | None = None
+        self.exercises = lab_exercises(self)  # answers read this lab's split and experiment
         names = list(METHODS.values())
         self.experiment_figure = go.FigureWidget(data=[
             go.Bar(x=names, y=[0.0, 0.0], name="its own test set", marker_color="#8c6d31",
@@ -129,29 +120,6 @@ class SplittingLab(W.VBox):
     def report(self) -> LeakageReport:
         """The leakage report of the split the method toggle selects."""
         return self.reports[self.method.value]
-
-    def exercises(self) -> dict[str, Exercise]:
-        """The lab's checked questions; the numbers come from this lab's data and seed."""
-        leak = self.reports["image"]
-        n_train_test = len(leak.patient_overlaps[("train", "test")])
-        seed = self.seed_slider.value
-        return {
-            "vocabulary": VOCABULARY_EXERCISE,
-            "leaking_patients": Exercise(
-                key="split-leaking-patients",
-                question=(f"With seed {seed} and the split by image, how many patients have images "
-                          "in both train and test?"),
-                checker=number(n_train_test),
-                hint=("Set the toggle to 'by image (leaky)' and the seed to "
-                      f"{seed}; read the 'same patient, train ∩ test' row of the leakage report."),
-                explanation="Each of them lets the model be tested on a patient it has already seen."),
-            "kfold": Exercise(
-                key="split-kfold",
-                question="In 5-fold cross-validation by patient, in how many folds is each patient held out?",
-                checker=number(1),
-                hint="Look at the k-fold figure: count the orange cells in one patient's row.",
-                explanation="Each patient is validated on once and trains the other k - 1 models."),
-        }
 
     # --- figures ----------------------------------------------------------------------
     def _grid_points(self, split: Split) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from radlab.exercises import Exercise, choice, number
+from radlab.course.lab04_testing import exercises as lab_exercises
 from radlab.metrics import (AUCResult, TestSetGuard, TestSetWarning, choose_threshold,
                             ppv_npv_at_prevalence, roc_auc_ci, threshold_metrics, threshold_sweep)
 from radlab.viz.evaluation import (confusion_matrix_figure, confusion_trace_data, prevalence_figure,
@@ -151,6 +151,7 @@ class TestingLab(W.VBox):
         self.test_scores: np.ndarray | None = None
         self.guard, self.class_names, self.n_boot, self.seed = guard, tuple(class_names), int(n_boot), int(seed)
         self.report: TestReport | None = None
+        self.exercises = lab_exercises(self)  # "your test AUC" reads self.report once it exists
         self.val_auc = roc_auc_ci(self.y_val, self.val_scores, n_boot=self.n_boot, seed=self.seed)
         self.val_sweep = threshold_sweep(self.y_val, self.val_scores)
 
@@ -332,54 +333,3 @@ class TestingLab(W.VBox):
         for note in notes:
             text += f"<p style='color:#9a3412'><b>Warning:</b> {html.escape(note)}</p>"
         return text
-
-
-# ------------------------------------------------------------------ exercises
-
-EXERCISES = [
-    Exercise(
-        key="prevalence",
-        question=("At the same threshold, sensitivity and specificity are similar on validation and test, "
-                  "but PPV and NPV are not. Which property of the two sets explains it?"),
-        choices=("the prevalence of the positive class", "the number of training epochs",
-                 "the image size", "the random seed of the bootstrap"),
-        checker=choice("the prevalence of the positive class"),
-        hint="Compare the 'prevalence' row of the table, and look at the PPV/NPV-vs-prevalence figure.",
-        explanation=("Sensitivity and specificity are conditional on the true class; PPV and NPV mix in how "
-                     "common the disease is (Bayes' rule). PneumoniaMNIST's validation set is 74% pneumonia, "
-                     "its test set 62.5%.")),
-    Exercise(
-        key="bayes",
-        question=("A test has sensitivity 0.90 and specificity 0.80. In a population where 10% of patients "
-                  "have the disease, what is its PPV? (a number between 0 and 1)"),
-        checker=number(0.09 / (0.09 + 0.2 * 0.9), abs_tol=0.01),
-        hint="PPV = sens·p / (sens·p + (1 − spec)·(1 − p)) with p = 0.10.",
-        explanation="0.09 true positives per 0.27 positive calls: PPV = 1/3. Most positives are false alarms."),
-    Exercise(
-        key="second_look",
-        question=("You evaluated on the test set, did not like the sensitivity, moved the threshold using the "
-                  "test numbers and evaluated again. What does the second test result estimate?"),
-        choices=("an optimistic estimate: the test set has been used to tune the model",
-                 "an unbiased estimate of performance on new patients",
-                 "exactly the validation performance"),
-        checker=choice("an optimistic estimate: the test set has been used to tune the model"),
-        hint="What is the test set for, and what happened to it when it influenced a decision?",
-        explanation="Once a decision depends on it, the test set is part of training; only new data can tell."),
-    Exercise(
-        key="ci_width",
-        question=("The bootstrap 95% CI of the test AUC has some width. If the test set were four times larger "
-                  "(same prevalence), the interval would be about ..."),
-        choices=("half as wide", "the same width", "four times narrower", "twice as wide"),
-        checker=choice("half as wide"),
-        hint="Standard errors shrink with the square root of the number of cases.",
-        explanation="Width ∝ 1/√n: four times the images, half the width."),
-    Exercise(
-        key="accuracy_threshold",
-        question=("Which threshold rule is most affected by the difference in prevalence between validation "
-                  "and test?"),
-        choices=("maximum accuracy", "Youden's J", "0.5 (no tuning)"),
-        checker=choice("maximum accuracy"),
-        hint="Which rule's criterion counts images of both classes weighted by how many there are?",
-        explanation=("Accuracy weighs each class by its share of the set, so the threshold that maximises it "
-                     "moves with prevalence; Youden's J uses sensitivity and specificity only.")),
-]

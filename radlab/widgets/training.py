@@ -23,9 +23,9 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from radlab.course.lab03_training import exercises as lab_exercises
 from radlab.data.transforms import AUGMENTATIONS, augmentation, to_model_input
 from radlab.errors import DataError
-from radlab.exercises import Exercise, choice, number
 from radlab.monitor import OverfittingMonitor
 from radlab.train import FitResult, History, fit
 from radlab.viz.curves import history_figure, update_history_figure
@@ -201,46 +201,6 @@ class RunRecord:
 
 
 # --------------------------------------------------------------------------------------
-# Exercises
-# --------------------------------------------------------------------------------------
-
-EXERCISES: dict[str, Exercise] = {
-    "gap": Exercise(
-        key="training-gap",
-        question=("From epoch 6 on, the validation loss rises while the training loss keeps falling, "
-                  "and the shaded gap between them widens. What is happening?"),
-        checker=choice("overfitting"),
-        choices=("underfitting", "overfitting", "the learning rate is too high", "a good fit"),
-        hint="On which images does the model get better and better, and on which worse?",
-        explanation="The model memorises the training images instead of learning what generalises."),
-    "mitigation": Exercise(
-        key="training-mitigation",
-        question="Which of these changes does NOT help against overfitting?",
-        checker=choice("a bigger model"),
-        choices=("more training images", "augmentation", "weight decay", "dropout", "a bigger model"),
-        hint="Four of them make memorising harder; one gives the model more room to memorise.",
-        explanation="More capacity makes memorising easier; shrink the model instead."),
-    "learning_rate": Exercise(
-        key="training-learning-rate",
-        question=("The training loss jumps up and down and ends above where it started. "
-                  "What do you change first?"),
-        checker=choice("lower the learning rate"),
-        choices=("add dropout", "lower the learning rate", "train more epochs", "use more data"),
-        hint="Try the learning-rate slider at 0.3 and at 0.003 and compare the training curves.",
-        explanation="Steps that are too big overshoot the minimum; smaller steps settle into it."),
-    "best_epoch": Exercise(
-        key="training-best-epoch",
-        question=("A run went 20 epochs; the validation loss was lowest at epoch 7. "
-                  "Which weights do you keep, chosen on which data?"),
-        checker=choice("epoch 7, by validation loss"),
-        choices=("epoch 20, by training loss", "epoch 7, by validation loss", "epoch 7, by test AUC",
-                 "epoch 20, by test AUC"),
-        hint="The test set is looked at once, at the very end; choices are made on validation data.",
-        explanation="Early stopping keeps the best validation epoch; choosing on test would leak it."),
-}
-
-
-# --------------------------------------------------------------------------------------
 # The lab
 # --------------------------------------------------------------------------------------
 
@@ -257,6 +217,7 @@ class TrainingLab(W.VBox):
     def __init__(self, *, seed: int = 0, fast: bool = False, epochs: int = 10, save_runs: bool = False):
         self.seed, self.fast, self.save_runs = int(seed), bool(fast), bool(save_runs)
         self.runs: list[RunRecord] = []
+        self.exercises = lab_exercises(self)  # "your best epoch" reads self.runs
         self.result: FitResult | None = None
         self.monitor: OverfittingMonitor | None = None
         self.live_history: History | None = None
@@ -448,20 +409,6 @@ class TrainingLab(W.VBox):
             "<b>Runs</b> (the figure shows the last two: the older one dotted)"
             "<table><tr><th>#</th><th>settings</th><th>epochs</th><th>best epoch</th><th>val loss</th>"
             f"<th>val {metric}</th><th>end</th><th>seconds</th></tr>{''.join(rows)}</table>")
-
-    # --- exercises -------------------------------------------------------------------
-    def exercises(self) -> dict[str, Exercise]:
-        """The lab's checked questions; the last one is about your own latest run."""
-        found = dict(EXERCISES)
-        if self.runs:
-            last = self.runs[-1]
-            found["your_best_epoch"] = Exercise(
-                key="training-your-best-epoch",
-                question=f"In your run {last.number}, at which epoch was the validation loss lowest?",
-                checker=number(last.best_epoch),
-                hint="Find the green star on the loss curve, or the 'best epoch' column of the run table.",
-                explanation="Those are the weights the lab kept.")
-        return found
 
     # --- augmentation preview ----------------------------------------------------------
     def _preview_images(self) -> list[np.ndarray]:
