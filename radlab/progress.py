@@ -138,3 +138,59 @@ def summary(events: Iterable[dict[str, Any]] | None = None,
         elif e.get("event") == "solution":
             nb.solutions.add(name)
     return dict(sorted(found.items()))
+
+
+@dataclass
+class ProgressView:
+    """What the student has done, per chapter and lab: shown as a table in ``index.ipynb``."""
+
+    rows: list[NotebookProgress]
+    path: Path
+
+    @property
+    def solved(self) -> int:
+        return sum(len(r.solved) for r in self.rows)
+
+    @property
+    def total(self) -> int:
+        return sum(r.total or 0 for r in self.rows)
+
+    def __str__(self) -> str:
+        lines = [f"{'notebook':45s} {'solved':>9s} {'tried':>6s} {'hints':>6s} {'solutions':>10s}  last"]
+        for r in self.rows:
+            done = f"{len(r.solved)}/{r.total}" if r.total is not None else f"{len(r.solved)}/?"
+            lines.append(f"{r.notebook:45s} {done:>9s} {len(r.tried):6d} {r.hints:6d} {len(r.solutions):10d}  "
+                         f"{r.last or '-'}")
+        lines.append(f"solved {self.solved} of {self.total} exercises; progress file: {self.path}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html  # noqa: PLC0415
+
+        body = []
+        for r in self.rows:
+            total = r.total if r.total is not None else "?"
+            share = len(r.solved) / r.total if r.total else 0.0
+            bar = (f'<div style="background:#eee;width:120px;height:10px"><div style="background:#1a7f37;'
+                   f'width:{120 * share:.0f}px;height:10px"></div></div>')
+            link = f'<a href="{html.escape(r.notebook)}.ipynb">{html.escape(r.notebook)}</a>'
+            body.append(f"<tr><td>{link}</td><td>{len(r.solved)} / {total}</td><td>{bar}</td>"
+                        f"<td>{len(r.tried)}</td><td>{r.hints}</td><td>{len(r.solutions)}</td>"
+                        f"<td>{html.escape(r.last or '–')}</td></tr>")
+        return ("<table><tr><th>notebook</th><th>solved</th><th></th><th>tried</th><th>hints</th>"
+                f"<th>solutions shown</th><th>last activity (UTC)</th></tr>{''.join(body)}</table>"
+                f"<p>Solved {self.solved} of {self.total} exercises. Progress file: "
+                f"<code>{html.escape(str(self.path))}</code></p>")
+
+
+def view(path: Path | None = None, totals: dict[str, int] | None = None) -> ProgressView:
+    """Solved / total per chapter and lab (totals from :func:`radlab.course.totals`: no widgets, no training)."""
+    if totals is None:
+        from radlab.course import totals as course_totals  # noqa: PLC0415  (course imports exercises, not us)
+
+        totals = course_totals(strict=False)
+    target = Path(path) if path is not None else progress_file()
+    found = summary(load(target), totals)
+    known = [found[nb] for nb in totals]                       # catalog order: chapters, then labs
+    others = [p for nb, p in found.items() if nb not in totals and nb]
+    return ProgressView(known + others, target)

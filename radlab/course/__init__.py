@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import warnings
 
 from typing import Any
 
@@ -52,20 +53,30 @@ def exercises_for(notebook: str) -> ExerciseSet:
     raise KeyError(f"no exercise module for {notebook!r}; known: {', '.join(map(notebook_of, module_names()))}")
 
 
-def catalog() -> dict[str, ExerciseSet]:
-    """Every notebook's exercises by notebook id, built without widgets, models or training."""
+def catalog(*, strict: bool = True) -> dict[str, ExerciseSet]:
+    """Every notebook's exercises by notebook id, built without widgets, models or training.
+
+    ``strict=False`` skips (with a warning) a module that fails to build, so one broken chapter
+    does not hide the student's progress in all the others.
+    """
     found = {}
     for name in module_names():
-        ex = importlib.import_module(f"{__name__}.{name}").exercises()
-        if ex.notebook != notebook_of(name):
-            raise ValueError(f"radlab.course.{name} builds {ex.notebook!r}, expected {notebook_of(name)!r}")
+        try:
+            ex = importlib.import_module(f"{__name__}.{name}").exercises()
+            if ex.notebook != notebook_of(name):
+                raise ValueError(f"radlab.course.{name} builds {ex.notebook!r}, expected {notebook_of(name)!r}")
+        except Exception as error:  # noqa: BLE001  (reported, and re-raised when strict)
+            if strict:
+                raise
+            warnings.warn(f"radlab.course.{name}: {error}", stacklevel=2)
+            continue
         found[ex.notebook] = ex
     return found
 
 
-def totals() -> dict[str, int]:
+def totals(*, strict: bool = True) -> dict[str, int]:
     """How many exercises each notebook has (what the progress view divides by)."""
-    return {notebook: len(ex) for notebook, ex in catalog().items()}
+    return {notebook: len(ex) for notebook, ex in catalog(strict=strict).items()}
 
 
 __all__ = ["catalog", "need", "exercises_for", "module_names", "notebook_of", "totals"]
