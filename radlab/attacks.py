@@ -19,8 +19,9 @@ on the screen at all, yet it can flip a diagnosis: :func:`robustness_report` che
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +30,8 @@ from torch import nn
 
 from radlab.errors import DataError
 from radlab.explain import as_batch, evaluating
+from radlab.metrics import roc_auc
+from radlab.train import predict
 
 #: The attacks, by the key the labs use.
 ATTACKS: dict[str, str] = {"fgsm": "FGSM (one step)", "pgd": "PGD (many projected steps)"}
@@ -52,19 +55,19 @@ class InputScale:
     low: float = 0.0
 
     @classmethod
-    def ct(cls, level_hu: float, width_hu: float) -> "InputScale":
+    def ct(cls, level_hu: float, width_hu: float) -> InputScale:
         """CT in Hounsfield units, fed to the model through the window ``level_hu`` ± ``width_hu`` / 2."""
         if width_hu <= 0:
             raise DataError(f"window width must be positive, got {width_hu} HU", fix="use e.g. width_hu=400")
         return cls("HU", float(width_hu), float(level_hu) - float(width_hu) / 2)
 
     @classmethod
-    def detector(cls) -> "InputScale":
+    def detector(cls) -> InputScale:
         """Chest phantoms in [0, 1] detector units: the model sees them unchanged."""
         return cls("detector units", 1.0)
 
     @classmethod
-    def grey_levels(cls, bits: int = 8) -> "InputScale":
+    def grey_levels(cls, bits: int = 8) -> InputScale:
         """Integer pixels 0 .. 2**bits - 1 (MedMNIST is 8-bit), divided by the maximum."""
         return cls("grey levels", float(2 ** bits - 1))
 
@@ -192,14 +195,11 @@ def run_attack(model: nn.Module, x: Any, y: Any, eps: float, method: str = "fgsm
 # ------------------------------------------------------------ predictions and curves
 
 def predict_scores(model: nn.Module, x: Any, batch_size: int = 256) -> np.ndarray:
-    """Probabilities: (N,) of the positive class for a binary model, (N, K) softmax otherwise."""
-    x = as_batch(x, model)
-    out = []
-    with evaluating(model), torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            logits = model(x[start:start + batch_size])
-            out.append(torch.sigmoid(logits[:, 0]) if logits.shape[1] == 1 else torch.softmax(logits, 1))
-    return torch.cat(out).cpu().numpy()
+    """Probabilities: (N,) of the positive class for a binary model, (N, K) softmax otherwise.
+
+    :func:`radlab.train.predict` on images given any way :func:`~radlab.explain.as_batch` accepts.
+    """
+    return predict(model, as_batch(x, model), batch_size=batch_size)
 
 
 def labels_from_scores(scores: np.ndarray) -> np.ndarray:
@@ -227,14 +227,6 @@ def accuracy_vs_epsilon(model: nn.Module, x: Any, y: Any, epsilons: Sequence[flo
         x_adv = x if eps == 0 else _attack_in_batches(model, x, y, float(eps), attack, batch_size, **kwargs)
         curve.append((float(eps), float((predict_labels(model, x_adv) == y).mean())))
     return curve
-
-
-def _auc(y: np.ndarray, scores: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    if len(np.unique(y)) < 2:
-        return float("nan")
-    return float(roc_auc_score(y, scores, multi_class="ovr") if scores.ndim > 1 else roc_auc_score(y, scores))
 
 
 @dataclass
@@ -300,7 +292,7 @@ def robustness_report(model: nn.Module, x: Any, y: Any, *, scale: InputScale, di
     clean_scores = predict_scores(model, x)
     clean_pred = labels_from_scores(clean_scores)
     report = RobustnessReport(attack=attack, units=scale.units, display_width=float(display_width),
-                              clean_accuracy=float((clean_pred == y).mean()), clean_auc=_auc(y, clean_scores))
+                              clean_accuracy=float((clean_pred == y).mean()), clean_auc=roc_auc(y, clean_scores, undefined="nan"))
     for g in grey_levels:
         eps_units = g * display_grey_level(display_width)
         eps_input = scale.to_input(eps_units)
@@ -310,5 +302,5 @@ def robustness_report(model: nn.Module, x: Any, y: Any, *, scale: InputScale, di
         report.rows.append(RobustnessRow(
             grey_levels=float(g), eps_units=eps_units, eps_input=eps_input,
             invisible=invisible_at_window(eps_units, display_width), accuracy=float((pred == y).mean()),
-            auc=_auc(y, scores), flipped=float((pred != clean_pred).mean())))
+            auc=roc_auc(y, scores, undefined="nan"), flipped=float((pred != clean_pred).mean())))
     return report

@@ -1,11 +1,18 @@
-"""Where computation runs (cuda -> mps -> cpu) and how randomness is seeded."""
+"""Where computation runs (cuda -> mps -> cpu), how randomness is seeded, and eval mode.
+
+The bottom of the import chain: everything that runs a model (``train``, ``explain``,
+``attacks``, ``models.summary``, ``viz``) imports :func:`evaluating` from here.
+"""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
+from torch import nn
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -46,3 +53,14 @@ def describe_device(device: torch.device | None = None) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Run ``model`` in eval mode (BatchNorm statistics, no dropout), then restore its mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

@@ -25,15 +25,16 @@ hottest pixel fall inside the lesion?) and the IoU between the thresholded map a
 """
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from radlab.device import evaluating  # re-exported: attacks, viz and notebooks import it from here
 from radlab.errors import DataError
 
 Target = int | Sequence[int] | np.ndarray | torch.Tensor | None
@@ -47,17 +48,6 @@ METHODS: dict[str, str] = {
 
 
 # ----------------------------------------------------------------------------- helpers
-
-@contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """Run ``model`` in eval mode (BatchNorm statistics, no dropout), then restore its mode."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
 
 def as_batch(x: Any, model: nn.Module | None = None) -> torch.Tensor:
     """Images as a float tensor (N, C, H, W) on the model's device; (H, W) and (N, H, W) get axes added."""

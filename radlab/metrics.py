@@ -20,10 +20,11 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,12 +83,44 @@ def roc_curve(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray, np.nda
     return fpr, tpr, np.r_[np.inf, s[last_of_each_value]]
 
 
-def roc_auc(y_true: Any, y_score: Any) -> float:
+def roc_auc(y_true: Any, y_score: Any, *, undefined: str = "raise") -> float:
     """Area under the ROC curve = the probability that a random positive outscores a random negative.
 
-    Computed from ranks (the Mann–Whitney U statistic; ties count one half).
+    Computed from ranks (the Mann–Whitney U statistic; ties count one half). The one AUC of
+    RadLab (training, reference runs, attacks and the labs all call it):
+
+    - binary: labels ``(N,)`` or ``(N, 1)`` of 0/1, scores ``(N,)`` or ``(N, 1)``;
+    - multi-label: labels and scores ``(N, K)``: the mean AUC over the K findings (macro);
+    - multi-class: labels ``(N,)`` of class numbers, scores ``(N, K)`` (e.g. softmax): the
+      mean one-vs-rest AUC (scikit-learn's ``multi_class="ovr"``).
+
+    The AUC is undefined when a class (or a finding's column) has only one kind of label,
+    or when scores are NaN/inf. ``undefined="raise"`` (the default) raises a
+    :class:`~radlab.errors.DataError` that says so; ``undefined="nan"`` returns NaN instead
+    and, for multi-label/multi-class data, averages the columns whose AUC is defined (what
+    ``fit`` wants: a validation batch with one class must not stop training).
     """
-    y, s = _binary_inputs(y_true, y_score)
+    if undefined not in ("raise", "nan"):
+        raise ValueError(f"undefined={undefined!r}: use 'raise' or 'nan'")
+    y, s = np.asarray(y_true), np.asarray(y_score, dtype=np.float64)
+    if y.ndim == 2 and y.shape[1] == 1:  # binary labels as a column
+        y = y[:, 0]
+    if s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    if s.ndim == 2:  # one column per finding (multi-label) or per class (multi-class, one-vs-rest)
+        if len(y) != len(s):
+            raise DataError(f"{len(y)} labels but {len(s)} rows of scores", fix="pass one row of scores per image")
+        columns = y if y.ndim == 2 else (y.reshape(-1, 1) == np.arange(s.shape[1])).astype(np.int64)
+        if columns.shape != s.shape:
+            raise DataError(f"labels of shape {y.shape} do not match scores of shape {s.shape}",
+                            fix="multi-label: one 0/1 column per finding; multi-class: one class number per image")
+        per_column = [roc_auc(columns[:, k], s[:, k], undefined=undefined) for k in range(s.shape[1])]
+        defined = [a for a in per_column if math.isfinite(a)]
+        return float(np.mean(defined)) if defined else float("nan")
+    if undefined == "nan":
+        if y.size == s.size and (not np.isfinite(s).all() or np.unique(y).size < 2):
+            return float("nan")
+    y, s = _binary_inputs(y, s)
     _both_classes(y)
     return float(_auc_from_ranks(y[None], s[None])[0])
 
@@ -485,7 +518,7 @@ class TestSetGuard:
         previous = self.looks
         number = len(previous) + 1
         record = {"dataset": self.dataset, "look": number, "final": bool(final), "purpose": str(purpose)[:500],
-                  "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                  "time": datetime.now(UTC).isoformat(timespec="seconds")}
         self._append(record)
         if any(p.get("final") for p in previous):
             warnings.warn(f"Look #{number} at the '{self.dataset}' set after a look marked final "

@@ -21,8 +21,9 @@ from torch import nn
 
 from radlab.data.transforms import to_model_input
 from radlab.errors import DataError
+from radlab.metrics import roc_auc
 from radlab.paths import data_cache
-from radlab.train import fit, load_checkpoint, predict, roc_auc, save_checkpoint
+from radlab.train import fit, load_checkpoint, predict, save_checkpoint
 
 DATASETS = ("chest-phantoms",)
 ARCHS = ("gap_cnn", "teaching_cnn")
@@ -148,8 +149,8 @@ def reference_model(dataset: str = "chest-phantoms", arch: str = "gap_cnn", *, f
     seconds = time.perf_counter() - started
     info = {"dataset": dataset, "arch": arch, "key": key, "fast": bool(fast), "seed": seed,
             "epochs": len(result.history), "best_epoch": result.best_epoch, "seconds": round(seconds, 2),
-            "val_auc": roc_auc(data.val.y, predict(model, data.val.x)),
-            "test_auc": roc_auc(data.test.y, predict(model, data.test.x)),
+            "val_auc": roc_auc(data.val.y, predict(model, data.val.x), undefined="nan"),
+            "test_auc": roc_auc(data.test.y, predict(model, data.test.x), undefined="nan"),
             "n_train": len(data.train), "image_size": recipe["size"], "width": recipe["width"]}
     save_checkpoint(path, model.cpu(), **info)
     info.update(cached=False, path=str(path))

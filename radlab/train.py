@@ -1,4 +1,4 @@
-"""One training loop for every task of the course: ``fit()``, its ``History``, checkpoints.
+"""One training loop for every task of the course: ``fit()``, its ``History``, and ``predict()``.
 
 ``fit(model, (x_train, y_train), (x_val, y_val), task=...)`` trains a classifier
 (BCE-with-logits or cross-entropy), a segmentation network (Dice + BCE) or a denoiser
@@ -7,36 +7,57 @@ augmentation on the device and class weights for imbalanced data. After every ep
 measures the loss and a metric on the training and validation data (AUC or accuracy,
 Dice, PSNR), keeps the best weights (lowest validation loss) in memory and in
 ``<run folder>/best.pt``, and asks an optional :class:`~radlab.monitor.OverfittingMonitor`
-whether to stop early.
+whether to stop early. Taught in Lab 3 (training) and the course's chapter on learning.
 
 Seeded: the same ``seed`` on the same machine gives the same history and weights (on CPU;
 GPUs can differ in the last bits). Interrupting (the stop button, or the kernel's
 interrupt) ends training cleanly: the best weights are put back and the history is kept.
+A crash (even ``kill -9``) leaves the run folder with the last complete ``best.pt`` and
+``history.json``; a full or read-only disk stops training with a clear error and the best
+weights in the model (see :mod:`radlab.runs`).
+
+Losses live in :mod:`radlab.losses`, run folders and checkpoints in :mod:`radlab.runs`
+(both re-exported here), the AUC in :mod:`radlab.metrics`.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
-import re
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from radlab.data.batches import (
+    LoaderBatches,
+    TensorBatches,
+    as_tensor_pair,
+    classification_kind,
+    first_input,
+    target_converter,
+)
 from radlab.data.transforms import augmentation as make_augmentation
-from radlab.device import pick_device, seed_everything
+from radlab.device import evaluating, pick_device, seed_everything
 from radlab.errors import DataError
-from radlab.paths import runs_dir
+from radlab.history import History
+from radlab.losses import LOSSES, DiceBCELoss, make_loss
+from radlab.metrics import roc_auc
+from radlab.runs import (
+    RunFolderError,
+    atomic_write,
+    fresh_dir,
+    load_checkpoint,
+    new_run_dir,
+    read_checkpoint,
+    save_checkpoint,
+)
 
 if TYPE_CHECKING:  # the monitor is passed in; train.py does not need to import it
     from radlab.monitor import OverfittingMonitor
@@ -44,92 +65,12 @@ if TYPE_CHECKING:  # the monitor is passed in; train.py does not need to import 
 TASKS = ("classification", "segmentation", "denoising")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "cosine", None)
-LOSSES = {"classification": ("bce", "ce"), "segmentation": ("dice_bce",), "denoising": ("mse", "l1")}
 METRIC_NAMES = {"classification": "AUC", "segmentation": "Dice", "denoising": "PSNR"}
 
 
 # --------------------------------------------------------------------------------------
-# History and result
+# Result and callbacks
 # --------------------------------------------------------------------------------------
-
-@dataclass
-class History:
-    """Per-epoch record of a training run: losses, metrics, learning rate and time.
-
-    Lists are aligned: index ``i`` is epoch ``epoch[i]`` (epochs count from 1). The metric is
-    AUC (binary or multi-label classification), accuracy (multi-class), Dice (segmentation)
-    or PSNR in dB (denoising); higher is better for all of them.
-    """
-
-    task: str = "classification"
-    metric_name: str = "AUC"
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    train_metric: list[float] = field(default_factory=list)
-    val_metric: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-
-    _COLUMNS = ("epoch", "train_loss", "val_loss", "train_metric", "val_metric", "lr", "seconds")
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    def append(self, *, train_loss: float, val_loss: float, train_metric: float, val_metric: float,
-               lr: float, seconds: float) -> None:
-        """Add one epoch's numbers."""
-        self.epoch.append(len(self.epoch) + 1)
-        self.train_loss.append(float(train_loss))
-        self.val_loss.append(float(val_loss))
-        self.train_metric.append(float(train_metric))
-        self.val_metric.append(float(val_metric))
-        self.lr.append(float(lr))
-        self.seconds.append(float(seconds))
-
-    @property
-    def best_epoch(self) -> int:
-        """Epoch (from 1) with the lowest validation loss; 0 when there is none yet."""
-        finite = [(v, e) for v, e in zip(self.val_loss, self.epoch) if math.isfinite(v)]
-        return min(finite)[1] if finite else 0
-
-    def gap(self) -> list[float]:
-        """Validation loss minus training loss, per epoch (a widening gap means overfitting)."""
-        return [v - t for t, v in zip(self.train_loss, self.val_loss)]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (NaN/inf become None)."""
-        clean = lambda values: [v if isinstance(v, int) or math.isfinite(v) else None for v in values]  # noqa: E731
-        return {"task": self.task, "metric_name": self.metric_name,
-                **{name: clean(getattr(self, name)) for name in self._COLUMNS}}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        """Inverse of :meth:`to_dict` (None becomes NaN)."""
-        restore = lambda values: [float("nan") if v is None else v for v in values]  # noqa: E731
-        return cls(task=data["task"], metric_name=data["metric_name"],
-                   epoch=[int(e) for e in data["epoch"]],
-                   **{name: restore(data[name]) for name in cls._COLUMNS if name != "epoch"})
-
-    def save(self, path: str | Path) -> Path:
-        """Write the history as JSON (atomically: a reader never sees half a file)."""
-        path = Path(path)
-        _atomic_write(path, lambda f: f.write(json.dumps(self.to_dict(), indent=1).encode()))
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> History:
-        """Read a history written by :meth:`save`."""
-        path = Path(path)
-        try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except FileNotFoundError:
-            raise DataError("no training history here", path=path,
-                            fix="pass the history.json of a run folder (see radlab.paths.runs_dir())") from None
-        except (KeyError, TypeError, ValueError) as err:
-            raise DataError(f"not a RadLab training history ({err})", path=path,
-                            fix="pass a history.json written by fit() / History.save()") from None
-
 
 @dataclass
 class FitResult:
@@ -160,250 +101,8 @@ class Callback:
 
 
 # --------------------------------------------------------------------------------------
-# Checkpoints and run folders
+# The metric of an epoch
 # --------------------------------------------------------------------------------------
-
-def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """Write via a temporary file in the same folder, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; runs are meant to be shared
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def save_checkpoint(path: str | Path, model: nn.Module | dict[str, torch.Tensor], **meta: Any) -> Path:
-    """Save a model's weights (+ JSON-able ``meta``) atomically, loadable with ``weights_only=True``."""
-    state = model.state_dict() if isinstance(model, nn.Module) else model
-    payload = {"model_state": {k: v.detach().cpu() for k, v in state.items()}, "meta": meta}
-    path = Path(path)
-    _atomic_write(path, lambda f: torch.save(payload, f))
-    return path
-
-
-def load_checkpoint(model: nn.Module, path: str | Path) -> dict[str, Any]:
-    """Load weights saved by :func:`save_checkpoint` into ``model``; returns the checkpoint's meta."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("checkpoint not found", path=path, fix="train first (fit writes best.pt in its run folder)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(payload["model_state"])
-    except (RuntimeError, KeyError, EOFError, TypeError) as err:
-        raise DataError(f"cannot load these weights into {type(model).__name__}: {err}", path=path,
-                        fix="build the same architecture (same widths/blocks) that was trained, "
-                            "or delete the file to train again") from None
-    return dict(payload.get("meta", {}))
-
-
-def new_run_dir(name: str = "run", *, parent: str | Path | None = None) -> Path:
-    """Create and return a new, empty run folder ``<runs_dir>/<timestamp>-<name>``; never reuses one."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "run"
-    base = Path(parent) if parent is not None else runs_dir()
-    return _fresh_dir(base / f"{datetime.now():%Y%m%d-%H%M%S}-{safe}")
-
-
-def _fresh_dir(path: Path) -> Path:
-    """Create ``path``, or ``path-2``, ``path-3``... if it exists: a student's run is never overwritten."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    candidate, n = path, 1
-    while True:
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            n += 1
-            candidate = path.with_name(f"{path.name}-{n}")
-
-
-# --------------------------------------------------------------------------------------
-# Data: tensors in memory are sliced directly; Datasets go through a DataLoader
-# --------------------------------------------------------------------------------------
-
-class _TensorBatches:
-    """Mini-batches of in-memory tensors by index slicing (faster than a DataLoader on CPU)."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool,
-                 generator: torch.Generator | None = None):
-        self.x, self.y, self.batch_size, self.shuffle, self.generator = x, y, batch_size, shuffle, generator
-
-    def __len__(self) -> int:
-        n, bs = len(self.x), self.batch_size
-        # Training skips a last batch of one image: batch norm cannot normalise a single image.
-        return n // bs + (1 if n % bs > (1 if self.shuffle else 0) else 0)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.x)
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.x.device)
-            for b in range(len(self)):
-                idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-                yield self.x[idx], self.y[idx]
-        else:
-            for start in range(0, n, self.batch_size):
-                yield self.x[start:start + self.batch_size], self.y[start:start + self.batch_size]
-
-
-class _LoaderBatches:
-    """Mini-batches from a torch Dataset, moved to the device and given the task's target format."""
-
-    def __init__(self, dataset: Dataset, batch_size: int, *, shuffle: bool, device: torch.device,
-                 prepare: Callable[[torch.Tensor], torch.Tensor], generator: torch.Generator | None = None):
-        n = len(dataset)  # type: ignore[arg-type]
-        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                                 drop_last=shuffle and n % batch_size == 1,
-                                 pin_memory=device.type == "cuda")
-        self.device, self.prepare = device, prepare
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for xb, yb in self.loader:
-            yield (xb.to(self.device, non_blocking=True).float(),
-                   self.prepare(torch.as_tensor(yb)).to(self.device, non_blocking=True))
-
-
-def _as_tensor_pair(data: Any, role: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check an ``(x, y)`` pair and return it as tensors (x float32)."""
-    if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise DataError(f"{role} data must be an (x, y) pair or a torch Dataset, got {type(data).__name__}",
-                        fix=f"pass {role}=(x_{role}, y_{role})")
-    x, y = (v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v)) for v in data)
-    if x.ndim not in (4, 5):
-        raise DataError(f"{role} images have shape {tuple(x.shape)}; a CNN wants (N, C, H, W)",
-                        fix="add the channel axis with radlab.data.transforms.to_model_input(images, units=...)")
-    if not x.is_floating_point():
-        raise DataError(f"{role} images are {x.dtype}, not floats in [0, 1]",
-                        fix="convert with radlab.data.transforms.to_model_input(images, units='uint8')")
-    if len(x) != len(y):
-        raise DataError(f"{role} has {len(x)} images but {len(y)} targets",
-                        fix="pass one target (label, mask or clean image) per image")
-    if len(x) == 0:
-        raise DataError(f"{role} data is empty", fix=f"give {role} at least one image")
-    return x.float(), y
-
-
-def _first_input(data: Any) -> torch.Tensor:
-    """One input image with a batch axis, to ask the model what its output looks like."""
-    if isinstance(data, Dataset):
-        return torch.as_tensor(data[0][0]).float().unsqueeze(0)
-    return _as_tensor_pair(data, "val")[0][:1]
-
-
-def _target_converter(task: str, kind: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Return a function giving targets the form the task's loss wants."""
-    if kind == "binary":
-        return lambda y: y.reshape(len(y), 1).float()
-    if kind == "multiclass":
-        return lambda y: y.reshape(len(y)).long()
-    if kind == "multilabel":
-        return lambda y: y.float()
-    if task == "segmentation":
-        return lambda y: (y.unsqueeze(1) if y.ndim == 3 else y).float()
-    return lambda y: y.float()  # denoising: the clean image
-
-
-def _classification_kind(out_width: int, y_example: torch.Tensor | None) -> str:
-    """binary (1 logit), multi-label (K logits, K-column targets) or multi-class (K logits, one label)."""
-    if out_width == 1:
-        return "binary"
-    if y_example is not None and y_example.ndim == 2 and y_example.shape[1] == out_width:
-        return "multilabel"
-    return "multiclass"
-
-
-# --------------------------------------------------------------------------------------
-# Losses and metrics
-# --------------------------------------------------------------------------------------
-
-class DiceBCELoss(nn.Module):
-    """Segmentation loss: BCE (every pixel right) + soft Dice (overlap right even for small lesions)."""
-
-    def __init__(self, smooth: float = 1.0):
-        super().__init__()
-        self.smooth = smooth
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        bce = F.binary_cross_entropy_with_logits(logits, target)
-        prob = torch.sigmoid(logits.float())
-        overlap = (prob * target).sum()
-        dice = (2 * overlap + self.smooth) / (prob.sum() + target.sum() + self.smooth)
-        return bce + (1 - dice)
-
-
-def _class_counts(y: torch.Tensor, kind: str, n_classes: int) -> torch.Tensor:
-    if kind == "multiclass":
-        return torch.bincount(y.reshape(-1).long(), minlength=n_classes).float()
-    y = y.reshape(len(y), -1).float()
-    return torch.stack([(1 - y).sum(0), y.sum(0)])  # (2, K): negatives, positives per output
-
-
-def make_loss(task: str, loss: str | None = None, *, kind: str = "binary", class_weight: Any = None,
-              targets: torch.Tensor | None = None, n_outputs: int = 1) -> nn.Module:
-    """The loss for a task. ``class_weight="balanced"`` weighs classes by inverse frequency.
-
-    Binary / multi-label: ``pos_weight = negatives / positives`` in BCE-with-logits, so the
-    rare class counts as much as the common one. Multi-class: cross-entropy weights
-    ``N / (K * count_k)``. A number (binary) or a sequence (one per class) is used as given.
-    """
-    default = {"classification": "ce" if kind == "multiclass" else "bce",
-               "segmentation": "dice_bce", "denoising": "mse"}[task]
-    loss = loss or default
-    if loss not in LOSSES[task]:
-        raise ValueError(f"loss {loss!r} does not fit task {task!r}; use one of {LOSSES[task]}")
-    if class_weight is not None and task != "classification":
-        raise ValueError("class_weight is for classification; segmentation's Dice term already "
-                         "copes with small lesions")
-    weight = None
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            raise ValueError(f"class_weight={class_weight!r}: use None, 'balanced', a number or a list")
-        if targets is None:
-            raise ValueError("class_weight='balanced' needs the training targets")
-        counts = _class_counts(targets, kind, n_outputs)
-        if kind == "multiclass":
-            weight = counts.sum() / (n_outputs * counts.clamp(min=1))
-        else:
-            weight = counts[0] / counts[1].clamp(min=1)
-    elif class_weight is not None:
-        weight = torch.as_tensor(class_weight, dtype=torch.float32).reshape(-1)
-    if loss == "bce":
-        return nn.BCEWithLogitsLoss(pos_weight=weight)
-    if loss == "ce":
-        return nn.CrossEntropyLoss(weight=weight)
-    if loss == "dice_bce":
-        return DiceBCELoss()
-    return nn.MSELoss() if loss == "mse" else nn.L1Loss()
-
-
-def roc_auc(y_true: Any, score: Any) -> float:
-    """ROC AUC: the chance that a random positive scores higher than a random negative (ties: half).
-
-    Computed from ranks (the Mann-Whitney U statistic), so it needs no threshold. 2-D inputs
-    (multi-label) give the mean AUC over columns. NaN when a class is missing.
-    """
-    y, s = np.asarray(y_true), np.asarray(score, dtype=np.float64)
-    if y.ndim == 2 and y.shape[1] == 1:  # binary targets as a column
-        y, s = y[:, 0], s.reshape(len(s), -1)[:, 0]
-    if y.ndim == 2:
-        per_label = [roc_auc(y[:, k], s[:, k]) for k in range(y.shape[1])]
-        valid = [a for a in per_label if math.isfinite(a)]
-        return float(np.mean(valid)) if valid else float("nan")
-    positive = y.reshape(-1) > 0.5
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    _, inverse, counts = np.unique(s.reshape(-1), return_inverse=True, return_counts=True)
-    average_rank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based rank, tied scores share the mean rank
-    rank_sum = average_rank[inverse][positive].sum()
-    return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
 
 class _MetricSum:
     """Accumulates one epoch's loss and metric on the device; one host sync per epoch in ``result``."""
@@ -442,7 +141,8 @@ class _MetricSum:
         out, y = torch.cat(self.outputs).cpu(), torch.cat(self.targets).cpu()
         if self.kind == "multiclass":
             return loss, float((out.argmax(1) == y).float().mean())
-        return loss, roc_auc(y.numpy(), out.numpy() if self.kind == "multilabel" else out[:, 0].numpy())
+        return loss, roc_auc(y.numpy(), out.numpy() if self.kind == "multilabel" else out[:, 0].numpy(),
+                             undefined="nan")  # a one-class batch must not stop training
 
 
 # --------------------------------------------------------------------------------------
@@ -476,6 +176,7 @@ def _make_schedule(optimizer: torch.optim.Optimizer, name: str | None, lr: float
 
 def _check_options(task: str, epochs: int, batch_size: int, lr: float, optimizer: str,
                    weight_decay: float, schedule: str | None) -> None:
+    """Refuse a bad option before any work is done, naming it and a value that works."""
     if task not in TASKS:
         raise ValueError(f"task={task!r}: use one of {TASKS}")
     if optimizer not in OPTIMIZERS:
@@ -493,6 +194,7 @@ def _check_options(task: str, epochs: int, batch_size: int, lr: float, optimizer
 
 
 def _callback_hooks(callbacks: Iterable[Any]) -> tuple[list[Callable], list[Callable]]:
+    """Split ``callbacks`` into per-batch and per-epoch hooks (a plain function is per-epoch)."""
     batch_hooks, epoch_hooks = [], []
     for cb in callbacks:
         if isinstance(cb, Callback):
@@ -507,6 +209,167 @@ def _callback_hooks(callbacks: Iterable[Any]) -> tuple[list[Callable], list[Call
 
 class _StopRequested(Exception):
     """Raised inside the loop when the stop flag is set (ends training like an interrupt)."""
+
+
+@dataclass
+class _Trainer:
+    """Everything one optimisation step needs, built once by :func:`_prepare` (keeps ``fit`` short)."""
+
+    model: nn.Module
+    task: str
+    kind: str                       # binary | multiclass | multilabel | image
+    device: torch.device
+    criterion: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    scaler: torch.amp.GradScaler
+    use_amp: bool
+    augment: Callable[..., Any] | None
+    train_batches: TensorBatches | LoaderBatches
+    val_batches: TensorBatches | LoaderBatches
+    metric_name: str
+
+
+def _probe_kind(model: nn.Module, train: Any, val: Any, task: str, device: torch.device) -> tuple[str, int]:
+    """Run one validation image through the model: its output width decides the loss and metric."""
+    with evaluating(model), torch.inference_mode():
+        out_width = model(first_input(val).to(device)).shape[1]
+    if task != "classification":
+        return "image", out_width
+    y_example = torch.as_tensor(np.asarray(train[1][:1])) if not isinstance(train, Dataset) else None
+    return classification_kind(out_width, y_example), out_width
+
+
+def _batches(data: Any, role: str, batch_size: int, *, shuffle: bool, device: torch.device,
+             prepare: Callable[[torch.Tensor], torch.Tensor],
+             generator: torch.Generator) -> TensorBatches | LoaderBatches:
+    """Mini-batches of ``data`` on ``device``: tensors are sliced directly, Datasets use a DataLoader."""
+    if isinstance(data, Dataset):
+        return LoaderBatches(data, batch_size, shuffle=shuffle, device=device, prepare=prepare,
+                              generator=generator if shuffle else None)
+    x, y = as_tensor_pair(data, role)
+    return TensorBatches(x.to(device), prepare(y).to(device), batch_size if shuffle else max(batch_size, 256),
+                          shuffle=shuffle, generator=generator)
+
+
+def _prepare(model: nn.Module, train: Any, val: Any, *, task: str, epochs: int, batch_size: int, lr: float,
+             optimizer: str, weight_decay: float, schedule: str | None, augment: tuple[Any, ...],
+             class_weight: Any, loss: str | None, device: torch.device, generator: torch.Generator,
+             amp: bool | None) -> _Trainer:
+    """Batches, loss, optimiser, schedule and mixed precision for a run (in this order: it keeps seeds exact)."""
+    kind, out_width = _probe_kind(model, train, val, task, device)
+    prepare = target_converter(task, kind)
+    train_batches = _batches(train, "train", batch_size, shuffle=True, device=device, prepare=prepare,
+                             generator=generator)
+    val_batches = _batches(val, "val", batch_size, shuffle=False, device=device, prepare=prepare, generator=generator)
+    targets = None
+    if class_weight is not None and task == "classification":
+        targets = (train_batches.y if isinstance(train_batches, TensorBatches)
+                   else torch.cat([prepare(torch.as_tensor(item[1]).unsqueeze(0)) for item in train]))
+    criterion = make_loss(task, loss, kind=kind, class_weight=class_weight, targets=targets,
+                          n_outputs=out_width).to(device)
+    aug = make_augmentation(augment)
+    opt = _make_optimizer(model, optimizer, lr, weight_decay)
+    scheduler = _make_schedule(opt, schedule, lr, epochs * len(train_batches))
+    use_amp = (device.type == "cuda") if amp is None else (amp and device.type == "cuda")
+    return _Trainer(model=model, task=task, kind=kind, device=device, criterion=criterion, optimizer=opt,
+                    scheduler=scheduler, scaler=torch.amp.GradScaler("cuda", enabled=use_amp), use_amp=use_amp,
+                    augment=aug, train_batches=train_batches, val_batches=val_batches,
+                    metric_name="accuracy" if kind == "multiclass" else METRIC_NAMES[task])
+
+
+def train_one_epoch(t: _Trainer, epoch: int, batch_hooks: Sequence[Callable] = (),
+                    stop_event: threading.Event | None = None) -> tuple[float, float]:
+    """One pass over the training data, one optimisation step per mini-batch; returns (loss, metric)."""
+    t.model.train()
+    running = _MetricSum(t.task, t.kind, t.device)
+    for b, (xb, yb) in enumerate(t.train_batches, start=1):
+        if t.augment is not None:  # segmentation masks move with their images; labels do not
+            xb, yb = (t.augment(xb), yb) if t.task == "classification" else t.augment(
+                xb, yb, target_mode="nearest" if t.task == "segmentation" else "bilinear")
+        with torch.autocast(t.device.type, dtype=torch.float16, enabled=t.use_amp):
+            out = t.model(xb)                       # forward
+            batch_loss = t.criterion(out, yb)       # how wrong
+        t.optimizer.zero_grad(set_to_none=True)
+        t.scaler.scale(batch_loss).backward()       # gradients
+        t.scaler.step(t.optimizer)                  # one step downhill
+        t.scaler.update()
+        if t.scheduler is not None:
+            t.scheduler.step()
+        running.add(batch_loss, out, yb)
+        for hook in batch_hooks:
+            hook(epoch, b)
+        if stop_event is not None and stop_event.is_set():
+            raise _StopRequested
+    return running.result()
+
+
+def evaluate(t: _Trainer) -> tuple[float, float]:
+    """Loss and metric on the validation data, in eval mode and without gradients."""
+    t.model.eval()
+    total = _MetricSum(t.task, t.kind, t.device)
+    with torch.inference_mode(), torch.autocast(t.device.type, dtype=torch.float16, enabled=t.use_amp):
+        for xb, yb in t.val_batches:
+            out = t.model(xb)
+            total.add(t.criterion(out, yb), out, yb)
+    return total.result()
+
+
+def _open_run_folder(model: nn.Module, *, name: str | None, run_dir: str | Path | None,
+                     config: dict[str, Any]) -> Path:
+    """A new run folder (never an existing one) holding ``config.json``: what this run was."""
+    folder = fresh_dir(Path(run_dir)) if run_dir is not None else new_run_dir(name or type(model).__name__.lower())
+    atomic_write(folder / "config.json", lambda f: f.write(json.dumps(config, indent=1).encode()))
+    return folder
+
+
+def _run_config(model: nn.Module, device: torch.device, *, augment: tuple[Any, ...], seed: int,
+                class_weight: Any, **settings: Any) -> dict[str, Any]:
+    """The run's settings as JSON-able values (written to ``config.json``)."""
+    weight = class_weight if isinstance(class_weight, (str, type(None), float, int)) else list(map(float, class_weight))
+    return {"model": type(model).__name__, **settings, "augment": [a for a in augment if isinstance(a, str)],
+            "seed": seed, "class_weight": weight, "device": str(device)}
+
+
+class _BestWeights:
+    """The weights of the epoch with the lowest validation loss so far, kept on the CPU."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, torch.Tensor] | None = None
+        self.epoch, self.loss = 0, math.inf
+
+    def improves(self, val_loss: float) -> bool:
+        return val_loss < self.loss
+
+    def keep(self, model: nn.Module, epoch: int, val_loss: float) -> None:
+        self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        self.epoch, self.loss = epoch, val_loss
+
+    def restore(self, model: nn.Module) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)
+
+
+def _save_epoch(folder: Path | None, model: nn.Module, history: History, *, best: bool) -> None:
+    """Checkpoint the best epoch, then the history: each file is replaced whole, never half-written."""
+    if folder is None:
+        return
+    if best:
+        save_checkpoint(folder / "best.pt", model, epoch=history.epoch[-1], val_loss=history.val_loss[-1],
+                        val_metric=history.val_metric[-1], metric_name=history.metric_name, task=history.task)
+    history.save(folder / "history.json")
+
+
+def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm  # noqa: PLC0415  (imported late: a notebook front end may not be ready at import)
+
+    return tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, leave=True)
+
+
+def _show_progress(bar: Any, history: History) -> None:
+    bar.update(1)
+    bar.set_postfix(train_loss=f"{history.train_loss[-1]:.4f}", val_loss=f"{history.val_loss[-1]:.4f}",
+                    **{f"val_{history.metric_name}": f"{history.val_metric[-1]:.3f}"})
 
 
 def fit(model: nn.Module, train: Any, val: Any, *, task: str = "classification", epochs: int = 10,
@@ -528,6 +391,8 @@ def fit(model: nn.Module, train: Any, val: Any, *, task: str = "classification",
     ``stop_event`` (what a Stop button does) or interrupting the kernel ends training
     cleanly with ``interrupted=True``. The returned model (in eval mode) has the weights of
     the epoch with the lowest validation loss, unless ``monitor.restore_best`` is False.
+    If the run folder cannot be written (disk full, read-only), fit raises a
+    :class:`~radlab.runs.RunFolderError`; the model then holds the best weights so far.
     """
     _check_options(task, epochs, batch_size, lr, optimizer, weight_decay, schedule)
     augment = (augment,) if isinstance(augment, str) else tuple(augment or ())
@@ -535,113 +400,34 @@ def fit(model: nn.Module, train: Any, val: Any, *, task: str = "classification",
     device = device if isinstance(device, torch.device) else pick_device(device)
     generator = seed_everything(seed)
     model.to(device)
-
-    # What the model outputs decides the loss (binary, multi-class, multi-label...).
-    kind = "image"
-    probe = _first_input(val)
-    with torch.inference_mode():
-        was_training = model.training
-        model.eval()
-        out_width = model(probe.to(device)).shape[1]
-        model.train(was_training)
-    if task == "classification":
-        y_example = torch.as_tensor(np.asarray(train[1][:1])) if not isinstance(train, Dataset) else None
-        kind = _classification_kind(out_width, y_example)
-    prepare = _target_converter(task, kind)
-
-    def batches(data: Any, role: str, shuffle: bool) -> _TensorBatches | _LoaderBatches:
-        if isinstance(data, Dataset):
-            return _LoaderBatches(data, batch_size, shuffle=shuffle, device=device, prepare=prepare,
-                                  generator=generator if shuffle else None)
-        x, y = _as_tensor_pair(data, role)
-        return _TensorBatches(x.to(device), prepare(y).to(device), batch_size if shuffle else max(batch_size, 256),
-                              shuffle=shuffle, generator=generator)
-
-    train_batches, val_batches = batches(train, "train", True), batches(val, "val", False)
-    targets = None
-    if class_weight is not None and task == "classification":
-        targets = (train_batches.y if isinstance(train_batches, _TensorBatches)
-                   else torch.cat([prepare(torch.as_tensor(item[1]).unsqueeze(0)) for item in train]))
-    criterion = make_loss(task, loss, kind=kind, class_weight=class_weight, targets=targets,
-                          n_outputs=out_width).to(device)
-    aug = make_augmentation(augment)
-    target_mode = "nearest" if task == "segmentation" else "bilinear"
-    opt = _make_optimizer(model, optimizer, lr, weight_decay)
-    steps = len(train_batches)
-    scheduler = _make_schedule(opt, schedule, lr, epochs * steps)
-    use_amp = (device.type == "cuda") if amp is None else (amp and device.type == "cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    t = _prepare(model, train, val, task=task, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                 weight_decay=weight_decay, schedule=schedule, augment=augment, class_weight=class_weight,
+                 loss=loss, device=device, generator=generator, amp=amp)
     batch_hooks, epoch_hooks = _callback_hooks(callbacks)
-
-    history = History(task=task, metric_name="accuracy" if kind == "multiclass" else METRIC_NAMES[task])
+    history = History(task=task, metric_name=t.metric_name)
     folder = None
     if save:
-        label = name or type(model).__name__.lower()
-        folder = _fresh_dir(Path(run_dir)) if run_dir is not None else new_run_dir(label)
-        config = {"model": type(model).__name__, "task": task, "epochs": epochs, "batch_size": batch_size,
-                  "lr": lr, "optimizer": optimizer, "weight_decay": weight_decay, "schedule": schedule,
-                  "augment": [a for a in augment if isinstance(a, str)], "seed": seed,
-                  "class_weight": class_weight if isinstance(class_weight, (str, type(None), float, int))
-                  else list(map(float, class_weight)), "device": str(device)}
-        _atomic_write(folder / "config.json", lambda f: f.write(json.dumps(config, indent=1).encode()))
+        config = _run_config(model, device, task=task, epochs=epochs, batch_size=batch_size, lr=lr,
+                             optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, augment=augment,
+                             seed=seed, class_weight=class_weight)
+        folder = _open_run_folder(model, name=name, run_dir=run_dir, config=config)
 
-    def run_epoch(epoch: int) -> tuple[float, float]:
-        """One pass over the training data; returns (loss, metric) measured on the way."""
-        model.train()
-        running = _MetricSum(task, kind, device)
-        for b, (xb, yb) in enumerate(train_batches, start=1):
-            if aug is not None:
-                xb, yb = (aug(xb), yb) if task == "classification" else aug(xb, yb, target_mode=target_mode)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                out = model(xb)
-                batch_loss = criterion(out, yb)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(batch_loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            if scheduler is not None:
-                scheduler.step()
-            running.add(batch_loss, out, yb)
-            for hook in batch_hooks:
-                hook(epoch, b)
-            if stop_event is not None and stop_event.is_set():
-                raise _StopRequested
-        return running.result()
-
-    def evaluate() -> tuple[float, float]:
-        model.eval()
-        total = _MetricSum(task, kind, device)
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-            for xb, yb in val_batches:
-                out = model(xb)
-                total.add(criterion(out, yb), out, yb)
-        return total.result()
-
-    best_state: dict[str, torch.Tensor] | None = None
-    best_epoch, best_loss = 0, math.inf
-    reason = "completed"
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
-    bar = tqdm(total=epochs, desc=name or type(model).__name__, unit="epoch", disable=not progress, leave=True)
+    best, reason = _BestWeights(), "completed"
+    bar = _progress_bar(epochs, name or type(model).__name__, progress)
     try:
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
-            train_loss, train_metric = run_epoch(epoch)
-            val_loss, val_metric = evaluate()
+            train_loss, train_metric = train_one_epoch(t, epoch, batch_hooks, stop_event)
+            val_loss, val_metric = evaluate(t)
             history.append(train_loss=train_loss, val_loss=val_loss, train_metric=train_metric,
-                           val_metric=val_metric, lr=opt.param_groups[0]["lr"], seconds=time.perf_counter() - t0)
+                           val_metric=val_metric, lr=t.optimizer.param_groups[0]["lr"],
+                           seconds=time.perf_counter() - t0)
             stop = monitor.update(history).stop if monitor is not None else False
-            if val_loss < best_loss:  # the best epoch: lowest validation loss so far
-                if folder is not None:
-                    save_checkpoint(folder / "best.pt", model, epoch=epoch, val_loss=val_loss,
-                                    val_metric=val_metric, metric_name=history.metric_name, task=task)
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-                best_epoch, best_loss = epoch, val_loss
-            if folder is not None:
-                history.save(folder / "history.json")
-            bar.update(1)
-            bar.set_postfix(train_loss=f"{train_loss:.4f}", val_loss=f"{val_loss:.4f}",
-                            **{f"val_{history.metric_name}": f"{val_metric:.3f}"})
+            is_best = best.improves(val_loss)    # the best epoch: lowest validation loss so far
+            _save_epoch(folder, model, history, best=is_best)
+            if is_best:
+                best.keep(model, epoch, val_loss)
+            _show_progress(bar, history)
             for hook in epoch_hooks:
                 hook(history)
             if not math.isfinite(train_loss):
@@ -652,15 +438,18 @@ def fit(model: nn.Module, train: Any, val: Any, *, task: str = "classification",
                 break
     except (KeyboardInterrupt, _StopRequested):
         reason = "interrupted"
+    except RunFolderError:               # disk full / read-only: keep the best weights, then say so
+        best.restore(model)
+        model.eval()
+        raise
     finally:
         bar.close()
-    restore = monitor is None or monitor.restore_best
-    if best_state is not None and (restore or reason == "interrupted"):
-        model.load_state_dict(best_state)
+    if best.state is not None and (monitor is None or monitor.restore_best or reason == "interrupted"):
+        best.restore(model)
     if folder is not None:
         history.save(folder / "history.json")
     model.eval()
-    return FitResult(model=model, history=history, best_epoch=best_epoch,
+    return FitResult(model=model, history=history, best_epoch=best.epoch,
                      stopped_early=reason in ("early stop", "diverged"), interrupted=reason == "interrupted",
                      run_dir=folder, stop_reason=reason, seconds=time.perf_counter() - started)
 
@@ -671,11 +460,12 @@ def fit(model: nn.Module, train: Any, val: Any, *, task: str = "classification",
 
 def predict(model: nn.Module, x: Any, *, batch_size: int = 256, device: str | torch.device | None = None,
             activation: str = "auto") -> np.ndarray:
-    """Model outputs as probabilities, in batches, without gradients.
+    """Model outputs as probabilities, in batches, without gradients: RadLab's one ``predict``.
 
     ``activation="auto"``: one logit -> sigmoid, shape ``(N,)``; K logits -> softmax,
     ``(N, K)``; a one-channel map ``(N, 1, H, W)`` -> sigmoid, ``(N, H, W)``. Use
     ``"sigmoid"`` for multi-label outputs and ``"none"`` for raw outputs (denoising).
+    The model's train/eval mode is restored afterwards.
     """
     if activation not in ("auto", "sigmoid", "softmax", "none"):
         raise ValueError(f"activation={activation!r}: use 'auto', 'sigmoid', 'softmax' or 'none'")
@@ -686,20 +476,16 @@ def predict(model: nn.Module, x: Any, *, batch_size: int = 256, device: str | to
     first = next(model.parameters(), None)
     device = (torch.device(device) if isinstance(device, str) else device) or (
         first.device if first is not None else torch.device("cpu"))
-    was_training = model.training
-    model.eval()
     outs = []
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(x), batch_size):
-                out = model(x[start:start + batch_size].to(device).float()).float()
-                outs.append(_probabilities(out, activation).cpu())
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            out = model(x[start:start + batch_size].to(device).float()).float()
+            outs.append(_probabilities(out, activation).cpu())
     return torch.cat(outs).numpy() if outs else np.zeros((0,), dtype=np.float32)
 
 
 def _probabilities(out: torch.Tensor, activation: str) -> torch.Tensor:
+    """Logits -> probabilities (see :func:`predict`); one-channel outputs lose their channel axis."""
     if activation == "none":
         return out
     if activation == "auto":
@@ -710,5 +496,6 @@ def _probabilities(out: torch.Tensor, activation: str) -> torch.Tensor:
     return prob[:, 0] if prob.ndim in (2, 4) and prob.shape[1] == 1 else prob
 
 
-__all__ = ["Callback", "DiceBCELoss", "FitResult", "History", "fit", "load_checkpoint", "make_loss",
-           "new_run_dir", "predict", "roc_auc", "save_checkpoint"]
+__all__ = ["LOSSES", "Callback", "DiceBCELoss", "FitResult", "History", "RunFolderError", "evaluate", "fit",
+           "load_checkpoint", "make_loss", "new_run_dir", "predict", "read_checkpoint", "save_checkpoint",
+           "train_one_epoch"]

@@ -251,3 +251,59 @@ def test_bad_inputs_raise_clear_errors():
         M.roc_auc([1, 1], [0.1, 0.2])
     with pytest.raises(DataError, match="3 labels but 2 scores"):
         M.threshold_metrics([0, 1, 1], [0.1, 0.2], 0.5)
+
+
+# ---------------------------------------------------------------- the one AUC (train, attacks, reference use it)
+
+def test_the_one_auc_is_the_share_of_correctly_ordered_pairs_with_ties_counting_half():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    score = np.round(rng.random(200) + 0.3 * y, 1)  # rounding makes ties
+    pos, neg = score[y == 1], score[y == 0]
+    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    assert M.roc_auc(y, score) == pytest.approx(pairs)
+    assert M.roc_auc(y[:, None], score[:, None]) == pytest.approx(pairs), "a column of labels and scores is binary"
+
+
+def test_the_one_auc_on_one_class_raises_by_default_and_gives_nan_when_asked():
+    with pytest.raises(DataError, match="only one class"):
+        M.roc_auc(np.ones(5), np.arange(5.0))
+    assert np.isnan(M.roc_auc(np.ones(5), np.arange(5.0), undefined="nan"))
+    assert np.isnan(M.roc_auc([0, 1, 1], [0.1, np.nan, 0.3], undefined="nan")), "diverged scores: NaN, not a crash"
+    with pytest.raises(DataError, match="NaN"):
+        M.roc_auc([0, 1, 1], [0.1, np.nan, 0.3])
+    with pytest.raises(ValueError, match="undefined"):
+        M.roc_auc([0, 1], [0.1, 0.2], undefined="zero")
+
+
+def test_the_one_auc_is_the_macro_mean_over_findings_for_multi_label_data_like_sklearn():
+    rng = np.random.default_rng(1)
+    y = (rng.random((150, 4)) < [0.2, 0.4, 0.5, 0.7]).astype(int)
+    s = rng.normal(size=(150, 4)) + y * [0.5, 1.0, 1.5, 2.0]
+    assert M.roc_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s, average="macro"), abs=1e-12)
+    y[:, 2] = 1  # one finding never absent: its AUC is undefined
+    with pytest.raises(DataError, match="only one class"):
+        M.roc_auc(y, s)
+    expected = np.mean([skm.roc_auc_score(y[:, k], s[:, k]) for k in (0, 1, 3)])
+    assert M.roc_auc(y, s, undefined="nan") == pytest.approx(expected, abs=1e-12), "undefined findings are skipped"
+
+
+def test_the_one_auc_is_one_vs_rest_for_multi_class_scores_like_sklearn():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 240)
+    logits = rng.normal(size=(240, 3)) + 1.5 * np.eye(3)[y]
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert M.roc_auc(y, p) == pytest.approx(skm.roc_auc_score(y, p, multi_class="ovr"), abs=1e-12)
+    two = p[:, :2] / p[:, :2].sum(1, keepdims=True)
+    y2 = (y == 1).astype(int)
+    assert M.roc_auc(y2, np.stack([1 - two[:, 1], two[:, 1]], 1)) == pytest.approx(skm.roc_auc_score(y2, two[:, 1]))
+
+
+def test_training_attacks_and_reference_use_the_one_auc():
+    import inspect
+
+    from radlab import attacks, reference, train
+
+    assert train.roc_auc is M.roc_auc and attacks.roc_auc is M.roc_auc and reference.roc_auc is M.roc_auc
+    for module in (train, attacks, reference):
+        assert "roc_auc_score" not in inspect.getsource(module) and "rank_sum" not in inspect.getsource(module)

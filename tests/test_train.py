@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from radlab.errors import DataError
-from radlab.train import Callback, History, fit, load_checkpoint, make_loss, new_run_dir, predict, roc_auc
+from radlab.train import Callback, History, fit, load_checkpoint, make_loss, new_run_dir, predict
 
 
 class TinyNet(nn.Module):
@@ -220,17 +220,6 @@ def test_bad_inputs_are_explained_with_a_fix():
         fit(TinyNet(), (x, y[:5]), (x, y), save=False, progress=False)
     with pytest.raises(ValueError, match="task"):
         fit(TinyNet(), (x, y), (x, y), task="regression", save=False, progress=False)
-
-
-def test_roc_auc_equals_the_share_of_correctly_ordered_pairs_with_ties_counting_half():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 200)
-    score = np.round(rng.random(200) + 0.3 * y, 1)  # rounding makes ties
-    pos, neg = score[y == 1], score[y == 0]
-    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
-    assert roc_auc(y, score) == pytest.approx(pairs)
-    assert math.isnan(roc_auc(np.ones(5), np.arange(5)))
-    assert roc_auc(np.stack([y, 1 - y], 1), np.stack([score, -score], 1)) == pytest.approx(pairs)
 
 
 def test_reference_model_is_trained_once_then_loaded_from_the_cache(tmp_path: Path, monkeypatch):

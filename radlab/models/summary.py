@@ -16,12 +16,15 @@ For every layer the input passes through (in the order it passes):
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 import torch
 from torch import nn
+
+from radlab.device import evaluating
 
 #: What training learns vs what the designer sets (the reviews' Table 1), shown under the summary.
 PARAMETERS_VS_HYPERPARAMETERS: dict[str, tuple[str, str]] = {
@@ -269,15 +272,12 @@ def summary(model: nn.Module, input_size: Sequence[int] | torch.Tensor) -> Model
         else:
             handles.append(module.register_forward_pre_hook(pre_container))
             handles.append(module.register_forward_hook(post_container))
-    was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad():
+        with evaluating(model), torch.no_grad():
             out = model(x)
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
 
     params = list(model.parameters())
     return ModelSummary(

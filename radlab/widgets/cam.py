@@ -9,7 +9,8 @@ the threshold on the slider. Maps explain the "lesion" score of the model.
 from __future__ import annotations
 
 import html
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
@@ -17,11 +18,21 @@ import plotly.graph_objects as go
 import torch
 from torch import nn
 
-from radlab.attacks import predict_scores
 from radlab.course.lab07_cam_explorer import exercises as lab_exercises
 from radlab.errors import DataError
-from radlab.explain import (METHODS, RightReasonReport, explain, explainable_layers, find_layer, has_gap_head,
-                            lesion_positive, mask_iou, pointing_hit, score_heatmaps)
+from radlab.explain import (
+    METHODS,
+    RightReasonReport,
+    explain,
+    explainable_layers,
+    find_layer,
+    has_gap_head,
+    lesion_positive,
+    mask_iou,
+    pointing_hit,
+    score_heatmaps,
+)
+from radlab.train import predict
 from radlab.viz.explain import overlay_figure, right_reason_figure
 from radlab.widgets.exercise import exercise_panel
 
@@ -86,7 +97,7 @@ class CamExplorerLab(W.VBox):
         if self.positive.size == 0:
             raise DataError("no test image has a lesion mask", fix="use a phantom set with lesions")
         self.units, self.class_names = units, list(class_names)
-        self.scores = predict_scores(model, self.x)
+        self.scores = predict(model, self.x)
         self.methods = [m for m in METHODS if m != "cam" or has_gap_head(model)]
         self.layers = explainable_layers(model)
         default_layer = find_layer(model)

@@ -1,0 +1,33 @@
+"""The code passes ruff with the rules configured in pyproject.toml ([tool.ruff])."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+
+from radlab.paths import PROJECT_ROOT
+
+LINTED = ["radlab", "tests", "benchmarks", "make.py"]
+
+
+def test_ruff_finds_nothing_in_the_package_tests_benchmarks_and_make():
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise",
+                             *LINTED], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert "No module named ruff" not in result.stderr, "install the test extras: pip install -e '.[test]'"
+    assert result.returncode == 0, f"ruff check {' '.join(LINTED)}:\n{result.stdout}{result.stderr}\n" \
+                                   "fix them, or run `ruff check --fix` for the safe fixes"
+
+
+def test_ruff_is_configured_so_that_every_noqa_is_deliberate():
+    lint = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
+    assert "RUF100" in lint["select"], "stale noqa comments must be reported"
+    assert {"E", "F", "I", "B", "UP"} <= set(lint["select"])
+
+
+def test_the_declared_python_and_setuptools_floors_fit_what_the_code_uses():
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    assert project["project"]["requires-python"] == ">=3.11"  # tomllib is 3.11+
+    setuptools = next(r for r in project["build-system"]["requires"] if r.startswith("setuptools"))
+    assert setuptools == "setuptools>=77"  # an SPDX license string needs setuptools 77
+    assert (PROJECT_ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert (PROJECT_ROOT / "radlab" / "py.typed").is_file()
