@@ -22,9 +22,12 @@ A lab shows the same objects with :class:`radlab.widgets.exercise.ExerciseWidget
 """
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
+import re
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 #: The longest text answer accepted (longer ones are refused with a message, not checked).
@@ -139,17 +142,15 @@ class Exercise:
     instructor's solution cell assigns (default: the expected value's ``repr``).
     """
 
-    def __init__(self, name: str | None = None, question: str = "", answer: Any = _MISSING, hints: Sequence[str] | str = (),
+    def __init__(self, name: str, question: str, answer: Any = _MISSING, hints: Sequence[str] | str = (),
                  solution: str = "", *, choices: Sequence[str] = (), mistakes: Sequence[Mistake] = (),
-                 points: int = 1, solution_code: str | None = None, notebook: str = "",
-                 # the first wave's keywords, accepted while its exercises are converted
-                 key: str | None = None, checker: Checker | None = None, hint: str | None = None,
-                 explanation: str | None = None):
-        self.name = key if key is not None else name
-        if not self.name or not question:
+                 points: int = 1, solution_code: str | None = None, notebook: str = ""):
+        if not name or not question:
             raise TypeError("an exercise needs a name and a question")
+        if not str(name).isidentifier():
+            raise ValueError(f"exercise name {name!r} must be a Python identifier (it is used as ex.{name})")
+        self.name = str(name)
         self.question = question
-        answer = checker if checker is not None else answer
         if answer is _MISSING:
             raise TypeError(f"exercise {self.name!r}: give the expected answer (a value, a callable or a checker)")
         if isinstance(answer, Checker):
@@ -162,10 +163,8 @@ class Exercise:
             self._checker = _Number(answer)
         else:
             self._checker = Checker(answer)
-        if hint is not None:
-            hints = (hint,)
         self.hints: tuple[str, ...] = (hints,) if isinstance(hints, str) else tuple(hints)
-        self.solution_text = explanation if explanation is not None else solution
+        self.solution_text = solution
         self.choices: tuple[str, ...] = tuple(choices)
         self.mistakes: tuple[Mistake, ...] = tuple(mistakes)
         self.points = points
@@ -177,6 +176,20 @@ class Exercise:
     def key(self) -> str:
         """``notebook:name``, the id used in progress files and nbgrader ``grade_id``s."""
         return f"{self.notebook}:{self.name}" if self.notebook else self.name
+
+    @property
+    def depends_on_run(self) -> bool:
+        """True when the answer is computed from the student's own run (a callable), not fixed."""
+        return callable(self._checker.expected)
+
+    @property
+    def variable(self) -> str:
+        """The notebook variable a chapter's answer goes into: ``ANSWER_<NAME>``."""
+        return f"ANSWER_{self.name.upper()}"
+
+    def solution_source(self) -> str:
+        """Python source for the answer (an instructor's nbgrader solution cell assigns it to :attr:`variable`)."""
+        return self.solution_code if self.solution_code is not None else repr(self.expected())
 
     @property
     def kind(self) -> str:
@@ -349,21 +362,44 @@ def _describe(value: Any) -> str:
     return f"{_short(repr(value))} (of type {type(value).__name__})"
 
 
+def _parse_number_text(text_: str) -> float:
+    """``"14"``, ``"0.33"``, ``"0,33"`` (decimal comma), ``"1,000"``, ``"1/3"``, ``"−5"``, ``"62.5%"`` -> float."""
+    cleaned = text_.strip().replace("\u2212", "-").replace(" ", "").replace("\u00a0", "")
+    cleaned = cleaned[:-1] if cleaned.endswith("%") else cleaned
+    if "," in cleaned and "." not in cleaned and re.fullmatch(r"[-+]?\d+,(\d{1,2}|\d{4,})", cleaned):
+        cleaned = cleaned.replace(",", ".")          # a decimal comma: 0,33 or 1,5
+    cleaned = cleaned.replace(",", "")                 # thousands separators: 1,000
+    if re.fullmatch(r"[-+]?\d+/\d+", cleaned):
+        return float(Fraction(cleaned))
+    return float(cleaned)
+
+
 def _as_number(answer: Any) -> tuple[str, Any]:
     """Accept ints, floats, numpy/torch scalars and numeric text; explain anything else."""
     if isinstance(answer, bool):
         return f"Expected a number, got {_describe(answer)}.", None
     value = answer
-    if hasattr(value, "item") and getattr(value, "shape", None) in ((), (1,), [1]):
-        value = value.item()
-    if isinstance(value, str):
-        cleaned = value.strip().rstrip("%").replace(",", "").strip()
+    shape = getattr(value, "shape", None)
+    if hasattr(value, "item") and shape is not None and tuple(shape) in ((), (1,)):
         try:
-            value = float(cleaned)
-        except ValueError:
+            value = value.item()
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    if isinstance(value, bool):
+        return f"Expected a number, got {_describe(answer)}.", None
+    if isinstance(value, str):
+        try:
+            value = _parse_number_text(value)
+        except (ValueError, ZeroDivisionError):
             return f"Expected a number, got the text {_short(answer)!r}.", None
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+    elif isinstance(value, decimal.Decimal):
+        value = float(value)
+    if not isinstance(value, numbers.Real):
         return f"Expected one number, got {_describe(answer)}.", None
+    try:
+        value = float(value)
+    except OverflowError:
+        return "That number is too large to be the answer.", None
     if math.isnan(value) or math.isinf(value):
         return f"{value} is not an answer: expected a finite number.", None
     return "", value

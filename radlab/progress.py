@@ -3,8 +3,8 @@
 One JSON line per event in a per-student file (``RADLAB_PROGRESS``, default
 ``~/.radlab/progress.jsonl`` — the home folder is the student's own working area on a hub).
 Each line is appended under an exclusive file lock in a single write, so two kernels writing
-at once lose nothing and a kernel killed mid-write leaves at most one unreadable line, which
-:func:`load` skips. Nothing is ever rewritten: the file only grows.
+at once lose nothing; a kernel killed mid-write leaves at most one unreadable line, which
+:func:`load` skips and the next record starts after (it never glues onto a torn line). Nothing is ever rewritten: the file only grows.
 """
 from __future__ import annotations
 
@@ -53,10 +53,13 @@ def record(*, notebook: str, exercise: str, event: str, answer: Any = None, corr
     line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and hasattr(os, "pread") and os.pread(fd, 1, size - 1) != b"\n":  # torn by a crash: new line
+                line = b"\n" + line
             os.write(fd, line)
             os.fsync(fd)
         finally:

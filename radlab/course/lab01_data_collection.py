@@ -38,8 +38,7 @@ def exercises(lab: Any = None) -> ExerciseSet:
             solution="0 HU, by definition (air is −1000 HU); soft tissue is a few tens of HU above water, bone "
                      "hundreds to over a thousand.",
             mistakes=[Mistake(-1000, "−1000 HU is air; water is the other fixed point of the scale."),
-                      Mistake(1000, "+1000 HU is dense bone; water is the zero of the scale."),
-                      Mistake(1, "that is water's density in g/cm³; in Hounsfield units it is the zero point.")]),
+                      Mistake(1000, "+1000 HU is dense bone; water is the zero of the scale.")]),
         Exercise(
             "why_deid", "Why de-identify DICOM files before sharing or exporting them?",
             choice(DEID_RIGHT),
