@@ -4,7 +4,7 @@ A DICOM file is a header (who, when, how) plus pixel data. ``read_dicom`` gives 
 :class:`DicomImage` whose ``pixels`` are float32 in physical units when the file says how
 (CT: Hounsfield units through *Rescale Slope/Intercept*), and whose ``dataset`` is a
 **de-identified copy**: the original header, with names, IDs, dates and UIDs, is never
-kept, shown or exported (DICOM PS3.15 Annex E, basic profile, a subset).
+kept, shown or exported (DICOM PS3.15 Annex E, the whole basic profile: :mod:`radlab.data.deid`).
 
 Windowing maps a range of HU (level ± width/2) onto the grey scale; a few presets are
 the ones radiologists use daily. Every bad input raises :class:`radlab.errors.DataError`
@@ -12,9 +12,6 @@ naming the file and the fix.
 """
 from __future__ import annotations
 
-import copy
-import hashlib
-import secrets
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +22,9 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_rescale
-from pydicom.uid import generate_uid
 
+# the whole PS3.15 basic profile lives in radlab.data.deid; these names stay importable from here
+from radlab.data.deid import DEID_METHOD, DeidAction, DeidReport, deidentify, load_profile, profile_rows  # noqa: F401
 from radlab.errors import DataError
 
 if TYPE_CHECKING:  # torch is imported lazily: reading DICOM should not cost a torch import
@@ -55,180 +53,6 @@ DECODER_PACKAGES: dict[str, str] = {
     "1.2.840.10008.1.2.4.202": "pylibjpeg pylibjpeg-openjpeg",
     "1.2.840.10008.1.2.4.203": "pylibjpeg pylibjpeg-openjpeg",
 }
-
-
-# --------------------------------------------------------------------------- de-identification
-
-#: A subset of the DICOM PS3.15 Annex E basic application level confidentiality profile:
-#: keyword -> action. D = replace with a dummy value, Z = replace with an empty value,
-#: X = remove, U = replace the UID with a new one (the same old UID always gets the same new UID).
-BASIC_PROFILE: dict[str, str] = {
-    # patient
-    "PatientName": "D", "PatientID": "D", "PatientBirthDate": "Z", "PatientSex": "Z",
-    "PatientBirthTime": "X", "PatientAge": "X", "PatientSize": "X", "PatientWeight": "X",
-    "PatientAddress": "X", "PatientTelephoneNumbers": "X", "OtherPatientIDs": "X",
-    "OtherPatientNames": "X", "OtherPatientIDsSequence": "X", "PatientMotherBirthName": "X",
-    "MedicalRecordLocator": "X", "EthnicGroup": "X", "Occupation": "X", "PatientComments": "X",
-    "AdditionalPatientHistory": "X", "MilitaryRank": "X", "BranchOfService": "X",
-    "CountryOfResidence": "X", "RegionOfResidence": "X", "PatientReligiousPreference": "X",
-    # dates and times
-    "StudyDate": "Z", "SeriesDate": "X", "AcquisitionDate": "X", "ContentDate": "Z",
-    "AcquisitionDateTime": "X", "InstanceCreationDate": "X", "StudyTime": "Z",
-    "SeriesTime": "X", "AcquisitionTime": "X", "ContentTime": "Z", "InstanceCreationTime": "X",
-    "OverlayDate": "X", "CurveDate": "X", "OverlayTime": "X", "CurveTime": "X",
-    "PerformedProcedureStepStartDate": "X", "PerformedProcedureStepStartTime": "X",
-    "PerformedProcedureStepEndDate": "X", "PerformedProcedureStepEndTime": "X",
-    "ScheduledProcedureStepStartDate": "X", "ScheduledProcedureStepEndDate": "X",
-    "DateOfLastCalibration": "X", "TimeOfLastCalibration": "X",
-    # study, people, places, devices
-    "AccessionNumber": "Z", "StudyID": "Z", "ReferringPhysicianName": "Z",
-    "ReferringPhysicianAddress": "X", "ReferringPhysicianTelephoneNumbers": "X",
-    "InstitutionName": "X", "InstitutionAddress": "X", "InstitutionalDepartmentName": "X",
-    "PhysiciansOfRecord": "X", "PerformingPhysicianName": "X", "NameOfPhysiciansReadingStudy": "X",
-    "OperatorsName": "X", "RequestingPhysician": "X", "RequestAttributesSequence": "X",
-    "StationName": "X", "DeviceSerialNumber": "X", "StudyDescription": "X",
-    "SeriesDescription": "X", "ProtocolName": "X", "ImageComments": "X",
-    "PerformedProcedureStepID": "X", "PerformedProcedureStepDescription": "X",
-    "RequestedProcedureDescription": "X", "AdmittingDiagnosesDescription": "X",
-    "DerivationDescription": "X",
-    # UIDs (kept consistent so series and studies still group together)
-    "StudyInstanceUID": "U", "SeriesInstanceUID": "U", "SOPInstanceUID": "U",
-    "FrameOfReferenceUID": "U", "ReferencedSOPInstanceUID": "U", "InstanceCreatorUID": "U",
-    "SynchronizationFrameOfReferenceUID": "U", "IrradiationEventUID": "U",
-    "ReferencedFrameOfReferenceUID": "U", "StorageMediaFileSetUID": "U", "UID": "U",
-}
-
-#: A random salt per Python session: the same patient/UID maps to the same pseudonym within a
-#: session (so a folder's images still group by patient), but pseudonyms cannot be reversed.
-_SESSION_SALT = secrets.token_hex(16)
-DEID_METHOD = "RadLab PS3.15 Annex E basic profile subset"  # LO: at most 64 characters
-
-
-@dataclass(frozen=True)
-class DeidAction:
-    """One change de-identification made: which tag, which action, the old and new value."""
-
-    tag: str        # "(0010,0010)"
-    keyword: str    # "PatientName" (or "private tag")
-    action: str     # D, Z, X or U
-    old: str
-    new: str
-
-
-@dataclass
-class DeidReport:
-    """Everything de-identification changed, in the order it was done."""
-
-    actions: list[DeidAction] = field(default_factory=list)
-    method: str = DEID_METHOD
-
-    def __len__(self) -> int:
-        return len(self.actions)
-
-    def rows(self) -> list[dict[str, str]]:
-        """The report as table rows (tag, keyword, action, old, new) for a lab to show."""
-        return [vars(a).copy() for a in self.actions]
-
-    def count(self, action: str) -> int:
-        """How many elements got ``action`` (D, Z, X or U)."""
-        return sum(a.action == action for a in self.actions)
-
-    def __str__(self) -> str:
-        lines = [f"{self.method}: {len(self)} changes "
-                 f"(D {self.count('D')}, Z {self.count('Z')}, X {self.count('X')}, U {self.count('U')})"]
-        lines += [f"  {a.tag} {a.keyword:<28} {a.action}  {a.old!r} -> {a.new!r}" for a in self.actions]
-        return "\n".join(lines)
-
-
-def _short(value: object, limit: int = 64) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _pseudonym(kind: str, value: str, salt: str) -> str:
-    """A stable, irreversible stand-in for ``value`` (same input and salt -> same output)."""
-    return hashlib.sha256(f"{salt}|{kind}|{value}".encode()).hexdigest()[:10].upper()
-
-
-def _new_uid(old: str, salt: str) -> str:
-    """The replacement UID for ``old``: deterministic within a salt, so references stay consistent."""
-    return generate_uid(entropy_srcs=[salt, str(old)])
-
-
-def _dummy(elem: pydicom.DataElement, salt: str) -> object:
-    """A dummy value (action D) that fits the element's VR."""
-    old = str(elem.value)
-    if elem.keyword == "PatientID":
-        return "ANON-" + _pseudonym("id", old, salt)
-    if elem.VR == "PN":
-        return "Anonymous^" + _pseudonym("name", old, salt)
-    if elem.VR == "DA":
-        return "19000101"
-    if elem.VR == "TM":
-        return "000000"
-    if elem.VR in ("US", "SS", "UL", "SL", "FL", "FD", "IS", "DS"):
-        return 0
-    return "ANONYMIZED"
-
-
-def _deidentify_in_place(ds: Dataset, report: DeidReport, salt: str) -> None:
-    """Apply the basic-profile actions to ``ds`` and its sequences, recording each change."""
-    for elem in list(ds):  # a list: we delete while iterating
-        if elem.tag.is_private:
-            report.actions.append(DeidAction(str(elem.tag), "private tag", "X",
-                                             _short(elem.value if elem.VR != "SQ" else "<sequence>"), ""))
-            del ds[elem.tag]
-            continue
-        action = BASIC_PROFILE.get(elem.keyword)
-        old = "<sequence>" if elem.VR == "SQ" else _short(elem.value)
-        if action == "X":
-            del ds[elem.tag]
-            new = ""
-        elif action == "Z":
-            if old == "":
-                continue  # already empty: nothing to remove, nothing to report
-            elem.value = None if elem.VR != "SQ" else []
-            new = ""
-        elif action == "D":
-            elem.value = _dummy(elem, salt)
-            new = str(elem.value)
-        elif action == "U":
-            if elem.VM > 1:
-                elem.value = [_new_uid(v, salt) for v in elem.value]
-            elif elem.value:
-                elem.value = _new_uid(elem.value, salt)
-            new = _short(elem.value)
-        else:
-            if elem.VR == "SQ":
-                for item in elem.value:
-                    _deidentify_in_place(item, report, salt)
-            continue
-        report.actions.append(DeidAction(str(elem.tag), elem.keyword, action, old, new))
-
-
-def deidentify(ds: Dataset, *, salt: str | None = None) -> tuple[Dataset, DeidReport]:
-    """Return a de-identified copy of ``ds`` and a report of what was removed or replaced.
-
-    Implements a subset of the DICOM PS3.15 Annex E basic profile: names and IDs get
-    pseudonyms (D; the profile allows a dummy value, and a consistent pseudonym keeps a
-    patient's images together for patient-level splits), dates/times and free text are
-    emptied (Z) or removed (X), UIDs are replaced consistently (U), private tags are removed,
-    and PatientIdentityRemoved / DeidentificationMethod are set. ``ds`` itself is not changed.
-    Pixels are kept as they are: burned-in text in the image would need pixel cleaning.
-    """
-    salt = _SESSION_SALT if salt is None else salt
-    clean = copy.deepcopy(ds)
-    report = DeidReport()
-    _deidentify_in_place(clean, report, salt)
-    meta = getattr(clean, "file_meta", None)
-    if meta is not None and "MediaStorageSOPInstanceUID" in meta:
-        old = meta.MediaStorageSOPInstanceUID
-        meta.MediaStorageSOPInstanceUID = clean.get("SOPInstanceUID", _new_uid(old, salt))
-        report.actions.append(DeidAction("(0002,0003)", "MediaStorageSOPInstanceUID", "U",
-                                         str(old), str(meta.MediaStorageSOPInstanceUID)))
-    clean.PatientIdentityRemoved = "YES"
-    clean.DeidentificationMethod = DEID_METHOD
-    return clean, report
 
 
 # --------------------------------------------------------------------------- reading
@@ -402,7 +226,9 @@ def read_dicom(path: str | Path) -> DicomImage:
     spacing_mm = (float(spacing[0]), float(spacing[1])) if spacing and float(spacing[0]) > 0 else None
 
     clean, report = deidentify(ds)
-    notes.append(f"header de-identified: {len(report)} elements removed or replaced")
+    notes.append(f"header de-identified: {len(report)} elements removed or replaced "
+                 f"(PS3.15 Table E.1-1, edition {report.edition})")
+    notes += [f"WARNING: {w}" for w in report.warnings]
     return DicomImage(pixels=pixels.astype(np.float32), dataset=clean, path=path, modality=modality,
                       photometric=photometric, units=units, deid_report=report, inverted=inverted,
                       file_window=window, pixel_spacing=spacing_mm, notes=notes)
