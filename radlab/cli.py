@@ -4,6 +4,8 @@
     radlab fetch NAME [--from FILE] [--unofficial]
     radlab check                                 versions, device, data cache, what is missing
     radlab serve ...                             Voila for instructors (see radlab serve --help)
+    radlab assignments build [--out DIR] [--force] [--only NAME ...]
+                                                 chapters and labs as an nbgrader course folder
 
 Errors print as one message saying what went wrong and how to fix it (no traceback).
 """
@@ -34,6 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="accept a file that is not the official release (it is labelled UNOFFICIAL)")
     commands.add_parser("check", help="check versions, device, data cache and browser; say what is missing")
     commands.add_parser("serve", add_help=False, help="serve the labs with Voila (arguments go to radlab.serve)")
+    assignments = commands.add_parser("assignments", help="nbgrader assignments for instructors")
+    assignment_commands = assignments.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = assignment_commands.add_parser(
+        "build", help="write chapters and labs as an nbgrader course folder (source/<assignment>/<notebook>.ipynb)")
+    build.add_argument("--out", type=Path, default=Path("radlab-nbgrader"), metavar="DIR",
+                       help="the nbgrader course folder to write (default: ./radlab-nbgrader)")
+    build.add_argument("--force", action="store_true",
+                       help="replace assignment source folders that exist (gradebook and submissions are kept)")
+    build.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                       help="only these chapters or labs (e.g. ch01_how_a_cnn_reads_an_image labs/03_training)")
     return parser
 
 
@@ -55,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_datasets()
         if args.command == "fetch":
             return cmd_fetch(args.name, args.source, args.unofficial)
+        if args.command == "assignments":
+            return cmd_assignments_build(args.out, only=args.only, force=args.force)
         return cmd_check()
     except RadlabError as err:
         print(f"radlab: error: {err}", file=sys.stderr)
@@ -62,6 +76,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("radlab: interrupted", file=sys.stderr)
         return 130
+
+
+# --- radlab assignments build ----------------------------------------------------------
+
+def cmd_assignments_build(out: Path, *, only: list[str] | None = None, force: bool = False) -> int:
+    """Write the nbgrader course folder and say what is in it and what to run next."""
+    from radlab.assignments import build  # noqa: PLC0415
+
+    built = build(out, only, force=force)
+    print(f"nbgrader course folder: {Path(out).expanduser().resolve()}")
+    for assignment in built:
+        print(f"  {assignment}")
+    print("next: cd into it, then `nbgrader generate_assignment NAME` (student version in release/); "
+          "see the README's instructor guide")
+    return 0
 
 
 # --- radlab datasets --------------------------------------------------------------------
