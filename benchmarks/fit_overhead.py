@@ -23,7 +23,8 @@ from radlab.data.transforms import to_model_input
 from radlab.models.cnn import TeachingCNN
 from radlab.monitor import OverfittingMonitor
 from radlab.paths import shared_datasets
-from radlab.train import fit, roc_auc
+from radlab.metrics import roc_auc
+from radlab.train import fit
 
 
 def load_data(n_train: int) -> tuple[tuple[torch.Tensor, np.ndarray], tuple[torch.Tensor, np.ndarray]]:
@@ -70,12 +71,12 @@ def bare_loop(model: nn.Module, train, val, *, epochs: int, batch_size: int, lr:
             total += loss.detach() * len(idx)
             outputs.append(out.detach())
         _train_loss = float(total) / len(x)
-        _train_auc = roc_auc(y[order[:steps * batch_size]].numpy(), torch.cat(outputs)[:, 0].numpy())
+        _train_auc = roc_auc(y[order[:steps * batch_size]].numpy(), torch.cat(outputs)[:, 0].numpy(), undefined="nan")
         model.eval()
         with torch.inference_mode():
             out = torch.cat([model(xv[i:i + 256]) for i in range(0, len(xv), 256)])
             val_loss = float(loss_fn(out, yv))
-            _val_auc = roc_auc(yv.numpy(), out[:, 0].numpy())
+            _val_auc = roc_auc(yv.numpy(), out[:, 0].numpy(), undefined="nan")
     return val_loss
 
 

@@ -20,7 +20,8 @@ import torch
 from radlab.data.transforms import to_model_input
 from radlab.models.cnn import TeachingCNN
 from radlab.paths import shared_datasets
-from radlab.train import fit, predict, roc_auc
+from radlab.metrics import roc_auc
+from radlab.train import fit, predict
 
 #: What is passed to fit besides the data; everything else is a library default.
 RECIPE = dict(augment=("flip", "shift"), class_weight="balanced")

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from radlab.errors import DataError
-from radlab.explain import as_batch, evaluating
+from radlab.device import evaluating
+from radlab.explain import as_batch
 from radlab.metrics import roc_auc
 from radlab.train import predict
 
@@ -292,7 +293,8 @@ def robustness_report(model: nn.Module, x: Any, y: Any, *, scale: InputScale, di
     clean_scores = predict_scores(model, x)
     clean_pred = labels_from_scores(clean_scores)
     report = RobustnessReport(attack=attack, units=scale.units, display_width=float(display_width),
-                              clean_accuracy=float((clean_pred == y).mean()), clean_auc=roc_auc(y, clean_scores, undefined="nan"))
+                              clean_accuracy=float((clean_pred == y).mean()),
+                              clean_auc=roc_auc(y, clean_scores, undefined="nan"))
     for g in grey_levels:
         eps_units = g * display_grey_level(display_width)
         eps_input = scale.to_input(eps_units)

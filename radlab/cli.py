@@ -171,7 +171,7 @@ def _device_check() -> Check:
 
 def _cache_checks() -> list[Check]:
     """The data cache folder and the dataset files in it, each with its status."""
-    from radlab.data.catalog import dataset_status, load_catalog  # noqa: PLC0415
+    from radlab.data.catalog import dataset_state, load_catalog  # noqa: PLC0415
     from radlab.paths import data_cache  # noqa: PLC0415
 
     try:
@@ -184,9 +184,9 @@ def _cache_checks() -> list[Check]:
     files = [c for c in cards.values() if c.downloadable and (cache / c.filename).is_file()]
     for card in files:
         size_mb = (cache / card.filename).stat().st_size / 1e6
-        status = dataset_status(card.name)
-        checks.append(Check(f"  {card.filename}", f"{size_mb:.1f} MB, {status}", "official" in status or
-                            "UNOFFICIAL" in status, False, fix=status))
+        status = dataset_state(card.name)
+        checks.append(Check(f"  {card.filename}", f"{size_mb:.1f} MB, {status}", status.cached, False,
+                            fix=status.text))
     if not files:
         checks.append(Check("  (empty)", "no dataset files yet; the labs use phantoms offline", True, False,
                             fix="radlab fetch pneumoniamnist"))

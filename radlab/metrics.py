@@ -5,8 +5,8 @@
 - how to choose that threshold (on validation!) and how PPV/NPV move with prevalence;
 - calibration (reliability bins, expected calibration error);
 - class imbalance: class weights, ``pos_weight``, a balanced sampler, balanced accuracy;
-- segmentation (Dice, IoU) and denoising (PSNR, SSIM);
-- :class:`TestSetGuard`, which counts looks at the test set and warns from the second on.
+- segmentation (Dice, IoU) and denoising (PSNR, SSIM), from :mod:`radlab.image_metrics`;
+- :class:`TestSetGuard` (:mod:`radlab.testset`), which counts looks at the test set and warns from the second on.
 
 Everything is plain NumPy (SSIM uses a torch convolution) and checked against
 scikit-learn, scikit-image and torchmetrics in ``tests/test_metrics.py``. Labels are 0/1
@@ -15,23 +15,18 @@ that is higher for "more likely positive".
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.stats import rankdata
 
 from radlab.errors import DataError
+from radlab.image_metrics import dice, iou, psnr, ssim  # noqa: F401  (re-exported: one place to find a metric)
+from radlab.testset import TestSetGuard, TestSetWarning  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------- input checks
 
@@ -372,174 +367,3 @@ def balanced_sampler(labels: Any, *, seed: int = 0,
     return torch.utils.data.WeightedRandomSampler(
         torch.as_tensor(per_image, dtype=torch.double), num_samples=num_samples or y.size,
         replacement=True, generator=torch.Generator().manual_seed(seed))
-
-
-# ---------------------------------------------------------------------------- segmentation
-
-
-def _masks(pred_mask: Any, true_mask: Any) -> tuple[np.ndarray, np.ndarray]:
-    a, b = np.asarray(pred_mask).astype(bool), np.asarray(true_mask).astype(bool)
-    if a.shape != b.shape:
-        raise DataError(f"mask shapes differ: {a.shape} vs {b.shape}", fix="threshold the prediction to the mask's shape")
-    return a, b
-
-
-def _overlap(pred_mask: Any, true_mask: Any, per_image: bool, kind: str) -> float | np.ndarray:
-    a, b = _masks(pred_mask, true_mask)
-    axes = tuple(range(1, a.ndim)) if per_image else None
-    inter = np.sum(a & b, axis=axes)
-    if kind == "dice":
-        den = np.sum(a, axis=axes) + np.sum(b, axis=axes)
-        num = 2 * inter
-    else:
-        den = np.sum(a | b, axis=axes)
-        num = inter
-    # both masks empty: the prediction is perfect (nothing to find, nothing found)
-    score = np.where(den > 0, num / np.maximum(den, 1), 1.0)
-    return score if per_image else float(score)
-
-
-def dice(pred_mask: Any, true_mask: Any, *, per_image: bool = False) -> float | np.ndarray:
-    """Dice = 2|A∩B| / (|A| + |B|), over all pixels (or one value per image with ``per_image=True``)."""
-    return _overlap(pred_mask, true_mask, per_image, "dice")
-
-
-def iou(pred_mask: Any, true_mask: Any, *, per_image: bool = False) -> float | np.ndarray:
-    """Intersection over union (Jaccard) = |A∩B| / |A∪B|; always ≤ Dice."""
-    return _overlap(pred_mask, true_mask, per_image, "iou")
-
-
-# ---------------------------------------------------------------------------- denoising
-
-
-def psnr(x: Any, ref: Any, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB: ``10·log10(data_range² / MSE)``; higher is better, inf if identical."""
-    a, b = np.asarray(x, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-    if a.shape != b.shape:
-        raise DataError(f"image shapes differ: {a.shape} vs {b.shape}", fix="compare an image with its reference")
-    mse = float(np.mean((a - b) ** 2))
-    return float("inf") if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
-
-
-def _gaussian_window(sigma: float = 1.5, truncate: float = 3.5) -> torch.Tensor:
-    radius = int(truncate * sigma + 0.5)               # 5 pixels for sigma 1.5: an 11×11 window
-    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    g = torch.exp(-(t**2) / (2 * sigma**2))
-    return g / g.sum()
-
-
-def ssim(x: Any, ref: Any, data_range: float = 1.0, *, sigma: float = 1.5) -> float:
-    """Structural similarity (Wang et al., 2004) with an 11×11 Gaussian window (sigma 1.5); 1 = identical.
-
-    Compares local means (luminance), variances (contrast) and covariance (structure)
-    rather than pixel differences, which is closer to what a reader notices. Images
-    ``(H, W)`` or a batch ``(N, H, W)`` / ``(N, 1, H, W)``; a batch gives the mean SSIM.
-    Equal to ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
-    sigma=1.5, use_sample_covariance=False, data_range=data_range)``.
-    """
-    a = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    b = torch.as_tensor(np.asarray(ref, dtype=np.float64))
-    if a.shape != b.shape:
-        raise DataError(f"image shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}",
-                        fix="compare an image with its reference")
-    a = a.reshape(-1, 1, *a.shape[-2:])
-    b = b.reshape(-1, 1, *b.shape[-2:])
-    g = _gaussian_window(sigma)
-    if min(a.shape[-2:]) < g.numel():
-        raise DataError(f"images of {tuple(a.shape[-2:])} pixels are smaller than the {g.numel()}-pixel SSIM window",
-                        fix="use larger images or a smaller sigma")
-
-    def blur(img: torch.Tensor) -> torch.Tensor:     # separable Gaussian, "valid" = no border effects
-        return F.conv2d(F.conv2d(img, g.view(1, 1, -1, 1)), g.view(1, 1, 1, -1))
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a**2
-    var_b = blur(b * b) - mu_b**2
-    cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return float(s.mean(dim=(1, 2, 3)).mean())
-
-
-# ---------------------------------------------------------------------------- the test set, once
-
-
-class TestSetWarning(UserWarning):
-    """The test set was looked at again: its numbers no longer estimate performance on new patients."""
-
-    __test__ = False          # not a pytest test class, despite the name
-
-
-class TestSetGuard:
-    """Records every look at the test split in a JSON log and warns from the second look on.
-
-    Every decision made after seeing test results (another threshold, another epoch,
-    another model) fits the test set a little, and the reported AUC becomes optimistic.
-    Use ``look()`` right before computing test metrics; ``final=True`` acknowledges a
-    deliberate repeat (e.g. re-running the final report) and is recorded as such.
-
-    ``log`` is a JSON file or a run folder (then ``<folder>/test_set_looks.json``). The log
-    is rewritten atomically (temporary file + ``os.replace``), so a crash never corrupts it.
-    """
-
-    __test__ = False          # not a pytest test class, despite the name
-    LOG_NAME = "test_set_looks.json"
-
-    def __init__(self, log: str | Path, *, dataset: str = "test"):
-        path = Path(log).expanduser()
-        self.path = path if path.suffix == ".json" else path / self.LOG_NAME
-        self.dataset = dataset
-
-    @property
-    def looks(self) -> list[dict[str, Any]]:
-        """Every recorded look at this guard's dataset, oldest first."""
-        return [d for d in self._read_log() if d.get("dataset", "test") == self.dataset]
-
-    def _read_log(self) -> list[dict[str, Any]]:
-        if not self.path.is_file():
-            return []
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise DataError(f"the test-set log is unreadable ({err})", path=self.path,
-                            fix="restore it from a backup, or delete it to start a new count "
-                                "(and say so in your report)") from err
-        if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
-            raise DataError("the test-set log is not a list of looks", path=self.path,
-                            fix="delete or restore the file")
-        return data
-
-    def look(self, purpose: str = "", *, final: bool = False) -> int:
-        """Record one look at the test set and return its number (1 for the first).
-
-        Warns with :class:`TestSetWarning` when the test set was looked at before, unless
-        ``final=True`` acknowledges it; warns anyway after a look already marked final.
-        """
-        previous = self.looks
-        number = len(previous) + 1
-        record = {"dataset": self.dataset, "look": number, "final": bool(final), "purpose": str(purpose)[:500],
-                  "time": datetime.now(UTC).isoformat(timespec="seconds")}
-        self._append(record)
-        if any(p.get("final") for p in previous):
-            warnings.warn(f"Look #{number} at the '{self.dataset}' set after a look marked final "
-                          f"(log: {self.path}). The final result was already reported; anything "
-                          "decided from this look makes the test numbers optimistic.", TestSetWarning, stacklevel=2)
-        elif previous and not final:
-            warnings.warn(f"This is look #{number} at the '{self.dataset}' set (log: {self.path}). "
-                          "Every look that changes a decision (threshold, epoch, model) tunes the model to the "
-                          "test set and makes its AUC optimistic. Make decisions on the validation set; if this "
-                          "repeat is deliberate (the same final evaluation again), pass final=True.",
-                          TestSetWarning, stacklevel=2)
-        return number
-
-    def _append(self, record: dict[str, Any]) -> None:
-        everything = self._read_log() + [record]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".test_looks_", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(everything, fh, indent=1)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise

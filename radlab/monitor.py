@@ -124,6 +124,9 @@ def diagnose(history: HistoryLike, *, min_delta: float = 0.005,
     ``settings`` (optional: ``augment``, ``dropout``, ``weight_decay``, ``batchnorm``,
     ``width``, ``lr``, ``data_fraction``) tailors the advice, e.g. "dropout is 0: try 0.3".
     """
+    # Long on purpose (~75 lines): one ordered decision list, read top to bottom like a
+    # clinician's checklist; the first case that matches is the diagnosis. Splitting it into
+    # helpers would hide the order, which is the point of the lesson.
     settings = dict(settings or {})
     train, val = list(history.train_loss), list(history.val_loss)
     n = len(train)

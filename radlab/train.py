@@ -35,29 +35,16 @@ import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
 
-from radlab.data.batches import (
-    LoaderBatches,
-    TensorBatches,
-    as_tensor_pair,
-    classification_kind,
-    first_input,
-    target_converter,
-)
+from radlab.data.batches import (LoaderBatches, TensorBatches, as_tensor_pair, classification_kind, first_input,
+                                 target_converter)
 from radlab.data.transforms import augmentation as make_augmentation
 from radlab.device import evaluating, pick_device, seed_everything
 from radlab.errors import DataError
 from radlab.history import History
 from radlab.losses import LOSSES, DiceBCELoss, make_loss
 from radlab.metrics import roc_auc
-from radlab.runs import (
-    RunFolderError,
-    atomic_write,
-    fresh_dir,
-    load_checkpoint,
-    new_run_dir,
-    read_checkpoint,
-    save_checkpoint,
-)
+from radlab.runs import (RunFolderError, atomic_write, fresh_dir, load_checkpoint, new_run_dir, read_checkpoint,
+                         save_checkpoint)
 
 if TYPE_CHECKING:  # the monitor is passed in; train.py does not need to import it
     from radlab.monitor import OverfittingMonitor
@@ -394,6 +381,9 @@ def fit(model: nn.Module, train: Any, val: Any, *, task: str = "classification",
     If the run folder cannot be written (disk full, read-only), fit raises a
     :class:`~radlab.runs.RunFolderError`; the model then holds the best weights so far.
     """
+    # The lesson of the training loop, top to bottom (~60 lines of code): set up, then per
+    # epoch train, validate, record, keep the best, stop when told. Set-up, checkpointing and
+    # progress live in the named helpers above.
     _check_options(task, epochs, batch_size, lr, optimizer, weight_decay, schedule)
     augment = (augment,) if isinstance(augment, str) else tuple(augment or ())
     started = time.perf_counter()

@@ -319,3 +319,20 @@ def test_the_offline_message_of_a_real_card_names_the_official_file(tmp_path, mo
     assert "28209eda62fecd6e6a2d98b1501bb15f" in message
     assert f"place it at {tmp_path / 'pneumoniamnist.npz'}" in message
     assert "radlab fetch pneumoniamnist --from FILE" in message
+
+
+
+def test_dataset_state_is_data_that_code_branches_on_with_the_phrase_for_people(tmp_path, monkeypatch):
+    from radlab.data.catalog import Availability, dataset_state
+
+    cache = make_toy_catalog(tmp_path, monkeypatch, md5="1" * 32)
+    missing = dataset_state("toymnist")
+    assert missing.availability is Availability.MISSING and not missing.cached
+    assert str(missing) == missing.text == dataset_status("toymnist") == "not in cache: radlab fetch toymnist"
+    fetch("toymnist", source=write_npz(tmp_path / "copy.npz"), unofficial=True)
+    copy = dataset_state("toymnist")
+    assert copy.availability is Availability.UNOFFICIAL and copy.cached and not copy.official
+    (cache / "toymnist.npz").write_bytes(b"changed")
+    changed = dataset_state("toymnist")
+    assert changed.availability is Availability.MISMATCH and not changed.cached and "delete it" in changed.text
+    assert dataset_state("ct-phantoms").availability is Availability.GENERATED

@@ -11,6 +11,7 @@ from torchvision.models import resnet18
 from radlab.errors import DataError
 from radlab.models import (MODELS, CNN3D, DenoisingAutoencoder, GapCNN, SmallResNet, TeachingCNN, UNet2D,
                            count_parameters, resnet18_transfer, summary)
+from figures import trace_named
 
 torch.set_num_threads(1)
 
@@ -170,7 +171,7 @@ def test_summary_counts_every_parameter_once(name):
     assert s.output_shape == out_shape[1:]
     assert f"{s.total_params:,}" in s.to_text()
     fig = s.to_figure()
-    assert len(fig.data[0].cells.values[0]) == len(s.rows)
+    assert len(trace_named(fig, "layers").cells.values[0]) == len(s.rows)
 
 
 def test_summary_receptive_field_of_a_known_stack():

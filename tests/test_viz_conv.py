@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from radlab.errors import DataError
 from radlab.viz import conv as C
+from figures import trace_named
 
 RNG = np.random.default_rng(0)
 
@@ -121,8 +122,8 @@ def test_pipeline_figure_shows_the_computed_maps():
     image = RNG.normal(size=(16, 16)).astype(np.float32)
     p = C.run_pipeline(image, C.kernel("sharpen"), stride=2, padding=1, pool_size=2)
     fig = C.pipeline_figure(p)
-    np.testing.assert_allclose(np.asarray(fig.data[1].z), p.feature_map)
-    np.testing.assert_allclose(np.asarray(fig.data[2].z), p.pooled)
+    np.testing.assert_allclose(np.asarray(trace_named(fig, "feature map").z), p.feature_map)
+    np.testing.assert_allclose(np.asarray(trace_named(fig, "pooled map").z), p.pooled)
     assert "8×8" in fig.layout.annotations[1].text
 
 
@@ -131,9 +132,9 @@ def test_step_figure_outlines_the_patch_and_writes_the_sum():
     step = C.conv_step(image, C.kernel("blur: box"), 7, padding=1)
     fmap = C.feature_map_so_far(C.conv2d(image, step.kernel, padding=1), 7)
     fig = C.conv_step_figure(step, fmap)
-    window = fig.data[1]
+    window = trace_named(fig, "kernel window")
     assert (min(window.x), min(window.y)) == (step.left - 0.5, step.top - 0.5)
-    np.testing.assert_allclose(np.asarray(fig.data[4].z), step.products)
+    np.testing.assert_allclose(np.asarray(trace_named(fig, "products").z), step.products)
     assert f"{step.value:.3f}" in fig.layout.annotations[4].text
     assert np.isnan(fmap.ravel()[8:]).all() and not np.isnan(fmap.ravel()[:8]).any()
 
@@ -153,8 +154,8 @@ def test_teaching_figures_have_data():
     assert len(bank.data) == 3, "three kernels, three feature maps"
     assert len(C.padding_stride_figure(image, C.kernel("sharpen")).data) == 4
     pooling = C.pooling_figure(image, 2)
-    assert np.asarray(pooling.data[2].z)[0, 0] == pytest.approx(float(image.mean()), abs=1e-6)
+    assert np.asarray(trace_named(pooling, "global average pool").z)[0, 0] == pytest.approx(float(image.mean()), abs=1e-6)
     assert [t.name for t in C.activations_figure().data] == list(C.ACTIVATIONS)
     bars = C.softmax_vs_sigmoid_figure([2.0, 1.0, -1.0], ["a", "b", "c"])
-    assert np.sum(bars.data[0].y) == pytest.approx(1.0)
-    assert np.sum(bars.data[1].y) > 1.0, "sigmoid outputs are independent: they need not sum to 1"
+    assert np.sum(trace_named(bars, "softmax").y) == pytest.approx(1.0)
+    assert np.sum(trace_named(bars, "sigmoid").y) > 1.0, "sigmoid outputs are independent: they need not sum to 1"

@@ -8,6 +8,7 @@ from torch import nn
 
 from radlab.errors import DataError
 from radlab.viz import model as V
+from figures import trace_named
 
 
 class SmallCNN(nn.Module):
@@ -99,7 +100,7 @@ def test_mosaic_places_each_tile_and_leaves_gaps():
 def test_kernels_figure_shows_the_layers_weights(model):
     fig = V.kernels_figure(model, "features.0.0")
     weights = model.features[0][0].weight.detach().numpy()[:, 0]
-    z = np.asarray(fig.data[0].z, dtype=float)
+    z = np.asarray(trace_named(fig, "kernels").z, dtype=float)
     np.testing.assert_allclose(z[0:3, 0:3], weights[0], atol=1e-6)
     np.testing.assert_allclose(z[0:3, 4:7], weights[1], atol=1e-6)
     deep = V.kernels_figure(model, "features.1.0")
@@ -111,11 +112,11 @@ def test_feature_map_figures_show_the_chosen_layer_and_channel(model):
     fm = V.feature_maps(model, image)
     layer = V.conv_layers(model)[1]
     single = V.layer_figure(fm, layer, 5)
-    np.testing.assert_allclose(np.asarray(single.data[1].z), fm.channel("features.1.0", 5))
+    np.testing.assert_allclose(np.asarray(trace_named(single, "feature map").z), fm.channel("features.1.0", 5))
     assert "16×16" in single.layout.annotations[1].text and single.layout.title.text == layer.label
-    assert np.asarray(single.data[2].z).shape == (3 * 16 + 2, 3 * 16 + 2), "8 maps of 16×16 on a 3×3 grid"
+    assert np.asarray(trace_named(single, "feature maps").z).shape == (3 * 16 + 2, 3 * 16 + 2), "8 maps of 16×16 on a 3×3 grid"
     assert "mean over inputs" in single.layout.annotations[3].text
     grid = V.feature_maps_figure(fm, "features.2.0")
-    assert np.asarray(grid.data[0].z).shape == (3 * 8 + 2, 3 * 8 + 2)
+    assert np.asarray(trace_named(grid, "feature maps").z).shape == (3 * 8 + 2, 3 * 8 + 2)
     depth = V.early_vs_deep_figure(fm, "features.0.0", "features.2.0")
     assert len(depth.data) == 3 and "early" in depth.layout.annotations[1].text

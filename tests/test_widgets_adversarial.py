@@ -7,6 +7,7 @@ import pytest
 
 from radlab import attacks as A
 from radlab.widgets.adversarial import AdversarialLab
+from figures import trace_named
 from test_explain import trained_lesion_model
 
 
@@ -18,14 +19,14 @@ def lab() -> AdversarialLab:
 
 
 def adversarial_z(lab: AdversarialLab) -> np.ndarray:
-    return np.asarray(lab.adversarial_fig.data[1].z, dtype=float)
+    return np.asarray(trace_named(lab.adversarial_fig, "perturbation").z, dtype=float)
 
 
 def test_the_lab_builds_figure_widgets_with_data_in_them(lab):
     assert isinstance(lab.adversarial_fig, go.FigureWidget) and isinstance(lab.curve_fig, go.FigureWidget)
     assert len(lab.adversarial_fig.data) == 3 and len(lab.curve_fig.data) == 4
-    assert len(lab.curve_fig.data[0].x) == len(lab.curve_eps_units)
-    assert lab.curve_fig.data[0].y[0] == pytest.approx(lab.curve_fig.data[1].y[0])   # same clean accuracy
+    assert len(trace_named(lab.curve_fig, "FGSM").x) == len(lab.curve_eps_units)
+    assert trace_named(lab.curve_fig, "FGSM").y[0] == pytest.approx(trace_named(lab.curve_fig, "PGD").y[0])   # same clean accuracy
 
 
 def test_changing_epsilon_changes_the_perturbation_and_moves_the_curve_marker(lab):
@@ -35,7 +36,7 @@ def test_changing_epsilon_changes_the_perturbation_and_moves_the_curve_marker(la
     large = adversarial_z(lab)
     assert np.abs(large).max() == pytest.approx(8 / 255, rel=1e-4)
     assert np.abs(small).max() == pytest.approx(1 / 255, rel=1e-4)
-    assert list(lab.curve_fig.data[3].x) == pytest.approx([8 / 255, 8 / 255])
+    assert list(trace_named(lab.curve_fig, "chosen ε").x) == pytest.approx([8 / 255, 8 / 255])
     assert "grey levels" in lab.info_html.value
 
 
@@ -68,10 +69,10 @@ def test_the_display_window_decides_what_is_invisible(lab):
     lab.eps_slider.value = 0.003                        # 0.77 grey levels at width 1.0
     lab.width_slider.value = 1.0
     assert "invisible" in lab.info_html.value
-    assert max(lab.curve_fig.data[2].x) == pytest.approx(1 / 255)
+    assert max(trace_named(lab.curve_fig, "invisible at this window (< 1 grey level)").x) == pytest.approx(1 / 255)
     lab.width_slider.value = 0.5                        # a narrower window: 1.5 grey levels
     assert "<b>visible</b>" in lab.info_html.value
-    assert max(lab.curve_fig.data[2].x) == pytest.approx(0.5 / 255)
+    assert max(trace_named(lab.curve_fig, "invisible at this window (< 1 grey level)").x) == pytest.approx(0.5 / 255)
     lab.width_slider.value = 1.0
 
 

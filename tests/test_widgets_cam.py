@@ -9,6 +9,7 @@ from radlab import explain as E
 from radlab.errors import DataError
 from radlab.widgets.cam import CamExplorerLab
 from test_explain import trained_lesion_model
+from figures import trace_named
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +19,14 @@ def lab() -> CamExplorerLab:
 
 
 def heat(lab: CamExplorerLab) -> np.ndarray:
-    return np.asarray(lab.overlay_fig.data[1].z, dtype=float)
+    return np.asarray(trace_named(lab.overlay_fig, "heatmap").z, dtype=float)
 
 
 def test_the_lab_builds_figure_widgets_with_data_in_them(lab):
     assert isinstance(lab.overlay_fig, go.FigureWidget) and isinstance(lab.report_fig, go.FigureWidget)
     assert [t.type for t in lab.overlay_fig.data] == ["heatmap", "heatmap", "contour", "scatter"]
     assert heat(lab).shape == (24, 24)
-    assert len(lab.report_fig.data[0].y) == 3            # CAM, Grad-CAM, saliency
+    assert len(trace_named(lab.report_fig, "pointing game (hit rate)").y) == 3            # CAM, Grad-CAM, saliency
 
 
 def test_changing_the_method_changes_the_heatmap(lab):
@@ -42,29 +43,29 @@ def test_changing_the_method_changes_the_heatmap(lab):
 def test_changing_the_grad_cam_layer_changes_the_map_and_the_scores(lab):
     lab.method_dropdown.value = "grad_cam"
     lab.layer_dropdown.value = lab.default_layer
-    before, bars = heat(lab), list(lab.report_fig.data[1].y)
+    before, bars = heat(lab), list(trace_named(lab.report_fig, "mean IoU with the mask").y)
     lab.layer_dropdown.value = "features.0"
     assert not np.allclose(before, heat(lab))
-    assert list(lab.report_fig.data[1].y) != bars
+    assert list(trace_named(lab.report_fig, "mean IoU with the mask").y) != bars
     lab.layer_dropdown.value = lab.default_layer
 
 
 def test_changing_the_image_and_window_redraws_the_overlay(lab):
     lab.image_dropdown.value = 1
-    z0 = np.asarray(lab.overlay_fig.data[0].z, float)
+    z0 = np.asarray(trace_named(lab.overlay_fig, "image").z, float)
     lab.width_slider.value = 0.3
-    assert not np.array_equal(z0, np.asarray(lab.overlay_fig.data[0].z, float))
+    assert not np.array_equal(z0, np.asarray(trace_named(lab.overlay_fig, "image").z, float))
     lab.image_dropdown.value = 3
-    np.testing.assert_array_equal(np.asarray(lab.overlay_fig.data[2].z) > 0, lab.masks[3])
+    np.testing.assert_array_equal(np.asarray(trace_named(lab.overlay_fig, "mask outline").z) > 0, lab.masks[3])
     assert "#3" in lab.overlay_fig.layout.title.text
 
 
 def test_the_threshold_slider_rescores_the_test_set(lab):
     lab.method_dropdown.value = "cam"
     lab.threshold_slider.value = 0.2
-    low = list(lab.report_fig.data[1].y)
+    low = list(trace_named(lab.report_fig, "mean IoU with the mask").y)
     lab.threshold_slider.value = 0.8
-    high = list(lab.report_fig.data[1].y)
+    high = list(trace_named(lab.report_fig, "mean IoU with the mask").y)
     assert low != high
     expected = E.cam_mask_iou(lab.heatmaps("cam"), lab.masks, threshold=0.8)
     assert high[0] == pytest.approx(expected)
@@ -73,9 +74,9 @@ def test_the_threshold_slider_rescores_the_test_set(lab):
 
 def test_a_larger_pointing_tolerance_never_lowers_the_hit_rate(lab):
     lab.tolerance_slider.value = 0
-    strict = list(lab.report_fig.data[0].y)
+    strict = list(trace_named(lab.report_fig, "pointing game (hit rate)").y)
     lab.tolerance_slider.value = 16
-    lenient = list(lab.report_fig.data[0].y)
+    lenient = list(trace_named(lab.report_fig, "pointing game (hit rate)").y)
     assert all(b >= a for a, b in zip(strict, lenient))
     assert lenient == pytest.approx([E.pointing_game(lab.heatmaps(m), lab.masks, tolerance=16) for m in lab.methods])
     lab.tolerance_slider.value = lab.default_tolerance

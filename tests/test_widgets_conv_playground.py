@@ -6,12 +6,13 @@ import pytest
 
 from radlab.viz import conv as C
 from radlab.viz.conv import from_plotly_array
+from figures import trace_named
 from radlab.widgets.conv_playground import (KERNEL_LIMIT, ConvPlaygroundLab, playground_images,
                                             toy_square)
 
 
-def z(fig, i: int) -> np.ndarray:
-    return from_plotly_array(fig.data[i].z)
+def z(fig, name: str) -> np.ndarray:
+    return from_plotly_array(trace_named(fig, name).z)
 
 
 @pytest.fixture()
@@ -21,19 +22,19 @@ def lab() -> ConvPlaygroundLab:
 
 
 def test_editing_one_kernel_entry_redraws_the_feature_map(lab):
-    before = z(lab.fig, 1).copy()
+    before = z(lab.fig, "feature map").copy()
     lab.kernel_boxes[4].value = 2.5
     kern = C.kernel("edge: Sobel x (vertical edges)")
     kern[1, 1] = 2.5
-    np.testing.assert_allclose(z(lab.fig, 1), C.conv2d(toy_square(), kern, padding=1), atol=1e-6)
-    assert not np.allclose(z(lab.fig, 1), before)
+    np.testing.assert_allclose(z(lab.fig, "feature map"), C.conv2d(toy_square(), kern, padding=1), atol=1e-6)
+    assert not np.allclose(z(lab.fig, "feature map"), before)
     assert lab.preset_dropdown.value == "custom"
 
 
 def test_choosing_a_preset_fills_the_boxes_and_redraws(lab):
     lab.preset_dropdown.value = "blur: Gaussian"
     np.testing.assert_allclose(lab.kernel_value(), C.kernel("blur: Gaussian"))
-    np.testing.assert_allclose(z(lab.fig, 1), C.conv2d(toy_square(), C.kernel("blur: Gaussian"), padding=1),
+    np.testing.assert_allclose(z(lab.fig, "feature map"), C.conv2d(toy_square(), C.kernel("blur: Gaussian"), padding=1),
                                atol=1e-6)
     lab.kernel_boxes[0].value = 0.0625            # typing a preset's values back selects that preset
     assert lab.preset_dropdown.value == "blur: Gaussian"
@@ -41,10 +42,10 @@ def test_choosing_a_preset_fills_the_boxes_and_redraws(lab):
 
 def test_stride_and_padding_change_the_map_size_and_the_formula(lab):
     lab.image_dropdown.value = "noise 32"
-    assert z(lab.fig, 1).shape == (32, 32)
+    assert z(lab.fig, "feature map").shape == (32, 32)
     lab.stride_slider.value = 2
     lab.padding_slider.value = 0
-    assert z(lab.fig, 1).shape == (15, 15) and z(lab.fig, 2).shape == (7, 7)
+    assert z(lab.fig, "feature map").shape == (15, 15) and z(lab.fig, "pooled map").shape == (7, 7)
     assert "(32 + 2·0 − 3)/2 + 1" in lab.formula.value
     assert lab.position_slider.max == 15 * 15 - 1
 
@@ -52,9 +53,9 @@ def test_stride_and_padding_change_the_map_size_and_the_formula(lab):
 def test_pooling_and_activation_controls_redraw_the_pooled_map(lab):
     lab.image_dropdown.value = "noise 32"
     lab.pool_slider.value = 4
-    assert z(lab.fig, 2).shape == (8, 8)
+    assert z(lab.fig, "pooled map").shape == (8, 8)
     lab.activation_dropdown.value = "ReLU"
-    assert z(lab.fig, 1).min() >= 0
+    assert z(lab.fig, "feature map").min() >= 0
     assert "ReLU" in lab.fig.layout.annotations[1].text
 
 
@@ -62,9 +63,9 @@ def test_step_slider_moves_the_kernel_window_and_shows_the_sum(lab):
     lab.position_slider.value = 23
     step, _ = lab.step
     assert (step.row, step.col) == divmod(23, 10)
-    window = lab.step_fig.data[1]
+    window = trace_named(lab.step_fig, "kernel window")
     assert min(window.x) == step.left - 0.5 and min(window.y) == step.top - 0.5
-    assert z(lab.step_fig, 4) == pytest.approx(step.patch * step.kernel)
+    assert z(lab.step_fig, "products") == pytest.approx(step.patch * step.kernel)
     assert f"{step.value:.3f}" in lab.step_fig.layout.annotations[4].text
 
 
@@ -80,7 +81,7 @@ def test_kernel_entries_are_validated(lab):
     assert lab.kernel_boxes[0].value == 0.0
     lab.kernel_boxes[1].value = 1e12
     assert lab.kernel_boxes[1].value == KERNEL_LIMIT
-    assert np.isfinite(z(lab.fig, 1)).all()
+    assert np.isfinite(z(lab.fig, "feature map")).all()
 
 
 def test_exercises_accept_the_right_answers_and_hint_otherwise():

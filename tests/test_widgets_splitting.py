@@ -7,6 +7,7 @@ import pytest
 from radlab.data.phantoms import make_phantoms
 from radlab.data.splits import split_by_image
 from radlab.widgets.splitting import SplittingLab
+from figures import trace_named
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,8 @@ def lab(phantoms):
 def grid_rows(lab: SplittingLab, panel: int) -> dict[str, set]:
     """Patient id -> the split names its images have in grid panel 0 (by image) or 1 (by patient)."""
     rows: dict[str, set] = {}
-    for trace in lab.figure.data[4 * panel: 4 * panel + 3]:
+    method = ("image", "patient")[panel]
+    for trace in (trace_named(lab.figure, f"{method}: {name}") for name in ("train", "val", "test")):
         for pid in trace.y:
             rows.setdefault(pid, set()).add(trace.name)
     return rows
@@ -30,7 +32,7 @@ def grid_rows(lab: SplittingLab, panel: int) -> dict[str, set]:
 
 def test_switching_the_method_changes_the_counts_the_titles_and_the_report(lab):
     assert lab.method.value == "image"
-    patients_bar = lab.figure.data[10]
+    patients_bar = trace_named(lab.figure, "patients")
     before = (tuple(patients_bar.y), lab.report_html.value, lab.figure.layout.annotations[0].text)
     lab.method.value = "patient"
     after = (tuple(patients_bar.y), lab.report_html.value, lab.figure.layout.annotations[0].text)
@@ -46,28 +48,29 @@ def test_image_level_split_is_flagged_and_patient_level_split_is_clean(lab, phan
     # the grid shows the same thing: rows with two colours only on the left, and red crosses there
     left, right = grid_rows(lab, 0), grid_rows(lab, 1)
     assert sorted(p for p, names in left.items() if len(names) > 1) == leaky.leaking_patients
-    assert sorted(lab.figure.data[3].y) == leaky.leaking_patients
-    assert all(len(names) == 1 for names in right.values()) and len(lab.figure.data[7].y) == 0
+    assert sorted(trace_named(lab.figure, "image: leak").y) == leaky.leaking_patients
+    assert all(len(names) == 1 for names in right.values()) and len(trace_named(lab.figure, "patient: leak").y) == 0
     assert "LEAKAGE" in lab.report_html.value
     lab.method.value = "patient"
     assert "no leakage found" in lab.report_html.value
 
 
 def test_moving_the_seed_reshuffles_both_grids(lab):
-    before = [tuple(t.y) for t in lab.figure.data[:8]]
+    grids = [f"{m}: {s}" for m in ("image", "patient") for s in ("train", "val", "test")]
+    before = [tuple(trace_named(lab.figure, g).y) for g in grids]
     lab.seed_slider.value = 7
-    after = [tuple(t.y) for t in lab.figure.data[:8]]
-    assert before[:3] != after[:3] and before[4:7] != after[4:7]
+    after = [tuple(trace_named(lab.figure, g).y) for g in grids]
+    assert before[:3] != after[:3] and before[3:] != after[3:]
     assert lab.splits["patient"].seed == 7
 
 
 def test_the_k_slider_changes_the_folds_and_each_patient_is_held_out_once(lab):
     lab.k_slider.value = 3
-    heat = lab.kfold_figure.data[0]
+    heat = trace_named(lab.kfold_figure, "held out")
     assert len(heat.x) == 3
     assert np.array_equal(np.asarray(heat.z).sum(axis=1), np.ones(24))
     lab.k_slider.value = 4
-    assert len(lab.kfold_figure.data[0].x) == 4
+    assert len(trace_named(lab.kfold_figure, "held out").x) == 4
 
 
 def test_the_exercises_accept_the_answers_computed_from_the_data(lab, phantoms):
@@ -98,7 +101,7 @@ def test_the_leak_experiment_shows_an_inflated_test_auc(phantoms, one_thread):
     """Fast setting of the lab: 24 patients × 6 images, 8 epochs; AUCs computed, then drawn."""
     series = make_phantoms("chest", n_patients=24, images_per_patient=6, size=32, seed=0)
     lab = SplittingLab(phantoms, seed=0, experiment_data=series, epochs=8)
-    assert lab.experiment_figure.data[0].text == ("not run", "not run")
+    assert trace_named(lab.experiment_figure, "its own test set").text == ("not run", "not run")
     result = lab.run_experiment()
     assert result.seen_test_images["image"] > 0 and result.seen_test_images["patient"] == 0
     for value in [*result.auc.values(), *result.auc_new.values()]:

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from radlab.metrics import THRESHOLD_RULES, TestSetGuard, TestSetWarning, choose_threshold, threshold_metrics
-from radlab.widgets.testing import RULE_LABELS, TestingLab, load_lab_data
+from radlab.data.lab_data import load_lab_data
+from radlab.widgets.testing import RULE_LABELS, TestingLab
+from figures import trace_named
 
 
 def _scores(n: int, prevalence: float, seed: int):
@@ -36,15 +38,15 @@ def lab_parts(tmp_path):
 def test_moving_the_threshold_slider_changes_the_confusion_matrix(lab_parts):
     lab, *_ = lab_parts
     lab.threshold_slider.value = 0.3
-    before = [list(row) for row in lab.confusion_fig.data[0].z]
+    before = [list(row) for row in trace_named(lab.confusion_fig, "validation").z]
     lab.threshold_slider.value = 0.8
-    after = [list(row) for row in lab.confusion_fig.data[0].z]
+    after = [list(row) for row in trace_named(lab.confusion_fig, "validation").z]
     assert before != after
     m = threshold_metrics(lab.y_val, lab.val_scores, 0.8)
     assert after == [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
     assert f"{m['sensitivity']:.3f}" in lab.metrics_html.value
-    assert list(lab.sweep_fig.data[-1].x) == [0.8, 0.8]
-    assert lab.roc_fig.data[5].x[0] == pytest.approx(1 - m["specificity"])
+    assert list(trace_named(lab.sweep_fig, "threshold").x) == [0.8, 0.8]
+    assert trace_named(lab.roc_fig, "compare point").x[0] == pytest.approx(1 - m["specificity"])
 
 
 def test_the_rule_menu_puts_the_slider_on_the_validation_choice(lab_parts):
@@ -60,8 +62,8 @@ def test_test_scores_are_not_touched_before_the_button(lab_parts):
     lab, calls, guard, _ = lab_parts
     lab.threshold_slider.value = 0.6
     assert calls == [] and guard.looks == []
-    assert lab.confusion_fig.data[1].text[0][0] == "?"
-    assert len(lab.roc_fig.data[4].x) == 0
+    assert trace_named(lab.confusion_fig, "test").text[0][0] == "?"
+    assert len(trace_named(lab.roc_fig, "curve").x) == 0
 
 
 def test_the_button_looks_once_locks_the_threshold_and_shows_the_test_roc(lab_parts):
@@ -72,12 +74,12 @@ def test_the_button_looks_once_locks_the_threshold_and_shows_the_test_roc(lab_pa
     assert calls == [1] and len(guard.looks) == 1 and lab.reveal_button.disabled
     assert report.threshold == pytest.approx(0.55) and report.look == 1
     assert report.auc.low < report.auc.auc < report.auc.high
-    assert "CI" in lab.roc_fig.data[4].name and len(lab.roc_fig.data[4].x) > 2
+    assert "CI" in trace_named(lab.roc_fig, "curve").name and len(trace_named(lab.roc_fig, "curve").x) > 2
     assert lab.evaluate_test() is report and calls == [1]       # no second look
     # moving the slider afterwards updates the test panel but not the reported numbers
     lab.threshold_slider.value = 0.9
     m = threshold_metrics(y_test, s_test, 0.9)
-    assert [list(r) for r in lab.confusion_fig.data[1].z] == [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
+    assert [list(r) for r in trace_named(lab.confusion_fig, "test").z] == [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
     assert report.metrics == threshold_metrics(y_test, s_test, 0.55)
     assert "look #1" in str(report)
 
@@ -94,12 +96,12 @@ def test_a_second_lab_on_the_same_run_warns_about_the_second_look(lab_parts):
 
 def test_prevalence_figure_marks_both_sets(lab_parts):
     lab, *_ = lab_parts
-    xs = list(lab.prevalence_fig.data[2].x)
+    xs = list(trace_named(lab.prevalence_fig, "marks PPV").x)
     assert xs == pytest.approx([lab.y_val.mean(), lab.y_test.mean()])
     lab.threshold_slider.value = 0.2
-    ppv_low_threshold = list(lab.prevalence_fig.data[0].y)
+    ppv_low_threshold = list(trace_named(lab.prevalence_fig, "PPV").y)
     lab.threshold_slider.value = 0.9
-    assert list(lab.prevalence_fig.data[0].y) != ppv_low_threshold
+    assert list(trace_named(lab.prevalence_fig, "PPV").y) != ppv_low_threshold
 
 
 def test_exercises_accept_the_right_answers(lab_parts):
@@ -124,7 +126,7 @@ def test_your_test_auc_is_read_from_the_one_look_and_the_validation_auc_is_named
 
 
 def test_lab_data_uses_pneumoniamnist_from_the_cache_with_full_val_and_test(data_cache):
-    data = load_lab_data(fast=True, seed=0)
+    data = load_lab_data(recipe="testing", fast=True, seed=0)
     assert data.class_names == ("normal", "pneumonia")
     assert len(data.val[1]) == 524 and len(data.test[1]) == 624
     assert 1100 <= len(data.train[1]) <= 1300
@@ -136,7 +138,7 @@ def test_lab_data_falls_back_to_phantoms_without_the_dataset(tmp_path, monkeypat
     monkeypatch.setenv("RADLAB_DATA", str(tmp_path / "empty-cache"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        data = load_lab_data(fast=True, seed=0)
+        data = load_lab_data(recipe="testing", fast=True, seed=0)
     assert "phantoms" in data.source and data.class_names == ("no lesion", "lesion")
     assert set(np.unique(data.test[1])) == {0, 1}
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from radlab.train import load_checkpoint
-from radlab.widgets.training import (TrainingLab, TrainingSettings, build_model, fraction_of,
-                                     load_lab_data, pneumonia_available)
+from radlab.data.lab_data import load_lab_data, pneumonia_available, stratified_subset
+from radlab.widgets.training import TrainingLab, TrainingSettings, build_model
+from figures import trace_named
 
 
 @pytest.fixture()
@@ -39,14 +40,15 @@ def test_choosing_augmentations_changes_the_preview(lab: TrainingLab):
 
 def test_a_run_draws_the_curves_and_the_next_run_is_compared_with_it(lab: TrainingLab):
     first = lab.run()
-    assert list(lab.figure.data[0].x) == [1, 2] and len(lab.figure.data[1].y) == 2
+    assert list(trace_named(lab.figure, "training loss").x) == [1, 2]
+    assert len(trace_named(lab.figure, "validation loss").y) == 2
     assert "Diagnosis" in lab.diagnosis_html.value and "<td>1</td>" in lab.runs_html.value
     assert first.stop_reason == "completed" and (first.result.run_dir / "best.pt").is_file()
     lab.lr_slider.value = 0.1
     second = lab.run(epochs=3)
     assert second.settings.lr == pytest.approx(0.1) and len(second.history) == 3
-    assert list(lab.figure.data[0].x) == [1, 2, 3]
-    assert list(lab.figure.data[6].y) == pytest.approx(first.history.train_loss), "previous run drawn dotted"
+    assert list(trace_named(lab.figure, "training loss").x) == [1, 2, 3]
+    assert list(trace_named(lab.figure, "previous: training loss").y) == pytest.approx(first.history.train_loss), "previous run drawn dotted"
 
 
 def test_stop_ends_a_background_run_and_keeps_the_best_weights(lab: TrainingLab):
@@ -90,8 +92,11 @@ def test_a_bad_value_at_start_is_shown_not_trained(lab: TrainingLab, monkeypatch
 
 def test_data_fraction_keeps_both_classes_in_proportion():
     y = np.array([0] * 80 + [1] * 20)
-    keep = fraction_of(y, 0.25, seed=0)
+    keep = stratified_subset(y, fraction=0.25, seed=0, min_per_class=2)
     assert np.bincount(y[keep]).tolist() == [20, 5]
+    assert np.bincount(y[stratified_subset(y, n=10, seed=0)]).tolist() == [8, 2], "n images in all, same shares"
+    assert np.bincount(y[stratified_subset(y, fraction=0.01, seed=0, min_per_class=2)]).tolist() == [2, 2]
+    assert (stratified_subset(y, n=10, seed=3) == stratified_subset(y, n=10, seed=3)).all()
 
 
 def test_exercises_include_one_about_your_own_run(lab: TrainingLab):

@@ -7,6 +7,7 @@ the card so that everyone knows whether they work on the official release.
 """
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import json
@@ -226,23 +227,64 @@ def _check_contents(card: DatasetCard, path: Path) -> None:
 
 # --- status -----------------------------------------------------------------------------
 
-def dataset_status(name: str) -> str:
-    """One phrase saying whether a dataset is ready: cached (official / UNOFFICIAL) or how to get it."""
+class Availability(enum.Enum):
+    """Whether a dataset is ready to use; widgets and the CLI branch on this, never on the words shown."""
+
+    OFFICIAL = "cached, official release"
+    UNOFFICIAL = "cached, labelled UNOFFICIAL copy"
+    MISMATCH = "cached file does not match the card"
+    MISSING = "not in the cache"
+    GENERATED = "generated on demand"
+    INSTALLED = "installed with a package"
+    PARTIAL = "partly installed"
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """A dataset's availability (data) and the phrase a person reads (``text``, also ``str(status)``)."""
+
+    name: str
+    availability: Availability
+    text: str
+
+    @property
+    def cached(self) -> bool:
+        """The dataset's file is in the cache and vouched for (official, or an imported copy labelled unofficial)."""
+        return self.availability in (Availability.OFFICIAL, Availability.UNOFFICIAL)
+
+    @property
+    def official(self) -> bool:
+        return self.availability is Availability.OFFICIAL
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def dataset_state(name: str) -> DatasetStatus:
+    """Whether a dataset is ready: cached (official / UNOFFICIAL), generated, installed, or how to get it."""
     card = get_card(name)
     if card.kind == "phantom":
-        return "generated on demand (no download)"
+        return DatasetStatus(name, Availability.GENERATED, "generated on demand (no download)")
     if card.kind == "dicom":
-        return "installed (pydicom + pydicom-data)" if _has_pydicom_data() else \
-            "pydicom samples only: pip install pydicom-data for the CR/MR/CT files"
+        if _has_pydicom_data():
+            return DatasetStatus(name, Availability.INSTALLED, "installed (pydicom + pydicom-data)")
+        return DatasetStatus(name, Availability.PARTIAL,
+                             "pydicom samples only: pip install pydicom-data for the CR/MR/CT files")
     target = data_cache() / card.filename
     if not target.is_file():
-        return f"not in cache: radlab fetch {name}"
+        return DatasetStatus(name, Availability.MISSING, f"not in cache: radlab fetch {name}")
     md5 = md5sum(target)
     if md5 == card.md5:
-        return "cached (official)"
+        return DatasetStatus(name, Availability.OFFICIAL, "cached (official)")
     if _is_labelled_unofficial(target, md5):
-        return "cached (UNOFFICIAL copy)"
-    return f"cached file does not match the card (md5 {md5}): delete it and radlab fetch {name}"
+        return DatasetStatus(name, Availability.UNOFFICIAL, "cached (UNOFFICIAL copy)")
+    return DatasetStatus(name, Availability.MISMATCH,
+                         f"cached file does not match the card (md5 {md5}): delete it and radlab fetch {name}")
+
+
+def dataset_status(name: str) -> str:
+    """One phrase saying whether a dataset is ready (for people; code uses :func:`dataset_state`)."""
+    return dataset_state(name).text
 
 
 def _has_pydicom_data() -> bool:

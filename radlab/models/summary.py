@@ -106,7 +106,7 @@ class ModelSummary:
             "receptive field (px)": [_rf(r.receptive_field) for r in self.rows],
         }
         table = go.Table(
-            columnwidth=[28, 110, 80, 90, 230, 200, 70, 80],
+            name="layers", columnwidth=[28, 110, 80, 90, 230, 200, 70, 80],
             header=dict(values=[f"<b>{c}</b>" for c in columns], fill_color="#e8eef7", align="left"),
             cells=dict(values=list(columns.values()), align="left", height=22))
         title = (f"{self.model_name}: {self.total_params:,} learnable parameters "
@@ -217,6 +217,9 @@ def summary(model: nn.Module, input_size: Sequence[int] | torch.Tensor) -> Model
     A tensor may be given instead of a size. The model is run in eval mode without
     gradients and put back in the mode it was in.
     """
+    # Long on purpose (~75 lines): the forward hooks below share the receptive-field state
+    # (rf, jump per tensor) and the set of modules already counted; as closures over one
+    # run they stay correct for shared modules and skip connections.
     if isinstance(input_size, torch.Tensor):
         x = input_size if input_size.ndim > 1 else input_size[None]
     else:

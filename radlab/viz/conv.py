@@ -317,8 +317,8 @@ def packed_figure(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def _heatmap(data: dict, *, colorscale: str = "gray", zmid: float | None = None) -> go.Heatmap:
-    return go.Heatmap(colorscale=colorscale, zmid=zmid, showscale=False, textfont=dict(size=11),
+def _heatmap(data: dict, *, colorscale: str = "gray", zmid: float | None = None, name: str | None = None) -> go.Heatmap:
+    return go.Heatmap(colorscale=colorscale, zmid=zmid, showscale=False, textfont=dict(size=11), name=name,
                       hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>", **data)
 
 
@@ -352,9 +352,9 @@ def pipeline_figure(p: ConvPipeline) -> go.Figure:
     """Three panels: the image, the feature map, the pooled map (titles give the sizes)."""
     image, fmap, pooled = pipeline_trace_data(p)
     fig = make_subplots(rows=1, cols=3, subplot_titles=pipeline_titles(p), horizontal_spacing=0.05)
-    fig.add_trace(_heatmap(image), row=1, col=1)
-    fig.add_trace(_heatmap(fmap, colorscale="RdBu_r", zmid=0), row=1, col=2)
-    fig.add_trace(_heatmap(pooled, colorscale="RdBu_r", zmid=0), row=1, col=3)
+    fig.add_trace(_heatmap(image, name="image"), row=1, col=1)
+    fig.add_trace(_heatmap(fmap, colorscale="RdBu_r", zmid=0, name="feature map"), row=1, col=2)
+    fig.add_trace(_heatmap(pooled, colorscale="RdBu_r", zmid=0, name="pooled map"), row=1, col=3)
     image_axes(fig, 3)
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=40),
                       title=dict(text=p.formula, font=dict(size=13), y=0.02, yanchor="bottom"))
@@ -408,13 +408,13 @@ def conv_step_figure(step: ConvStep, feature_map: np.ndarray | None = None) -> g
     outline = dict(mode="lines", line=dict(color="#ff7f0e", width=3), hoverinfo="skip", showlegend=False)
     fig = make_subplots(rows=1, cols=5, subplot_titles=step_titles(step), column_widths=[0.3, 0.13, 0.13, 0.14, 0.3],
                         horizontal_spacing=0.03)
-    fig.add_trace(_heatmap(padded), row=1, col=1)
-    fig.add_trace(go.Scatter(**window, **outline), row=1, col=1)
-    fig.add_trace(_heatmap(patch), row=1, col=2)
-    fig.add_trace(_heatmap(kern, colorscale="RdBu_r", zmid=0), row=1, col=3)
-    fig.add_trace(_heatmap(products, colorscale="RdBu_r", zmid=0), row=1, col=4)
-    fig.add_trace(_heatmap(fmap, colorscale="RdBu_r", zmid=0), row=1, col=5)
-    fig.add_trace(go.Scatter(**cell, **outline), row=1, col=5)
+    fig.add_trace(_heatmap(padded, name="padded image"), row=1, col=1)
+    fig.add_trace(go.Scatter(**window, **outline, name="kernel window"), row=1, col=1)
+    fig.add_trace(_heatmap(patch, name="patch"), row=1, col=2)
+    fig.add_trace(_heatmap(kern, colorscale="RdBu_r", zmid=0, name="kernel"), row=1, col=3)
+    fig.add_trace(_heatmap(products, colorscale="RdBu_r", zmid=0, name="products"), row=1, col=4)
+    fig.add_trace(_heatmap(fmap, colorscale="RdBu_r", zmid=0, name="feature map"), row=1, col=5)
+    fig.add_trace(go.Scatter(**cell, **outline, name="entry written"), row=1, col=5)
     image_axes(fig, 5)
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
     return fig
@@ -470,8 +470,9 @@ def pooling_figure(fmap: np.ndarray, size: int = 2) -> go.Figure:
                                         f"max pool {size}×{size}: {pooled.shape[0]}×{pooled.shape[1]}",
                                         f"global average pool: 1×1 = {gap[0, 0]:.3f}"])
     same_scale = dict(zmin=float(fmap.min()), zmax=float(fmap.max()))
-    for col, z in enumerate((fmap, pooled, gap), start=1):
-        fig.add_trace(_heatmap(dict(z=z, **same_scale, **_values(z, _small(z))), colorscale="Viridis"),
+    for col, (z, name) in enumerate(zip((fmap, pooled, gap), ("feature map", "max pool", "global average pool")),
+                                    start=1):
+        fig.add_trace(_heatmap(dict(z=z, **same_scale, **_values(z, _small(z))), colorscale="Viridis", name=name),
                       row=1, col=col)
     image_axes(fig, 3)
     fig.update_layout(height=280, margin=dict(l=10, r=10, t=40, b=10))
@@ -503,8 +504,10 @@ def softmax_vs_sigmoid_figure(logits: Sequence[float], class_names: Sequence[str
     p_soft, p_sig = softmax(logits), sigmoid(logits)
     names = list(class_names)
     fig = go.Figure([
-        go.Bar(x=names, y=p_soft, name=f"softmax (sum = {p_soft.sum():.2f}): one class", text=np.round(p_soft, 2)),
-        go.Bar(x=names, y=p_sig, name=f"sigmoid (sum = {p_sig.sum():.2f}): each a yes/no", text=np.round(p_sig, 2)),
+        go.Bar(x=names, y=p_soft, name=f"softmax (sum = {p_soft.sum():.2f}): one class", text=np.round(p_soft, 2),
+               meta="softmax"),
+        go.Bar(x=names, y=p_sig, name=f"sigmoid (sum = {p_sig.sum():.2f}): each a yes/no", text=np.round(p_sig, 2),
+               meta="sigmoid"),
     ])
     fig.update_layout(barmode="group", height=340, yaxis_range=[0, 1.05], yaxis_title="probability",
                       title="Last layer: softmax (exclusive classes) vs sigmoid (multi-label)",

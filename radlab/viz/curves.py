@@ -70,10 +70,10 @@ def history_figure(history: Any | None = None, previous: Any | None = None, *, t
         dict(name="previous run: validation", line=dict(color=VAL_COLOR, dash="dot"), opacity=0.5,
              legendgroup="prev-val", col=2, showlegend=False),
     ]
-    for xy, style in zip(data, styles):
+    for xy, style, key in zip(data, styles, TRACE_NAMES):
         col = style.pop("col")
         style.setdefault("mode", "lines+markers")
-        fig.add_trace(go.Scatter(**xy, **style, hovertemplate="epoch %{x}: %{y:.4g}"), row=1, col=col)
+        fig.add_trace(go.Scatter(**xy, **style, meta=key, hovertemplate="epoch %{x}: %{y:.4g}"), row=1, col=col)
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)

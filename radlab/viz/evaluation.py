@@ -86,6 +86,8 @@ def roc_figure(result: AUCResult | None, *, label: str = "test", point: Mapping[
                        yaxis=dict(title="sensitivity (true positive rate)", range=[-0.01, 1.01],
                                   scaleanchor="x", scaleratio=1, constrain="domain"),
                        legend=dict(x=0.35, y=0.05, bgcolor="rgba(255,255,255,0.8)"))
+    for trace, key in zip(traces, ROC_TRACES):   # names change with the AUC; ``meta`` keeps the role
+        trace.meta = key
     return go.Figure(data=traces, layout=layout)
 
 
@@ -117,7 +119,8 @@ def confusion_matrix_figure(panels: Sequence[tuple[str, Mapping[str, float] | No
     true = [f"truly {c}" for c in class_names]
     for i, (_title, metrics) in enumerate(panels, 1):
         data = confusion_trace_data(metrics)
-        fig.add_trace(go.Heatmap(**data, texttemplate="%{text}", x=pred, y=true,
+        fig.add_trace(go.Heatmap(**data, texttemplate="%{text}", x=pred, y=true, name=_title,
+                                 meta=_title.split(":")[0].strip(),  # "validation", "test"
                                  colorscale="Blues", showscale=False, hovertemplate="%{y}, %{x}: %{z}<extra></extra>"),
                       row=1, col=i)
         fig.update_yaxes(autorange="reversed", row=1, col=i)
@@ -178,9 +181,9 @@ def prevalence_figure(sensitivity: float, specificity: float, marks: Mapping[str
     traces = [go.Scatter(**data[0], mode="lines", name="PPV", line=dict(color=METRIC_COLORS["ppv"])),
               go.Scatter(**data[1], mode="lines", name="NPV", line=dict(color=METRIC_COLORS["npv"])),
               go.Scatter(**data[2], mode="markers+text", textposition="top left", showlegend=False,
-                         marker=dict(color=METRIC_COLORS["ppv"], size=10)),
+                         name=PREVALENCE_TRACES[2], marker=dict(color=METRIC_COLORS["ppv"], size=10)),
               go.Scatter(**data[3], mode="markers+text", textposition="bottom right", showlegend=False,
-                         marker=dict(color=METRIC_COLORS["npv"], size=10))]
+                         name=PREVALENCE_TRACES[3], marker=dict(color=METRIC_COLORS["npv"], size=10))]
     return go.Figure(data=traces, layout=go.Layout(
         title=title or "Same sensitivity and specificity, different prevalence", height=height,
         margin=dict(l=50, r=10, t=50, b=40), xaxis=dict(title="prevalence of the positive class", range=[0, 1]),

@@ -7,14 +7,14 @@ image's own units), the same way every other lab shows them.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.explain import METHODS, RightReasonReport
-from radlab.viz.images import _square_axes, box_shape, image_trace, mask_trace
+from radlab.viz.images import box_shape, image_trace, mask_trace, square_axes
 
 #: Transparent where the map is cold, then blue → yellow → red: the image stays readable underneath.
 HEAT_COLORSCALE = [[0.0, "rgba(0,0,255,0)"], [0.2, "rgba(0,0,255,0)"], [0.4, "rgba(0,160,255,0.45)"],
@@ -50,8 +50,10 @@ def overlay_figure(image: np.ndarray, heatmap: np.ndarray, *, level: float, widt
     mask = np.zeros(image.shape, bool) if mask is None else np.asarray(mask, bool)
     fig = go.Figure(data=[image_trace(image, level=level, width=width, units=units), heatmap_trace(heatmap),
                           mask_trace(mask), peak_trace(heatmap)])
+    for trace, role in zip(fig.data, OVERLAY_TRACES):
+        trace.meta = role
     fig.add_shape(**box_shape(box))
-    _square_axes(fig, image.shape)
+    square_axes(fig, image.shape)
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50 if title else 10, b=10),
                       plot_bgcolor="black", showlegend=False)
     return fig
@@ -73,11 +75,13 @@ def adversarial_figure(image: np.ndarray, adversarial: np.ndarray, *, level: flo
     titles = [f"original: {prediction}", f"perturbation ×{amplification:,.0f} (±{bound:.3g} {units})",
               f"adversarial: {adversarial_prediction}" + (" — FLIPPED" if flipped else "")]
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
-    fig.add_trace(image_trace(image, level=level, width=width, units=units), row=1, col=1)
+    fig.add_trace(image_trace(image, level=level, width=width, units=units).update(meta="original"), row=1, col=1)
     fig.add_trace(go.Heatmap(z=delta, zmin=-bound, zmax=bound, zmid=0.0, colorscale="RdBu_r", showscale=False,
+                             meta="perturbation",
                              hovertemplate=f"x %{{x}}, y %{{y}}: change %{{z:.3g}} {units}<extra></extra>"),
                   row=1, col=2)
-    fig.add_trace(image_trace(adversarial, level=level, width=width, units=units), row=1, col=3)
+    fig.add_trace(image_trace(adversarial, level=level, width=width, units=units).update(meta="adversarial"),
+                  row=1, col=3)
     h, w = image.shape
     fig.update_xaxes(visible=False, range=[-0.5, w - 0.5], constrain="domain")
     for i in (1, 2, 3):

@@ -8,7 +8,7 @@ a side to keep the figure light; coordinates stay those of the full image.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -101,7 +101,7 @@ def box_shape(box: Sequence[float] | None, *, color: str = BOX_COLOR) -> dict:
                 line=dict(color=color, width=2, dash="dot"))
 
 
-def _square_axes(fig: go.Figure, shape: Sequence[int]) -> None:
+def square_axes(fig: go.Figure, shape: Sequence[int]) -> None:
     h, w = shape[-2:]
     fig.update_xaxes(visible=False, range=[-0.5, w - 0.5], constrain="domain")
     fig.update_yaxes(visible=False, range=[h - 0.5, -0.5], scaleanchor="x", scaleratio=1, constrain="domain")
@@ -125,7 +125,7 @@ def image_figure(image: np.ndarray, *, level: float | None = None, width: float 
     fig = go.Figure(data=data)
     if box is not None:
         fig.add_shape(**box_shape(box))
-    _square_axes(fig, image.shape)
+    square_axes(fig, image.shape)
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       plot_bgcolor="black", showlegend=False)
     return fig
@@ -166,4 +166,22 @@ def images_grid(images: Sequence[np.ndarray] | np.ndarray, *, titles: Sequence[s
     fig.update_annotations(font_size=11)
     fig.update_layout(height=tile_px * nrows + 40, width=tile_px * ncols + 20, showlegend=False,
                       margin=dict(l=10, r=10, t=40 if titles else 10, b=10), plot_bgcolor="black")
+    return fig
+
+
+def augmentation_preview_figure(original: np.ndarray, augmented: Sequence[np.ndarray]) -> go.Figure:
+    """One training image and random augmentations of it, side by side (what the model sees; Lab 3).
+
+    Images are in [0, 1]; traces are named ``original``, ``augmented 1``, ... so a widget can
+    update their ``z`` in place.
+    """
+    images = [original, *augmented]
+    titles = ["original"] + [f"augmented {i}" for i in range(1, len(images))]
+    fig = make_subplots(rows=1, cols=len(images), horizontal_spacing=0.01, subplot_titles=titles)
+    for i, (img, title) in enumerate(zip(images, titles), start=1):
+        fig.add_trace(go.Heatmap(z=img, colorscale="gray", zmin=0, zmax=1, showscale=False, name=title,
+                                 hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>"), row=1, col=i)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x")
+    fig.update_layout(height=200, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white")
     return fig

@@ -20,7 +20,8 @@ from plotly.subplots import make_subplots
 from torch import nn
 
 from radlab.errors import DataError
-from radlab.explain import conv_layer_names, evaluating, find_layer
+from radlab.device import evaluating
+from radlab.explain import conv_layer_names, find_layer
 from radlab.viz.conv import image_axes
 
 
@@ -231,9 +232,11 @@ def _mosaic_data(mos: Mosaic) -> dict:
     return dict(z=mos.z, customdata=mos.tile)
 
 
-def _heatmap(data: dict, *, colorscale: str, zmid: float | None = None, what: str | None = None) -> go.Heatmap:
+def _heatmap(data: dict, *, colorscale: str, zmid: float | None = None, what: str | None = None,
+             name: str | None = None) -> go.Heatmap:
     hover = (what + " %{customdata}<br>" if what else "row %{y}, col %{x}<br>") + "value %{z:.3f}<extra></extra>"
-    return go.Heatmap(colorscale=colorscale, zmid=zmid, showscale=zmid is not None, hovertemplate=hover, **data)
+    return go.Heatmap(colorscale=colorscale, zmid=zmid, showscale=zmid is not None, hovertemplate=hover, name=name,
+                      **data)
 
 
 # ---------------------------------------------------------------------- kernels
@@ -253,7 +256,7 @@ def kernels_figure(model: nn.Module, layer: str | None = None, *, in_channel: in
     layers = conv_layers(model)
     chosen = layers[0] if layer is None else _conv_by_name(layers, layer)
     data, title = kernels_view(chosen, in_channel=in_channel, max_kernels=max_kernels)
-    fig = go.Figure([_heatmap(data, colorscale="RdBu_r", zmid=0.0, what="kernel")])
+    fig = go.Figure([_heatmap(data, colorscale="RdBu_r", zmid=0.0, what="kernel", name="kernels")])
     image_axes(fig, 1)
     fig.update_layout(title=dict(text=title, font=dict(size=13)), height=360, margin=dict(l=10, r=10, t=60, b=10))
     return fig
@@ -272,7 +275,7 @@ def feature_maps_view(fm: FeatureMaps, layer: str, *, max_maps: int = 16) -> tup
 def feature_maps_figure(fm: FeatureMaps, layer: str, *, max_maps: int = 16) -> go.Figure:
     """All feature maps of one layer for one image, as a grid."""
     data, title = feature_maps_view(fm, layer, max_maps=max_maps)
-    fig = go.Figure([_heatmap(data, colorscale="Viridis", what="channel")])
+    fig = go.Figure([_heatmap(data, colorscale="Viridis", what="channel", name="feature maps")])
     image_axes(fig, 1)
     fig.update_layout(title=dict(text=title, font=dict(size=13)), height=380, margin=dict(l=10, r=10, t=50, b=10))
     return fig
@@ -297,10 +300,10 @@ def layer_figure(fm: FeatureMaps, layer: ConvLayer, channel: int = 0, *, max_map
     """One layer at a glance for one image: the input, one chosen map, all its maps, its kernels."""
     (image, fmap, maps, kernels), titles = layer_view(fm, layer, channel, max_maps=max_maps)
     fig = make_subplots(rows=1, cols=4, subplot_titles=titles, horizontal_spacing=0.03)
-    fig.add_trace(_heatmap(image, colorscale="gray"), row=1, col=1)
-    fig.add_trace(_heatmap(fmap, colorscale="Viridis"), row=1, col=2)
-    fig.add_trace(_heatmap(maps, colorscale="Viridis", what="channel"), row=1, col=3)
-    fig.add_trace(_heatmap(kernels, colorscale="RdBu_r", zmid=0.0, what="kernel"), row=1, col=4)
+    fig.add_trace(_heatmap(image, colorscale="gray", name="input"), row=1, col=1)
+    fig.add_trace(_heatmap(fmap, colorscale="Viridis", name="feature map"), row=1, col=2)
+    fig.add_trace(_heatmap(maps, colorscale="Viridis", what="channel", name="feature maps"), row=1, col=3)
+    fig.add_trace(_heatmap(kernels, colorscale="RdBu_r", zmid=0.0, what="kernel", name="kernels"), row=1, col=4)
     fig.data[3].showscale = False
     image_axes(fig, 4)
     fig.update_layout(height=330, margin=dict(l=10, r=10, t=70, b=10),

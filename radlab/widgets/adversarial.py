@@ -23,7 +23,7 @@ from radlab.attacks import (ATTACKS, InputScale, RobustnessReport, accuracy_vs_e
 from radlab.course.lab08_adversarial_explorer import exercises as lab_exercises
 from radlab.errors import DataError
 from radlab.viz.explain import accuracy_vs_epsilon_figure, adversarial_figure
-from radlab.widgets.cam import STYLE, copy_figure, image_options, window_sliders
+from radlab.widgets.common import STYLE, copy_figure, image_options, window_sliders
 from radlab.widgets.exercise import exercise_panel
 
 #: Budgets of the accuracy curve, in grey levels of the *model's* input window (0..255).

@@ -21,7 +21,6 @@ from typing import Any, Callable
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
-import torch
 
 from radlab.course.lab04_testing import exercises as lab_exercises
 from radlab.metrics import (AUCResult, TestSetGuard, TestSetWarning, choose_threshold,
@@ -33,72 +32,6 @@ from radlab.viz.evaluation import (confusion_matrix_figure, confusion_trace_data
 RULE_LABELS = {"youden": "Youden's J (max sensitivity + specificity)", "accuracy": "maximum accuracy",
                "sensitivity": "sensitivity ≥ 0.90 (screening)", "0.5": "0.5 (no tuning)"}
 SENSITIVITY_TARGET = 0.90
-
-
-# ------------------------------------------------------------------ data for the lab
-
-@dataclass
-class LabData:
-    """Train / val / test arrays for the lab: ``x`` float (N, 1, H, W) in [0, 1], ``y`` 0/1."""
-
-    source: str                     # what the images are, e.g. "PneumoniaMNIST (UNOFFICIAL copy)"
-    class_names: tuple[str, str]    # (negative, positive)
-    train: tuple[torch.Tensor, np.ndarray]
-    val: tuple[torch.Tensor, np.ndarray]
-    test: tuple[torch.Tensor, np.ndarray]
-
-    def __str__(self) -> str:
-        lines = [f"{self.source}; positive class = {self.class_names[1]}"]
-        for name in ("train", "val", "test"):
-            y = getattr(self, name)[1]
-            lines.append(f"  {name:5s} {len(y):5d} images, {100 * np.mean(y == 0):5.1f}% {self.class_names[0]}, "
-                         f"{100 * np.mean(y == 1):5.1f}% {self.class_names[1]}")
-        return "\n".join(lines)
-
-
-def load_lab_data(*, fast: bool = False, seed: int = 0) -> LabData:
-    """PneumoniaMNIST from the data cache when it is there, otherwise chest phantoms split by patient.
-
-    ``fast`` keeps a stratified 1200-image part of the training split (CI); validation and
-    test are always complete, so their prevalences are the real ones.
-    """
-    from radlab.data.catalog import dataset_status  # noqa: PLC0415
-    from radlab.data.transforms import to_model_input  # noqa: PLC0415
-
-    status = dataset_status("pneumoniamnist")
-    if status in ("cached (official)", "cached (UNOFFICIAL copy)"):
-        from radlab.data.medmnist import load_medmnist  # noqa: PLC0415
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")          # the status line below says it is unofficial
-            data = load_medmnist("pneumoniamnist")
-        parts = {}
-        for name in ("train", "val", "test"):
-            split = getattr(data, name)
-            images, labels = split.images, split.labels.reshape(-1).astype(np.int64)
-            if fast and name == "train":
-                keep = _stratified_subset(labels, 1200, seed)
-                images, labels = images[keep], labels[keep]
-            parts[name] = (to_model_input(images, units="uint8"), labels)
-        return LabData(f"PneumoniaMNIST, {status}", ("normal", "pneumonia"), **parts)
-
-    from radlab.data.phantoms import make_phantoms  # noqa: PLC0415
-    from radlab.data.splits import split_by_patient  # noqa: PLC0415
-
-    ph = make_phantoms("chest", n_patients=60 if fast else 200, images_per_patient=3, size=32, seed=seed)
-    split = split_by_patient(ph.labels, ph.patient_ids, val_fraction=0.2, test_fraction=0.2, seed=seed)
-    parts = {name: (to_model_input(ph.images[getattr(split, name)], units="unit"),
-                    np.asarray(ph.labels[getattr(split, name)], dtype=np.int64))
-             for name in ("train", "val", "test")}
-    return LabData(f"chest phantoms (PneumoniaMNIST is {status})", ("no lesion", "lesion"), **parts)
-
-
-def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Indices of about ``n`` images keeping each class's share."""
-    rng = np.random.default_rng(seed)
-    keep = [rng.permutation(np.flatnonzero(labels == c))[:max(1, round(n * np.mean(labels == c)))]
-            for c in np.unique(labels)]
-    return np.sort(np.concatenate(keep))
 
 
 # ------------------------------------------------------------------ the report

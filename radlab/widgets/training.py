@@ -21,17 +21,15 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 from radlab.course.lab03_training import exercises as lab_exercises
-from radlab.data.transforms import AUGMENTATIONS, augmentation, to_model_input
-from radlab.errors import DataError
+from radlab.data.lab_data import DATASETS, LabData, load_lab_data, pneumonia_available, stratified_subset
+from radlab.data.transforms import AUGMENTATIONS, augmentation
 from radlab.monitor import OverfittingMonitor
 from radlab.train import FitResult, History, fit
 from radlab.viz.curves import history_figure, update_history_figure
+from radlab.viz.images import augmentation_preview_figure
 
-DATASETS = {"phantoms": "chest phantoms (synthetic, split by patient)",
-            "pneumoniamnist": "PneumoniaMNIST (real chest X-rays, 28 px)"}
 MODELS = {"teaching_cnn": "Teaching CNN (conv blocks + fully connected)",
           "gap_cnn": "GAP CNN (conv blocks + global average pooling)"}
 WIDTHS = (4, 8, 16, 32)
@@ -108,73 +106,6 @@ class TrainingSettings:
 # --------------------------------------------------------------------------------------
 # Data and models
 # --------------------------------------------------------------------------------------
-
-@dataclass
-class LabData:
-    """Training and validation tensors for the lab (``x`` is ``(N, 1, H, W)`` in [0, 1])."""
-
-    name: str
-    x_train: torch.Tensor
-    y_train: np.ndarray
-    x_val: torch.Tensor
-    y_val: np.ndarray
-    note: str
-
-    @property
-    def image_size(self) -> int:
-        return int(self.x_train.shape[-1])
-
-
-def pneumonia_available() -> bool:
-    """True when PneumoniaMNIST is in the data cache (official or an imported copy)."""
-    try:
-        from radlab.data.catalog import dataset_status  # noqa: PLC0415
-
-        return dataset_status("pneumoniamnist").startswith("cached")
-    except (DataError, OSError, ImportError, KeyError):
-        return False
-
-
-def load_lab_data(dataset: str, *, fast: bool = False, seed: int = 0) -> LabData:
-    """The lab's data: chest phantoms split by patient, or PneumoniaMNIST's official train/val."""
-    if dataset == "phantoms":
-        from radlab.data.phantoms import make_phantoms  # noqa: PLC0415
-        from radlab.data.splits import split_by_patient  # noqa: PLC0415
-
-        n_patients = 100 if fast else 300  # faint lesions: the CNN needs a few hundred images to find them
-        ph = make_phantoms("chest", n_patients=n_patients, images_per_patient=3, size=64, seed=seed)
-        split = split_by_patient(ph.labels, ph.patient_ids, seed=seed)
-        x = to_model_input(ph.images, units="unit")
-        return LabData("phantoms", x[split.train], ph.labels[split.train], x[split.val], ph.labels[split.val],
-                       f"chest phantoms, 64 px: {len(split.train)} training / {len(split.val)} validation images "
-                       f"of {n_patients} patients (split by patient)")
-    if dataset == "pneumoniamnist":
-        import warnings  # noqa: PLC0415
-
-        from radlab.data.medmnist import load_medmnist  # noqa: PLC0415
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the unofficial-copy warning is shown in the note instead
-            data = load_medmnist("pneumoniamnist")
-        rng = np.random.default_rng(seed)
-        train_idx, val_idx = np.arange(len(data.train)), np.arange(len(data.val))
-        if fast:  # a small random subset keeps FAST runs to seconds
-            train_idx = np.sort(rng.choice(train_idx, 600, replace=False))
-            val_idx = np.sort(rng.choice(val_idx, 200, replace=False))
-        copy = "official file" if data.official else "UNOFFICIAL copy"
-        return LabData("pneumoniamnist", to_model_input(data.train.images[train_idx]),
-                       data.train.labels.reshape(len(data.train), -1)[train_idx, 0],
-                       to_model_input(data.val.images[val_idx]), data.val.labels.reshape(len(data.val), -1)[val_idx, 0],
-                       f"PneumoniaMNIST ({copy}), 28 px: {len(train_idx)} training / {len(val_idx)} validation images")
-    raise ValueError(f"dataset {dataset!r}: choose from {list(DATASETS)}")
-
-
-def fraction_of(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Indices of ``fraction`` of the images, the same fraction of each class (at least 2 per class)."""
-    rng = np.random.default_rng(seed)
-    keep = [rng.permutation(np.flatnonzero(y == c))[:max(2, round(fraction * np.sum(y == c)))] for c in np.unique(y)]
-    return np.sort(np.concatenate(keep))
-
 
 def build_model(settings: TrainingSettings, image_size: int) -> torch.nn.Module:
     """The CNN the settings describe (binary output: one logit)."""
@@ -356,7 +287,7 @@ class TrainingLab(W.VBox):
 
     def _train(self, settings: TrainingSettings) -> RunRecord:
         data = self.data(settings.dataset)
-        keep = fraction_of(data.y_train, settings.data_fraction, self.seed)
+        keep = stratified_subset(data.y_train, fraction=settings.data_fraction, seed=self.seed, min_per_class=2)
         self.data_html.value = f"<small>{html.escape(data.note)}; training on {len(keep)} images</small>"
         torch.manual_seed(self.seed)
         model = build_model(settings, data.image_size)
@@ -424,15 +355,7 @@ class TrainingLab(W.VBox):
 
     def _preview_figure(self) -> go.Figure:
         images = self._preview_images()
-        fig = make_subplots(rows=1, cols=len(images), horizontal_spacing=0.01,
-                            subplot_titles=["original"] + [f"augmented {i}" for i in range(1, len(images))])
-        for i, img in enumerate(images, start=1):
-            fig.add_trace(go.Heatmap(z=img, colorscale="gray", zmin=0, zmax=1, showscale=False,
-                                     hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>"), row=1, col=i)
-        fig.update_xaxes(showticklabels=False)
-        fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x")
-        fig.update_layout(height=200, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white")
-        return fig
+        return augmentation_preview_figure(images[0], images[1:])
 
     def _update_preview(self) -> None:
         images = self._preview_images()
