@@ -28,24 +28,24 @@ def _norm(name: str) -> str:
 
 def closure(roots: list[Requirement]) -> set[str]:
     """Installed distributions needed by ``roots``, following extras and environment markers."""
-    seen: set[str] = set()
+    seen: dict[str, set[str]] = {}  # distribution -> the extras already followed
     todo = list(roots)
     while todo:
         req = todo.pop()
         name = _norm(req.name)
-        if name in seen:
+        extras = {""} | set(req.extras)
+        if name in seen and extras <= seen[name]:
             continue
         try:
             distribution(name)
         except PackageNotFoundError:
             continue  # a marker-less optional we do not have: not part of this environment
-        seen.add(name)
+        seen[name] = seen.get(name, set()) | extras
         for line in requires(name) or []:
             sub = Requirement(line)
-            extras = [""] + sorted(req.extras)
             if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in extras):
                 todo.append(sub)
-    return seen
+    return set(seen)
 
 
 def installed_mb(name: str) -> float:
