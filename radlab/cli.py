@@ -2,7 +2,8 @@
 
     radlab datasets                              the catalog, with what is in your data cache
     radlab fetch NAME [--from FILE] [--unofficial]
-    radlab check                                 versions, device, data cache, what is missing
+    radlab check [--dev]                         versions, device, data cache, what is missing
+    radlab --version
     radlab serve ...                             Voila for instructors (see radlab serve --help)
     radlab assignments build [--out DIR] [--force] [--only NAME ...]
                                                  chapters and labs as an nbgrader course folder
@@ -17,8 +18,10 @@ import platform
 import shutil
 import sys
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
+
+from packaging.requirements import Requirement
 
 from radlab.errors import RadlabError
 
@@ -26,6 +29,7 @@ from radlab.errors import RadlabError
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``radlab`` and its sub-commands."""
     parser = argparse.ArgumentParser(prog="radlab", description="RadLab: hands-on CNNs for radiology.")
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("datasets", help="list the dataset catalog and what is in the data cache")
     fetch = commands.add_parser("fetch", help="download a dataset, or import a local copy, checking its MD5")
@@ -34,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="import this local file instead of downloading")
     fetch.add_argument("--unofficial", action="store_true",
                        help="accept a file that is not the official release (it is labelled UNOFFICIAL)")
-    commands.add_parser("check", help="check versions, device, data cache and browser; say what is missing")
+    check = commands.add_parser("check", help="check versions, device and data cache; say what is missing")
+    check.add_argument("--dev", action="store_true",
+                       help="also check the developer's tools: the test extras and chromium (browser tests)")
     commands.add_parser("serve", add_help=False, help="serve the labs with Voila (arguments go to radlab.serve)")
     assignments = commands.add_parser("assignments", help="nbgrader assignments for instructors")
     assignment_commands = assignments.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -67,9 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_datasets()
         if args.command == "fetch":
             return cmd_fetch(args.name, args.source, args.unofficial)
+        if args.command == "check":
+            return cmd_check(dev=args.dev)
         if args.command == "assignments":
             return cmd_assignments_build(args.out, only=args.only, force=args.force)
-        return cmd_check()
     except RadlabError as err:
         print(f"radlab: error: {err}", file=sys.stderr)
         return 1
@@ -148,14 +155,63 @@ class Check:
     fix: str = ""
 
 
-def _package(dist: str, *, essential: bool, what: str = "") -> Check:
-    """Check that a package is installed, by its distribution name."""
+#: What a runtime package is for, when it is not needed to run the labs (a note, not MISSING).
+OPTIONAL = {
+    "voila": "dashboards: radlab serve",
+    "pydicom-data": "large sample DICOM: chest CR, MR, CT",
+    "psutil": "memory figures of the benchmarks",
+}
+
+
+def version_line() -> str:
+    """``radlab --version``: radlab's version, the Python running it, and where radlab lives."""
     try:
-        return Check(dist, version(dist) + (f"  ({what})" if what else ""), True, essential)
+        radlab_version = version("radlab")
     except PackageNotFoundError:
-        return Check(dist, "not installed" + (f"  ({what})" if what else ""), False, essential,
-                     fix="python3 make.py lab (installs the project's environment into .venv), "
-                         f"or pip install {dist}")
+        radlab_version = "(not installed: run python3 make.py lab)"
+    return f"radlab {radlab_version} (Python {platform.python_version()}, {Path(__file__).resolve().parent})"
+
+
+def declared_requirements(extra: str = "") -> list[Requirement]:
+    """radlab's own requirements, from its installed metadata (else pyproject.toml): one source.
+
+    ``extra=""`` gives the runtime dependencies (what a student needs); ``extra="test"`` only
+    what the test extras add.
+    """
+    try:
+        lines = requires("radlab") or []
+    except PackageNotFoundError:  # running from a checkout without an install
+        import tomllib  # noqa: PLC0415
+
+        from radlab.paths import PROJECT_ROOT  # noqa: PLC0415
+
+        project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+        lines = list(project["dependencies"])
+        for name, extras in project.get("optional-dependencies", {}).items():
+            for line in extras:
+                spec, _, marker = line.partition(";")
+                lines.append(f"{spec}; ({marker}) and extra == {name!r}" if marker.strip()
+                             else f"{spec}; extra == {name!r}")
+    reqs = [Requirement(line) for line in lines]
+    runtime = [r for r in reqs if r.marker is None or r.marker.evaluate({"extra": ""})]
+    if not extra:
+        return runtime
+    return [r for r in reqs if r not in runtime and r.marker is not None and r.marker.evaluate({"extra": extra})]
+
+
+def _requirement_check(req: Requirement, *, essential: bool, fix_all: str) -> Check:
+    """Check one requirement: installed, and at a version inside radlab's range."""
+    what = OPTIONAL.get(req.name.lower(), "")
+    note = f"  ({what})" if what else ""
+    try:
+        found = version(req.name)
+    except PackageNotFoundError:
+        return Check(req.name, "not installed" + note, False, essential,
+                     fix=f'{fix_all}, or pip install "{req.name}{req.specifier}"')
+    if req.specifier and not req.specifier.contains(found, prereleases=True):
+        return Check(req.name, f"{found}, outside the range {req.specifier}{note}", False, essential,
+                     fix=f'{fix_all}, or pip install "{req.name}{req.specifier}"')
+    return Check(req.name, found + note, True, essential)
 
 
 def _device_check() -> Check:
@@ -203,25 +259,49 @@ def _chromium_check() -> Check:
                  fix="apt-get install -y chromium (only needed for tests/test_browser.py)")
 
 
-def run_checks() -> list[Check]:
-    """Everything ``radlab check`` looks at, in the order it prints it."""
+def _widget_frontend_check() -> Check:
+    """JupyterLab shows widgets and plotly figures only with their extensions in its environment."""
+    try:
+        from jupyter_core.paths import jupyter_path  # noqa: PLC0415
+    except ImportError:
+        return Check("lab extensions", "jupyter_core not installed", False, False,
+                     fix="python3 make.py lab (installs JupyterLab and the widget extensions)")
+    folders = [Path(p) for p in jupyter_path("labextensions")]
+    missing = [name for name in WIDGET_EXTENSIONS
+               if not any((folder / name / "package.json").is_file() for folder in folders)]
+    if missing:
+        return Check("lab extensions", f"missing {', '.join(missing)}  (labs show no controls in JupyterLab)",
+                     False, False, fix="open the labs with the JupyterLab of this environment: python3 make.py "
+                                       "lab (README, Troubleshooting: a lab that never renders)")
+    return Check("lab extensions", "widgets, anywidget, plotly  (JupyterLab shows the labs' controls)", True, False)
+
+
+#: The JupyterLab front-end extensions the labs need (ipywidgets, anywidget for plotly's FigureWidget).
+WIDGET_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "anywidget", "jupyterlab-plotly")
+
+
+def run_checks(dev: bool = False) -> list[Check]:
+    """Everything ``radlab check`` looks at, in the order it prints it (``dev``: also the test tools)."""
     py_ok = sys.version_info >= (3, 10)
     checks = [Check("python", platform.python_version(), py_ok, True,
                     fix="" if py_ok else "install Python 3.10 or newer")]
-    for dist in ("numpy", "torch", "torchvision", "plotly", "ipywidgets", "pydicom", "pooch", "pyyaml"):
-        checks.append(_package(dist, essential=True))
-    checks.append(_package("voila", essential=False, what="dashboards: radlab serve"))
-    checks.append(_package("papermill", essential=False, what="running notebooks as tests"))
-    checks.append(_package("pydicom-data", essential=False, what="large sample DICOM: chest CR, MR, CT"))
+    lab_fix = "python3 make.py lab (installs the project's environment into .venv)"
+    for req in declared_requirements():
+        checks.append(_requirement_check(req, essential=req.name.lower() not in OPTIONAL, fix_all=lab_fix))
     checks.append(_device_check())
+    checks.append(_widget_frontend_check())
     checks.extend(_cache_checks())
-    checks.append(_chromium_check())
+    if dev:
+        test_fix = "python3 make.py test (installs the test extras into .venv)"
+        for req in declared_requirements("test"):
+            checks.append(_requirement_check(req, essential=False, fix_all=test_fix))
+        checks.append(_chromium_check())
     return checks
 
 
-def cmd_check() -> int:
+def cmd_check(dev: bool = False) -> int:
     """Print the checks; exit 0 when everything essential is there."""
-    checks = run_checks()
+    checks = run_checks(dev)
     width = max(len(c.name) for c in checks)
     print("RadLab setup check")
     for c in checks:

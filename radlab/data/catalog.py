@@ -171,16 +171,50 @@ def _verify_cached(card: DatasetCard, target: Path) -> FetchResult:
 
 
 def _download(card: DatasetCard, target: Path) -> None:
-    """Download the official file with pooch (which checks the MD5 and writes atomically)."""
+    """Download the official file into a temporary name, check its MD5, then ``os.replace`` it.
+
+    The file appears under its own name only complete and checked: an interrupted download
+    (Ctrl-C, a lost connection, a killed process) never leaves a half file that a later
+    ``fetch`` or loader could take as the dataset. pooch does the transfer (proxies from
+    ``HTTPS_PROXY``/``HTTP_PROXY``, progress bar) and checks the MD5 as well.
+    """
     import pooch  # noqa: PLC0415  (only needed for a download)
 
+    _remove_stale_parts(target)
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
-        pooch.retrieve(card.url, known_hash=f"md5:{card.md5}", fname=target.name,
+        pooch.retrieve(card.url, known_hash=f"md5:{card.md5}", fname=part.name,
                        path=target.parent, progressbar=True)
+        md5 = md5sum(part)
+        if md5 != card.md5:  # whatever did the transfer, the cache only gets the official bytes
+            raise ValueError(f"the file received has md5 {md5}, the card expects {card.md5}")
+        os.replace(part, target)
     except (OSError, ValueError) as err:  # no network, HTTP error, or a checksum mismatch
         raise DataError(f"could not download {card.name} from {card.url} ({type(err).__name__}: "
                         f"{str(err).splitlines()[0] if str(err) else 'no details'})",
                         path=target, fix=_fetch_fix(card, target)) from err
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _remove_stale_parts(target: Path) -> None:
+    """Delete partial downloads of ``target`` left by processes that no longer run (e.g. kill -9)."""
+    for part in target.parent.glob(f".{target.name}.*.part"):
+        pid = part.name[len(target.name) + 2:-len(".part")]
+        if pid.isdigit() and not _process_is_running(int(pid)):
+            part.unlink(missing_ok=True)
+
+
+def _process_is_running(pid: int) -> bool:
+    if os.name == "nt":  # signal 0 means Ctrl-C there: keep the part file (it is never read)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it runs, as another user
+        return True
+    return True
 
 
 def _import(card: DatasetCard, source: Path, target: Path, *, unofficial: bool) -> FetchResult:
@@ -295,3 +329,79 @@ def _has_pydicom_data() -> bool:
     except PackageNotFoundError:
         return False
     return True
+
+
+# --- pretrained weights -------------------------------------------------------------------
+# Not datasets (no card): files ``radlab fetch NAME`` knows, checked the way torch.hub checks
+# them: the file's SHA-256 must start with the prefix torchvision puts in its name.
+
+#: name -> (url, file in the data cache, SHA-256 prefix). The ResNet-18 entry is torchvision's
+#: ``ResNet18_Weights.IMAGENET1K_V1`` (torchvision/models/resnet.py).
+WEIGHTS: dict[str, tuple[str, str, str]] = {
+    "resnet18-imagenet": ("https://download.pytorch.org/models/resnet18-f37072fd.pth",
+                          "weights/resnet18-f37072fd.pth", "f37072fd"),
+}
+
+
+@dataclass
+class WeightsResult:
+    """What ``fetch_weights`` did: where the file is and its SHA-256 (which starts with the expected prefix)."""
+
+    name: str
+    path: Path
+    sha256: str
+    expected_prefix: str
+    action: str  # "downloaded" | "verified" | "imported"
+    imported_from: str | None = None
+
+
+def sha256sum(path: Path) -> str:
+    """SHA-256 of a file, read in chunks (how torch.hub checks downloaded weights)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_weights(name: str, *, source: Path | None = None) -> WeightsResult:
+    """Put pretrained weights in the data cache (download, or import ``source``), refusing a wrong file.
+
+    The file is checked before it reaches the cache: its SHA-256 must start with the entry's prefix.
+    """
+    if name not in WEIGHTS:
+        raise DataError(f"unknown weights {name!r}", fix=f"use one of: {', '.join(WEIGHTS)}")
+    url, filename, prefix = WEIGHTS[name]
+    target = data_cache() / filename
+
+    def check(path: Path, what: str) -> str:
+        digest = sha256sum(path)
+        if not digest.startswith(prefix):
+            raise DataError(f"{what} is not {Path(filename).name}: its SHA-256 starts {digest[:8]}, expected {prefix}",
+                            path=path, fix=f"use the file from {url} (or pass your own weights to the lab as a path)")
+        return digest
+
+    if source is not None:
+        source = Path(source)
+        if not source.is_file():
+            raise DataError("no such file to import", path=source, fix=f"give the path of a copy of {url}")
+        digest = check(source, "this file")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(target, lambda tmp: shutil.copyfile(source, tmp))
+        return WeightsResult(name, target, digest, prefix, "imported", str(source.resolve()))
+    if target.is_file():
+        return WeightsResult(name, target, check(target, "the cached file"), prefix, "verified")
+    import pooch  # noqa: PLC0415  (only needed for a download)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.download")
+    try:
+        pooch.retrieve(url, known_hash=None, fname=tmp.name, path=tmp.parent, progressbar=True)
+        digest = check(tmp, "the downloaded file")
+        os.replace(tmp, target)
+    except OSError as err:  # no network, HTTP error
+        raise DataError(f"could not download {name} from {url} ({type(err).__name__})", path=target,
+                        fix=f"download it elsewhere, then: radlab fetch {name} --from FILE") from err
+    finally:
+        tmp.unlink(missing_ok=True)
+    return WeightsResult(name, target, digest, prefix, "downloaded", url)
