@@ -173,19 +173,24 @@ def version_line() -> str:
 
 
 def declared_requirements(extra: str = "") -> list[Requirement]:
-    """radlab's own requirements, from its installed metadata (else pyproject.toml): one source.
+    """radlab's own requirements: pyproject.toml in a checkout (what make.py installs), else radlab's
+    installed metadata. One source, never a hand-written list.
 
     ``extra=""`` gives the runtime dependencies (what a student needs); ``extra="test"`` only
     what the test extras add.
     """
+    from radlab.paths import PROJECT_ROOT  # noqa: PLC0415
+
+    pyproject = PROJECT_ROOT / "pyproject.toml"
     try:
+        import tomllib  # noqa: PLC0415  (Python 3.11+)
+
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        if project.get("name") != "radlab":
+            raise KeyError("name")
+    except (ImportError, OSError, KeyError, ValueError):  # an installed radlab, not a checkout
         lines = requires("radlab") or []
-    except PackageNotFoundError:  # running from a checkout without an install
-        import tomllib  # noqa: PLC0415
-
-        from radlab.paths import PROJECT_ROOT  # noqa: PLC0415
-
-        project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    else:
         lines = list(project["dependencies"])
         for name, extras in project.get("optional-dependencies", {}).items():
             for line in extras:
