@@ -90,6 +90,19 @@ def test_check_dev_adds_the_test_tools_and_chromium(tmp_path):
         assert f"  {item} " in result.stdout, item
 
 
+def test_outside_a_checkout_check_reads_radlabs_installed_metadata(monkeypatch, tmp_path):
+    from importlib.metadata import requires
+
+    import radlab.paths
+    from packaging.requirements import Requirement
+
+    monkeypatch.setattr(radlab.paths, "PROJECT_ROOT", tmp_path)  # no pyproject.toml here
+    installed = [Requirement(line) for line in requires("radlab")]
+    assert [str(r) for r in cli.declared_requirements()] == [str(r) for r in installed if r.marker is None]
+    assert {r.name for r in cli.declared_requirements("test")} == \
+        {r.name for r in installed if r.marker is not None and r.marker.evaluate({"extra": "test"})}
+
+
 def test_version_names_radlab_its_python_and_where_it_lives(tmp_path):
     from importlib.metadata import version as installed_version
 
