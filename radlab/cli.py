@@ -225,7 +225,7 @@ def _device_check() -> Check:
         from radlab.device import describe_device  # noqa: PLC0415  (imports torch)
 
         return Check("device", describe_device(), True, essential=True)
-    except Exception as err:  # a broken torch install can fail in many ways; report, do not crash
+    except Exception as err:  # noqa: BLE001  (a broken torch install fails in many ways: report, do not crash)
         return Check("device", f"torch does not import ({type(err).__name__}: {err})", False, True,
                      fix="reinstall torch: python3 make.py lab")
 
