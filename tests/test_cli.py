@@ -285,7 +285,7 @@ class _Proxy(http.server.BaseHTTPRequestHandler):
     served = b""
     seen: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:  # http.server's name for the GET handler
         self.seen.append(self.path)
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.served)))
