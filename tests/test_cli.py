@@ -330,6 +330,7 @@ def test_fetch_offline_says_where_to_put_the_file_or_how_to_import_a_copy(tmp_pa
                             timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "radlab: error:" in result.stderr and "could not download pneumoniamnist" in result.stderr
+    assert "ProxyError" in result.stderr  # HTTPS_PROXY was honoured for the https download
     assert f"place it at {env_cache / 'pneumoniamnist.npz'}" in result.stderr
     assert "radlab fetch pneumoniamnist --from FILE" in result.stderr
     assert not (env_cache / "pneumoniamnist.npz").exists()
