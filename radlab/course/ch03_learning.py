@@ -51,6 +51,18 @@ def exercises() -> ExerciseSet:
             mistakes=[Mistake(2000, "that is one update per image (batch size 1)."),
                       Mistake(50, "50 is the batch size, not the number of batches.")]),
         Exercise(
+            "momentum_step",
+            "With momentum μ = 0.9 (v ← 0.9·v + g, w ← w − lr·v) and a gradient g that stays the same step after "
+            "step, the step lr·v grows towards how many times lr·g?",
+            number(10.0, rel=0.01),
+            hints=["v after many steps: g + 0.9·g + 0.81·g + ... , a geometric series.",
+                   "g·(1 + μ + μ² + ...) = g / (1 − μ)."],
+            solution="1 / (1 − 0.9) = 10: on a long, steady slope momentum takes steps ten times as long as plain "
+                     "gradient descent with the same learning rate; where the gradient flips sign (across a "
+                     "valley) the terms cancel instead.",
+            mistakes=[Mistake(0.9, "0.9 is μ; the steps add up: g + 0.9·g + 0.81·g + ..."),
+                      Mistake(1.9, "that is after two steps; keep adding: the series converges to g / (1 − μ).")]),
+        Exercise(
             "sigmoid_max_slope",
             "The sigmoid's slope is σ'(z) = σ(z)·(1 − σ(z)). What is its largest value (at z = 0)?",
             number(0.25, abs_tol=1e-3),

@@ -21,6 +21,21 @@ def exercises() -> ExerciseSet:
     """The chapter's exercises; the notebook calls ``ex.kappa.check(ANSWER_KAPPA)`` etc."""
     return ExerciseSet(NOTEBOOK, [
         Exercise(
+            "noise_chance",
+            "Exactly half of the binary training labels are flipped at random. What validation AUC (against the "
+            "true labels) do you expect from any model, in the long run?",
+            number(0.5, abs_tol=1e-3),
+            hints=["With half the labels flipped at random, is a malignant image more likely to be labelled "
+                   "malignant than a benign one?",
+                   "The labels no longer depend on the images at all: the model can only guess. What AUC does guessing give?"],
+            solution="0.5, chance: every image is labelled malignant with probability ½ whatever it shows, so the "
+                     "labels carry no information. The measured curve reaches about 0.5 at 50 % (up to the noise of a "
+                     "small validation set).",
+            mistakes=[Mistake(0.0, "an AUC of 0 would be perfectly wrong, which also needs information; flipped "
+                                   "at random, the labels carry none."),
+                      Mistake(0.75, "half the labels are still right, but the right and wrong ones cannot be told "
+                                    "apart: the label says nothing about the image.")]),
+        Exercise(
             "kappa",
             f"Two radiologists read 100 nodules. Both call {_BOTH_MAL} malignant, both call {_BOTH_BEN} benign; "
             f"A alone calls {_A_ONLY} malignant, B alone {_B_ONLY}. What is Cohen's kappa? (two decimals)",
