@@ -124,8 +124,13 @@ def cmd_datasets() -> int:
 
 def cmd_fetch(name: str, source: Path | None, unofficial: bool) -> int:
     """Fetch or import a dataset and print where it is and how its checksum compares."""
-    from radlab.data.catalog import fetch  # noqa: PLC0415
+    from radlab.data.catalog import WEIGHTS, fetch, fetch_weights  # noqa: PLC0415
 
+    if name in WEIGHTS:  # pretrained weights (e.g. resnet18-imagenet): checked by SHA-256 prefix
+        got = fetch_weights(name, source=source.expanduser() if source else None)
+        print(f"{got.name}: {got.action} {got.path}")
+        print(f"  sha256:            {got.sha256} (starts with {got.expected_prefix}, as expected)")
+        return 0
     result = fetch(name, source=source.expanduser() if source else None, unofficial=unofficial)
     print(f"{result.name}: {result.action} {result.path}")
     if result.imported_from:

@@ -52,7 +52,8 @@ def imagenet_weights_candidates() -> list[Path]:
 
 
 def _where_to_put_weights() -> str:
-    return (f"download {IMAGENET_WEIGHTS_URL} on a machine with internet (torchvision's "
+    return (f"run `radlab fetch resnet18-imagenet` (online; checksum checked), or "
+            f"download {IMAGENET_WEIGHTS_URL} on a machine with internet (torchvision's "
             f"ResNet18_Weights.IMAGENET1K_V1), copy it to {imagenet_weights_candidates()[0]} "
             f"and pass weights='imagenet' (or weights=<path to the .pth file>)")
 
@@ -134,7 +135,7 @@ def _load_state_dict(weights: str | Path) -> dict[str, Tensor]:
         raise DataError(f"could not read the weights file ({type(err).__name__}: {err})", path=path,
                         fix="pass a file written by torch.save(model.state_dict(), path); "
                             "only plain tensors are accepted (weights_only=True)") from err
-    for key in ("state_dict", "model"):           # common checkpoint wrappers
+    for key in ("state_dict", "model", "model_state"):   # common checkpoint wrappers (model_state: RadLab's)
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict) or "conv1.weight" not in state:

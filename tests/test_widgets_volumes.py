@@ -1,0 +1,88 @@
+"""Lab 12 widget: scrolling, windows and phases change the figures; training fills the comparison; exercises."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from radlab.volumetric import WINDOWS
+from radlab.widgets.volumes import VolumesLab
+
+
+@pytest.fixture(scope="module")
+def lab() -> VolumesLab:
+    return VolumesLab(seed=0, fast=True, epochs_2d=1, epochs_3d=1)
+
+
+def axial(lab: VolumesLab) -> np.ndarray:
+    return np.asarray(lab.view_fig.data[0].z, dtype=float)
+
+
+def test_the_lab_opens_on_a_test_volume_with_a_nodule_in_view(lab):
+    assert isinstance(lab.view_fig, go.FigureWidget) and isinstance(lab.compare_fig, go.FigureWidget)
+    first, last = lab.current_extent()
+    assert first <= lab.z <= last
+    assert np.asarray(lab.view_fig.data[1].z, dtype=float).max() == 1.0      # the outline is drawn
+    assert "nodule in slices" in lab.view_html.value
+
+
+def test_the_slice_slider_scrolls_through_the_volume(lab):
+    before = axial(lab)
+    lab.slice_slider.value = (lab.z + 5) % 16
+    assert not np.allclose(before, axial(lab))
+    assert list(lab.view_fig.data[4].y) == [lab.z, lab.z]                    # the line on the coronal view
+
+
+def test_a_window_preset_sets_level_and_width_and_changes_the_image(lab):
+    before = axial(lab)
+    lab.window_dropdown.value = "mediastinum"
+    assert (lab.level_slider.value, lab.width_slider.value) == WINDOWS["mediastinum"]
+    after = axial(lab)
+    assert not np.allclose(before, after)
+    assert after.min() == 0.0                        # lung is black in a soft-tissue window
+    lab.window_dropdown.value = "lung"
+
+
+def test_the_venous_phase_brightens_the_image(lab):
+    lab.phase_toggle.value = "non-contrast"
+    plain = axial(lab)
+    lab.phase_toggle.value = "venous"
+    assert axial(lab).mean() > plain.mean()
+    lab.phase_toggle.value = "non-contrast"
+
+
+def test_the_volume_slider_shows_another_volume(lab):
+    before = np.asarray(lab.view_fig.data[2].z, dtype=float)
+    lab.volume_slider.value = (lab.volume_slider.value + 1) % (lab.volume_slider.max + 1)
+    assert not np.allclose(before, np.asarray(lab.view_fig.data[2].z, dtype=float))
+
+
+def test_training_fills_the_comparison_and_the_per_slice_scores(lab):
+    lab.train_button.click()
+    assert [r.name for r in lab.results] == ["2d", "2d_phases", "3d"], lab.status_html.value
+    assert lab.results_html.value.count("<tr>") == 4
+    assert all(v is not None for v in lab.compare_fig.data[0].y)
+    assert len(lab.scores_fig.data[0].x) == 16 and len(lab.scores_fig.data[2].y) == 2
+
+
+def test_every_exercise_accepts_its_own_answer_and_refuses_a_typical_wrong_one(lab):
+    if not lab.results:
+        lab.run()
+    k = next(k for k, i in enumerate(lab.test_index) if lab.volumes.labels[i] == 1)
+    lab.volume_slider.value = k
+    best = lab.exercises.your_best.expected()
+    wrong = {"lookalike": "a rib", "nodule_slices": 16, "conv3d_params": 1168, "phase_channels": "(1, 64, 32)",
+             "your_best": next(c for c in ("2d", "2d_phases", "3d") if c != best),
+             "your_3d_params": next(r.params for r in lab.results if r.name == "2d")}
+    assert set(wrong) == set(lab.exercises.names())
+    for ex in lab.exercises:
+        assert ex.check(ex.expected(), record=False).correct, ex.name
+        assert not ex.check(wrong[ex.name], record=False).correct, ex.name
+        assert len(ex.hints) >= 2 and ex.solution_text
+
+
+def test_the_nodule_question_waits_for_a_volume_with_a_nodule(lab):
+    k = next(k for k, i in enumerate(lab.test_index) if lab.volumes.labels[i] == 0)
+    lab.volume_slider.value = k
+    feedback = lab.exercises.nodule_slices.check(3, record=False)
+    assert not feedback.answered and "nodule" in feedback.message
