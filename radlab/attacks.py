@@ -32,7 +32,7 @@ from radlab.errors import DataError
 from radlab.device import evaluating
 from radlab.explain import as_batch
 from radlab.metrics import roc_auc
-from radlab.train import predict
+from radlab.predict import predict
 
 #: The attacks, by the key the labs use.
 ATTACKS: dict[str, str] = {"fgsm": "FGSM (one step)", "pgd": "PGD (many projected steps)"}
@@ -198,7 +198,7 @@ def run_attack(model: nn.Module, x: Any, y: Any, eps: float, method: str = "fgsm
 def predict_scores(model: nn.Module, x: Any, batch_size: int = 256) -> np.ndarray:
     """Probabilities: (N,) of the positive class for a binary model, (N, K) softmax otherwise.
 
-    :func:`radlab.train.predict` on images given any way :func:`~radlab.explain.as_batch` accepts.
+    :func:`radlab.predict.predict` on images given any way :func:`~radlab.explain.as_batch` accepts.
     """
     return predict(model, as_batch(x, model), batch_size=batch_size)
 

@@ -16,8 +16,9 @@ A crash (even ``kill -9``) leaves the run folder with the last complete ``best.p
 ``history.json``; a full or read-only disk stops training with a clear error and the best
 weights in the model (see :mod:`radlab.runs`).
 
-Losses live in :mod:`radlab.losses`, run folders and checkpoints in :mod:`radlab.runs`
-(both re-exported here), the AUC in :mod:`radlab.metrics`.
+Losses live in :mod:`radlab.losses`, optimisers in :mod:`radlab.optim`, run folders and
+checkpoints in :mod:`radlab.runs`, ``predict`` in :mod:`radlab.predict` (all re-exported
+here), the AUC in :mod:`radlab.metrics`.
 """
 from __future__ import annotations
 
@@ -39,10 +40,11 @@ from radlab.data.batches import (LoaderBatches, TensorBatches, as_tensor_pair, c
                                  target_converter)
 from radlab.data.transforms import augmentation as make_augmentation
 from radlab.device import evaluating, pick_device, seed_everything
-from radlab.errors import DataError
 from radlab.history import History
 from radlab.losses import LOSSES, DiceBCELoss, make_loss
 from radlab.metrics import roc_auc
+from radlab.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from radlab.predict import predict
 from radlab.runs import (RunFolderError, atomic_write, fresh_dir, load_checkpoint, new_run_dir, read_checkpoint,
                          save_checkpoint)
 
@@ -50,8 +52,6 @@ if TYPE_CHECKING:  # the monitor is passed in; train.py does not need to import 
     from radlab.monitor import OverfittingMonitor
 
 TASKS = ("classification", "segmentation", "denoising")
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("onecycle", "cosine", None)
 METRIC_NAMES = {"classification": "AUC", "segmentation": "Dice", "denoising": "PSNR"}
 
 
@@ -135,31 +135,6 @@ class _MetricSum:
 # --------------------------------------------------------------------------------------
 # fit
 # --------------------------------------------------------------------------------------
-
-def _make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """SGD (momentum 0.9), Adam or AdamW; no weight decay on biases and batch-norm scales."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError(f"{type(model).__name__} has no trainable parameters (all frozen?)")
-    groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
-              {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
-    groups = [g for g in groups if g["params"]]
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
-    if name == "adam":
-        return torch.optim.Adam(groups, lr=lr)
-    return torch.optim.AdamW(groups, lr=lr)
-
-
-def _make_schedule(optimizer: torch.optim.Optimizer, name: str | None, lr: float,
-                   total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """One-cycle (warm up, then anneal), cosine annealing, or a constant rate; stepped every batch."""
-    if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(total_steps, 2))
-    if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
-    return None
-
 
 def _check_options(task: str, epochs: int, batch_size: int, lr: float, optimizer: str,
                    weight_decay: float, schedule: str | None) -> None:
@@ -256,8 +231,8 @@ def _prepare(model: nn.Module, train: Any, val: Any, *, task: str, epochs: int, 
     criterion = make_loss(task, loss, kind=kind, class_weight=class_weight, targets=targets,
                           n_outputs=out_width).to(device)
     aug = make_augmentation(augment)
-    opt = _make_optimizer(model, optimizer, lr, weight_decay)
-    scheduler = _make_schedule(opt, schedule, lr, epochs * len(train_batches))
+    opt = make_optimizer(model, optimizer, lr, weight_decay)
+    scheduler = make_schedule(opt, schedule, lr, epochs * len(train_batches))
     use_amp = (device.type == "cuda") if amp is None else (amp and device.type == "cuda")
     return _Trainer(model=model, task=task, kind=kind, device=device, criterion=criterion, optimizer=opt,
                     scheduler=scheduler, scaler=torch.amp.GradScaler("cuda", enabled=use_amp), use_amp=use_amp,
@@ -444,48 +419,6 @@ def fit(model: nn.Module, train: Any, val: Any, *, task: str = "classification",
                      run_dir=folder, stop_reason=reason, seconds=time.perf_counter() - started)
 
 
-# --------------------------------------------------------------------------------------
-# predict
-# --------------------------------------------------------------------------------------
-
-def predict(model: nn.Module, x: Any, *, batch_size: int = 256, device: str | torch.device | None = None,
-            activation: str = "auto") -> np.ndarray:
-    """Model outputs as probabilities, in batches, without gradients: RadLab's one ``predict``.
-
-    ``activation="auto"``: one logit -> sigmoid, shape ``(N,)``; K logits -> softmax,
-    ``(N, K)``; a one-channel map ``(N, 1, H, W)`` -> sigmoid, ``(N, H, W)``. Use
-    ``"sigmoid"`` for multi-label outputs and ``"none"`` for raw outputs (denoising).
-    The model's train/eval mode is restored afterwards.
-    """
-    if activation not in ("auto", "sigmoid", "softmax", "none"):
-        raise ValueError(f"activation={activation!r}: use 'auto', 'sigmoid', 'softmax' or 'none'")
-    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    if not x.is_floating_point():
-        raise DataError(f"images are {x.dtype}, not floats in [0, 1]",
-                        fix="convert with radlab.data.transforms.to_model_input(images, units='uint8')")
-    first = next(model.parameters(), None)
-    device = (torch.device(device) if isinstance(device, str) else device) or (
-        first.device if first is not None else torch.device("cpu"))
-    outs = []
-    with evaluating(model), torch.inference_mode():
-        for start in range(0, len(x), batch_size):
-            out = model(x[start:start + batch_size].to(device).float()).float()
-            outs.append(_probabilities(out, activation).cpu())
-    return torch.cat(outs).numpy() if outs else np.zeros((0,), dtype=np.float32)
-
-
-def _probabilities(out: torch.Tensor, activation: str) -> torch.Tensor:
-    """Logits -> probabilities (see :func:`predict`); one-channel outputs lose their channel axis."""
-    if activation == "none":
-        return out
-    if activation == "auto":
-        activation = "softmax" if out.ndim == 2 and out.shape[1] > 1 else "sigmoid"
-    if activation == "softmax":
-        return torch.softmax(out, dim=1)
-    prob = torch.sigmoid(out)
-    return prob[:, 0] if prob.ndim in (2, 4) and prob.shape[1] == 1 else prob
-
-
-__all__ = ["LOSSES", "Callback", "DiceBCELoss", "FitResult", "History", "RunFolderError", "evaluate", "fit",
+__all__ = ["LOSSES", "OPTIMIZERS", "SCHEDULES", "Callback", "DiceBCELoss", "FitResult", "History", "RunFolderError", "evaluate", "fit",
            "load_checkpoint", "make_loss", "new_run_dir", "predict", "read_checkpoint", "save_checkpoint",
            "train_one_epoch"]

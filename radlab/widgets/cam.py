@@ -22,7 +22,7 @@ from radlab.course.lab07_cam_explorer import exercises as lab_exercises
 from radlab.errors import DataError
 from radlab.explain import (METHODS, RightReasonReport, explain, explainable_layers, find_layer, has_gap_head,
                             lesion_positive, mask_iou, pointing_hit, score_heatmaps)
-from radlab.train import predict
+from radlab.predict import predict
 from radlab.viz.explain import overlay_figure, right_reason_figure
 from radlab.widgets.common import STYLE, copy_figure, image_options, window_sliders
 from radlab.widgets.exercise import exercise_panel
