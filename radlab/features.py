@@ -169,7 +169,7 @@ def classical_classifier(*, C: float = 1.0, seed: int = 0) -> Any:
 
 @dataclass
 class HeadToHead:
-    """Hand-crafted features + logistic regression vs a small CNN, on the same train/test images."""
+    """Hand-crafted features + logistic regression vs a small CNN, on the same train/test images (Chapter 2)."""
 
     task: str
     n_train: int
@@ -220,7 +220,7 @@ def phantom_malignancy_task(n_patients: int = 120, *, size: int = 64, crop: int 
 
 
 def handcrafted_vs_cnn_phantoms(n_patients: int = 120, *, epochs: int = 8, seed: int = 0) -> HeadToHead:
-    """Benign vs malignant CT nodules: radiomics features (in the mask) + logistic regression vs a CNN on the crop."""
+    """Benign vs malignant CT nodules: radiomics features (in the mask) + logistic regression vs a CNN on the crop (Chapter 2)."""
     from radlab.data.transforms import to_model_input  # noqa: PLC0415
     from radlab.metrics import roc_auc  # noqa: PLC0415
 
@@ -240,7 +240,7 @@ def handcrafted_vs_cnn_phantoms(n_patients: int = 120, *, epochs: int = 8, seed:
 
 
 def handcrafted_vs_cnn_pneumonia(n_train: int = 1000, *, epochs: int = 4, seed: int = 0) -> HeadToHead | None:
-    """PneumoniaMNIST (only when cached): whole-image intensity + GLCM features vs a CNN; None when not cached."""
+    """PneumoniaMNIST (only when cached): whole-image intensity + GLCM features vs a CNN; None when not cached (Chapter 2)."""
     from radlab.data.catalog import dataset_status  # noqa: PLC0415
     from radlab.data.transforms import to_model_input  # noqa: PLC0415
     from radlab.metrics import roc_auc  # noqa: PLC0415

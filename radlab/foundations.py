@@ -26,7 +26,7 @@ GATES = {"AND": np.array([0, 0, 0, 1]), "OR": np.array([0, 1, 1, 1]), "XOR": np.
 
 @dataclass
 class PerceptronResult:
-    """Rosenblatt's perceptron after training: its weights, bias and the mistakes it made in each epoch."""
+    """Rosenblatt's perceptron after training: its weights, bias and the mistakes it made in each epoch (Chapter 2)."""
 
     weights: np.ndarray
     bias: float

@@ -45,7 +45,7 @@ def receptive_field(layers: Sequence[tuple[int, int]]) -> list[int]:
 
 @dataclass
 class TuningResult:
-    """Many hyperparameter settings, each scored on validation, on test, and on a large fresh set."""
+    """Many hyperparameter settings, each scored on validation, on test, and on a large fresh set (Chapter 4)."""
 
     settings: list[dict]          # one dict per setting: {"C": ..., "features": (...)}
     val_auc: np.ndarray

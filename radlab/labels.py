@@ -21,7 +21,7 @@ from radlab.errors import DataError
 
 @dataclass
 class NoduleData:
-    """Feature rows of CT phantom nodules, with labels and patient ids (two slices per patient)."""
+    """Feature rows of CT phantom nodules, with labels and patient ids (two slices per patient) (Chapter 5)."""
 
     X: np.ndarray
     y: np.ndarray

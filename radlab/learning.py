@@ -83,7 +83,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 
 @dataclass
 class OptimizerPath:
-    """Where an optimiser went: the weights after every step and the loss there."""
+    """Where an optimiser went: the weights after every step and the loss there (Chapter 3)."""
 
     method: str
     lr: float
