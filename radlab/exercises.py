@@ -3,12 +3,16 @@
 The pattern is Kaggle Learn's ``learntools``: a question object that checks an answer, gives
 graded hints and, only when asked, a worked solution. In a chapter::
 
-    ex = radlab.course.ch01.exercises()       # an ExerciseSet for this notebook
+    from radlab.course.ch01_how_a_cnn_reads_an_image import exercises
+    ex = exercises()                          # the ExerciseSet of this notebook
     ex.output_size.check(ANSWER_OUTPUT_SIZE)  # ✅ / ❌ with a specific message
     ex.output_size.hint()                     # hint 1; ex.output_size.hint(2) the next one
     ex.output_size.solution()                 # the answer and why
 
-A lab shows the same objects with :class:`radlab.widgets.exercise.ExerciseWidget`.
+The definitions live in :mod:`radlab.course` (one light module per chapter and lab). A lab
+widget builds its set with ``exercises(self)`` and shows it with
+:func:`radlab.widgets.exercise.exercise_panel`; ``radlab assignments build``
+(:mod:`radlab.assignments`) turns the same objects into nbgrader cells.
 
 - The expected answer never sits in a notebook cell: it lives here, in ``radlab``, or is
   computed from the student's *own* run (pass a zero-argument callable as ``answer``; it may
@@ -28,7 +32,7 @@ import numbers
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 #: The longest text answer accepted (longer ones are refused with a message, not checked).
 MAX_TEXT = 500
