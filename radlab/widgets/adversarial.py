@@ -25,6 +25,7 @@ from radlab.errors import DataError
 from radlab.viz.explain import accuracy_vs_epsilon_figure, adversarial_figure
 from radlab.widgets.common import STYLE, copy_figure, image_options, window_sliders
 from radlab.widgets.exercise import exercise_panel
+from radlab.widgets.guard import guard_click
 
 #: Budgets of the accuracy curve, in grey levels of the *model's* input window (0..255).
 CURVE_GREY_LEVELS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -88,7 +89,7 @@ class AdversarialLab(W.VBox):
         for control in (self.eps_slider, self.attack_dropdown, self.targeted_checkbox, self.target_dropdown,
                         self.image_dropdown, self.level_slider, self.width_slider):
             control.observe(lambda _c: self.refresh(), names="value")
-        self.report_button.on_click(lambda _b: self.run_report())
+        self.report_guard = guard_click(self.report_button, self.run_report, status=self.report_html)
 
         self.exercises = lab_exercises(self)  # the lab's ExerciseSet (labs/NN_name)
         self.exercise_panel = exercise_panel(self.exercises)

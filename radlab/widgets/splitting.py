@@ -22,6 +22,7 @@ from radlab.experiments import LeakExperiment, leak_experiment, make_split
 from radlab.viz.splits import (LABEL_NAMES, SPLIT_COLORS, count_bars, grid_points, image_numbers,  # noqa: F401  (re-exported)
                                kfold_figure, kfold_grid, leak_experiment_figure, leak_points, patient_images_figure,
                                split_grid_figure)
+from radlab.widgets.guard import guard_click
 
 
 class SplittingLab(W.VBox):
@@ -64,7 +65,7 @@ class SplittingLab(W.VBox):
         self.run_button = W.Button(description="Train both", icon="play", button_style="primary",
                                    tooltip="train the same CNN on each split and compare the test AUC")
         self.run_status = W.HTML()
-        self.run_button.on_click(lambda _b: self.run_experiment())
+        self.run_guard = guard_click(self.run_button, self.run_experiment, status=self.run_status)
         self._show_selected()
 
         self.method.observe(lambda _c: self._show_selected(), names="value")

@@ -28,6 +28,7 @@ from radlab.metrics import (AUCResult, TestSetGuard, TestSetWarning, choose_thre
 from radlab.viz.evaluation import (confusion_matrix_figure, confusion_trace_data, prevalence_figure,
                                    prevalence_trace_data, roc_figure, roc_trace_data, threshold_sweep_figure,
                                    threshold_sweep_trace_data)
+from radlab.widgets.guard import guard_click
 
 RULE_LABELS = {"youden": "Youden's J (max sensitivity + specificity)", "accuracy": "maximum accuracy",
                "sensitivity": "sensitivity ≥ 0.90 (screening)", "0.5": "0.5 (no tuning)"}
@@ -113,7 +114,7 @@ class TestingLab(W.VBox):
 
         self.rule_dropdown.observe(lambda _c: self._on_rule(), names="value")
         self.threshold_slider.observe(lambda _c: self.update(), names="value")
-        self.reveal_button.on_click(lambda _b: self.evaluate_test())
+        self.reveal_guard = guard_click(self.reveal_button, self.evaluate_test, status=self.message_html)
         self.update()
         super().__init__([
             self.message_html,

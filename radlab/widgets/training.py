@@ -29,6 +29,7 @@ from radlab.monitor import OverfittingMonitor
 from radlab.train import FitResult, History, fit
 from radlab.viz.curves import history_figure, update_history_figure
 from radlab.viz.images import augmentation_preview_figure
+from radlab.widgets.guard import guard_click, stop_after_time_limit
 
 MODELS = {"teaching_cnn": "Teaching CNN (conv blocks + fully connected)",
           "gap_cnn": "GAP CNN (conv blocks + global average pooling)"}
@@ -194,7 +195,7 @@ class TrainingLab(W.VBox):
         self.figure = go.FigureWidget(history_figure(None, None, title="Learning curves"))
         self.preview_figure = go.FigureWidget(self._preview_figure())
 
-        self.start_button.on_click(lambda _b: self.start())
+        self.start_guard = guard_click(self.start_button, self.start)   # the run itself: its own thread
         self.stop_button.on_click(lambda _b: self.stop())
         self.augment_select.observe(lambda _c: self._update_preview(), names="value")
         self.dataset_dropdown.observe(lambda _c: self._update_preview(), names="value")
@@ -275,11 +276,15 @@ class TrainingLab(W.VBox):
         return not self.running
 
     def _train_in_thread(self, settings: TrainingSettings) -> None:
+        time_limit = stop_after_time_limit(self.stop)   # radlab serve's --cell-timeout; none in JupyterLab
         try:
             self.run(settings)
         except Exception as err:  # noqa: BLE001  (shown to the student instead of dying silently)
             self.status_html.value = f'<span style="color:#cf222e">Training failed: {html.escape(str(err))}</span>'
             self._set_buttons(running=False)
+        finally:
+            if time_limit is not None:
+                time_limit.cancel()
 
     def _set_buttons(self, *, running: bool) -> None:
         self.start_button.disabled = running
