@@ -280,3 +280,33 @@ def test_mask_hides_identifying_values_but_keeps_their_shape():
     assert mask("Smith^John") == "S••••^J•••"
     assert mask("20040119") == "2•••••••"
     assert mask("") == ""
+
+
+# --------------------------------------------------------------------------- Lab 1's display
+
+def test_lab_tables_mask_identifying_values_and_filter_the_profile():
+    from radlab.data.dicom import read_dicom
+    from radlab.widgets.collection import PROFILE_FILTERS, deid_table_html, profile_table_html
+
+    image = read_dicom(sample("CT_small.dcm"))
+    rows = image.deid_report.rows(include_kept=True)
+    page = deid_table_html(rows, "summary")
+    assert "CompressedSamples" not in page and "C••••••••••••••••^C••" in page  # PatientName, masked
+    assert "JFK IMAGING CENTER" not in page and "Anonymous^" in page
+    assert any(r["action"] == "K" for r in rows) and "<td>CT</td>" in page  # kept values are shown as they are
+    assert "CompressedSamples" in deid_table_html(rows, "summary", masked=False)
+    table = profile_rows()
+    everything = profile_table_html(table)
+    only_u = profile_table_html(table, PROFILE_FILTERS["U (new UID)"])
+    assert "Patient&#x27;s Name" in everything and "Patient&#x27;s Name" not in only_u
+    assert f"{sum(r['action'] == 'U' for r in table)} of the table" in only_u
+
+
+def test_lab_shows_the_profile_and_redraws_it_when_the_filter_changes():
+    from radlab.widgets.collection import DataCollectionLab
+
+    lab = DataCollectionLab(n_patients=2, size=32, seed=0)
+    assert "C•••" in lab.deid_html.value and "rule" in lab.deid_html.value
+    before = lab.profile_html.value
+    lab.profile_filter.value = "X (remove)"
+    assert lab.profile_html.value != before and "Private attributes" in lab.profile_html.value

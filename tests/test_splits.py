@@ -289,7 +289,11 @@ def test_leakage_check_finds_the_duplicates_in_real_pneumoniamnist(data_cache):
             assert i < 3882 <= group.indices_b[0] < 3882 + 524
     assert not report.ok
     assert "identical image" in str(report) and "8 images" in str(report)
-    assert seconds < 3, f"the check took {seconds:.1f} s"
+    # no false alarm among the real, different patients (copies that were moved are searched for too)
+    assert {pair: len(p) for pair, p in report.near_duplicate_images.items()} == \
+        {("train", "val"): 0, ("train", "test"): 0, ("val", "test"): 0}
+    # 11 s measured at load average 2.6 on 2 cores; the bound leaves room for a loaded CI runner
+    assert seconds < 40, f"the check took {seconds:.1f} s"
 
 
 def test_near_identical_images_are_flagged_but_different_images_are_not():

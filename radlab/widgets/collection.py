@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 from IPython.display import Markdown, display
 
 from radlab.course.lab01_data_collection import exercises as lab_exercises
+from radlab.data.deid import PROFILE_EDITION, load_profile, mask, profile_rows
 from radlab.data.dicom import WINDOW_PRESETS, DicomImage, auto_window, read_dicom, sample_files
 from radlab.data.phantoms import LESION_TYPES, PhantomSet, make_phantoms
 from radlab.errors import DataError
@@ -65,34 +66,69 @@ class ViewerImage:
 
     @classmethod
     def from_dicom(cls, image: DicomImage, title: str) -> "ViewerImage":
-        rows = image.deid_report.rows()
-        summary = (f"{len(rows)} header elements changed: {image.deid_report.count('X')} removed (X), "
-                   f"{image.deid_report.count('Z')} emptied (Z), {image.deid_report.count('D')} replaced by a "
-                   f"dummy (D), {image.deid_report.count('U')} UIDs replaced (U). "
-                   f"PatientIdentityRemoved = {image.dataset.get('PatientIdentityRemoved', '?')}.")
+        report = image.deid_report
+        rows = report.rows(include_kept=True)
+        summary = (f"{len(report)} header elements changed: {report.count('X')} removed (X), "
+                   f"{report.count('Z')} emptied (Z), {report.count('D')} replaced by a "
+                   f"dummy (D), {report.count('U')} UIDs replaced (U), {report.count('C')} cleaned (C); "
+                   f"{report.count('K')} kept (K: not in the profile's table). PS3.15 Table E.1-1, edition "
+                   f"{report.edition}. PatientIdentityRemoved = {image.dataset.get('PatientIdentityRemoved', '?')}."
+                   + "".join(f" WARNING: {w}." for w in report.warnings))
         info = [f"modality {image.modality or '?'}, {image.photometric}, shape {image.pixels.shape}, units {image.units}"]
         if image.pixel_spacing:
             info.append(f"pixel spacing {image.pixel_spacing[0]:.3g} × {image.pixel_spacing[1]:.3g} mm")
         return cls(image.pixels, image.units, title, info + image.notes, image.file_window, rows, summary)
 
 
-def deid_table_html(rows: list[dict[str, str]], summary: str, *, max_private: int = 5) -> str:
-    """De-identification rows as an HTML table; private tags are summarised after a few examples."""
-    public = [r for r in rows if r["keyword"] != "private tag"]
-    private = [r for r in rows if r["keyword"] == "private tag"]
+def deid_table_html(rows: list[dict[str, str]], summary: str, *, max_private: int = 5, masked: bool = True) -> str:
+    """What happened to each attribute of a file, as an HTML table (action, before → after).
+
+    Private tags are summarised after a few examples. With ``masked`` the old value of every
+    attribute the profile changed is shown masked (``S••••^J•••``): identifying values never
+    reach the screen, even in a lesson; kept attributes (K) are shown as they are.
+    """
+    public = [r for r in rows if not r["keyword"].endswith("private tag")]
+    private = [r for r in rows if r["keyword"].endswith("private tag")]
     shown = public + private[:max_private]
+
+    def before(r: dict[str, str]) -> str:
+        return mask(r["old"]) if masked and r["action"] != "K" else r["old"]
+
     body = "".join(
         f"<tr><td><code>{html.escape(r['tag'])}</code></td><td>{html.escape(r['keyword'])}</td>"
         f"<td style='text-align:center'><b>{html.escape(r['action'])}</b></td>"
-        f"<td>{html.escape(r['old'])}</td><td>{html.escape(r['new'])}</td></tr>" for r in shown)
-    more = (f"<tr><td colspan=5><i>… and {len(private) - max_private} more private tags removed</i></td></tr>"
+        f"<td style='text-align:center'>{html.escape(r.get('rule', ''))}</td>"
+        f"<td>{html.escape(before(r))}</td><td>{html.escape(r['new'])}</td></tr>" for r in shown)
+    more = (f"<tr><td colspan=6><i>… and {len(private) - max_private} more private tags removed</i></td></tr>"
             if len(private) > max_private else "")
     return (f"<p>{html.escape(summary)}</p>"
             "<p>Actions: <b>D</b> dummy value, <b>Z</b> emptied, <b>X</b> removed, <b>U</b> new UID "
-            "(the same old UID always maps to the same new one, so a series stays together).</p>"
+            "(the same old UID always maps to the same new one, so a series stays together), <b>C</b> cleaned, "
+            "<b>K</b> kept. <i>rule</i>: the table's action when it offers a choice (X/Z/D: RadLab removes). "
+            "Old values of changed attributes are masked.</p>"
             "<div style='max-height:360px;overflow:auto'><table style='border-collapse:collapse;font-size:90%'>"
-            "<tr><th>tag</th><th>attribute</th><th>action</th><th>old value</th><th>new value</th></tr>"
+            "<tr><th>tag</th><th>attribute</th><th>action</th><th>rule</th><th>before</th><th>after</th></tr>"
             f"{body}{more}</table></div>")
+
+
+#: Profile-table filter choices: label -> the table actions shown.
+PROFILE_FILTERS: dict[str, tuple[str, ...]] = {
+    "all actions": (), "D (dummy)": ("D",), "Z (empty)": ("Z",), "X (remove)": ("X",), "U (new UID)": ("U",),
+    "combinations (X/Z, X/D, Z/D, X/Z/D, X/Z/U*)": ("X/Z", "X/D", "Z/D", "X/Z/D", "X/Z/U*"),
+}
+
+
+def profile_table_html(rows: list[dict[str, str]], actions: tuple[str, ...] = ()) -> str:
+    """DICOM PS3.15 Table E.1-1 (the rows of :func:`radlab.data.deid.profile_rows`) as an HTML table."""
+    shown = [r for r in rows if not actions or r["action"] in actions]
+    body = "".join(
+        f"<tr><td><code>{html.escape(r['tag'])}</code></td><td>{html.escape(r['name'])}</td>"
+        f"<td style='text-align:center'><b>{html.escape(r['action'])}</b></td>"
+        f"<td>{html.escape(r['options'])}</td></tr>" for r in shown)
+    return (f"<p>{len(shown)} of the table's {len(rows)} rows. <i>options</i>: what each profile option "
+            "(K keep, C clean) does instead.</p>"
+            "<div style='max-height:300px;overflow:auto'><table style='border-collapse:collapse;font-size:85%'>"
+            f"<tr><th>tag</th><th>attribute</th><th>basic profile</th><th>options</th></tr>{body}</table></div>")
 
 
 def card_markdown(card) -> str:
@@ -131,6 +167,11 @@ class DataCollectionLab(W.VBox):
                                           layout=W.Layout(width="420px"))
         self.info = W.HTML()
         self.deid_html = W.HTML()
+        self.profile_rows = profile_rows()
+        self.profile_filter = W.Dropdown(options=list(PROFILE_FILTERS), description="show",
+                                         layout=W.Layout(width="480px"))
+        self.profile_html = W.HTML(profile_table_html(self.profile_rows))
+        self.profile_filter.observe(lambda _c: self._show_profile(), names="value")
         self.image = self._load(self.source.value)
         self._configure_controls()
         # FigureWidgets are built in their final state: changes made before display may not reach the page
@@ -170,7 +211,11 @@ class DataCollectionLab(W.VBox):
         phantoms = W.VBox([W.HBox([self.phantom_kind, self.show_truth]), self.phantom_index,
                            self.phantom_figure, self.phantom_info])
         cards = W.VBox([self.card, self.card_output])
-        self.tabs = W.Tab(children=[viewer, self.deid_html, phantoms, cards])
+        profile = load_profile()
+        deid = W.VBox([self.deid_html, W.HTML(
+            f"<b>The profile: DICOM PS3.15 Table E.1-1, edition {PROFILE_EDITION}</b> ({len(profile)} rows, "
+            f"from {html.escape(profile.source)})"), self.profile_filter, self.profile_html])
+        self.tabs = W.Tab(children=[viewer, deid, phantoms, cards])
         for i, title in enumerate(("DICOM viewer", "De-identification", "Phantoms", "Dataset cards")):
             self.tabs.set_title(i, title)
         super().__init__([self.tabs])
@@ -258,6 +303,10 @@ class DataCollectionLab(W.VBox):
             + (" in HU.</i>" if self.image.units == "HU" else ".</i>"))
         self.deid_html.value = (deid_table_html(self.image.deid_rows, self.image.deid_summary)
                                 if self.image.deid_rows else f"<p>{html.escape(self.image.deid_summary)}</p>")
+
+    def _show_profile(self) -> None:
+        actions = PROFILE_FILTERS.get(self.profile_filter.value, ())
+        self.profile_html.value = profile_table_html(self.profile_rows, actions)
 
     def _on_source(self) -> None:
         if self.source.value not in self.source.options:
