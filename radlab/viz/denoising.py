@@ -1,0 +1,123 @@
+"""Figures of Lab 11 (low-dose CT denoising): a slice at a dose, PSNR/SSIM against dose, a lesion before and after.
+
+Trace order is fixed in each figure so a lab widget can update ``fig.data[i]`` in place.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from radlab.viz.images import image_trace, mask_trace
+
+SOFT_TISSUE = (40.0, 400.0)   # the window every CT image of the lab is shown in (level, width HU)
+NOISE_RANGE_HU = 150.0        # the noise map's colour scale: ±150 HU
+COLORS = {"low_dose": "#8e8e93", "gaussian": "#64d2ff", "nl_means": "#30d158", "cnn": "#ff9f0a",
+          "residual_cnn": "#ff375f"}
+
+
+def _image_axes(fig: go.Figure, n: int, size: int) -> None:
+    for i in range(1, n + 1):
+        axis = "" if i == 1 else str(i)
+        fig.update_layout({f"xaxis{axis}": dict(visible=False, range=[-0.5, size - 0.5], constrain="domain"),
+                           f"yaxis{axis}": dict(visible=False, range=[size - 0.5, -0.5], scaleanchor=f"x{axis}",
+                                                scaleratio=1, constrain="domain")})
+
+
+def dose_figure(image_hu: np.ndarray, reference_hu: np.ndarray, denoised_hu: np.ndarray, *, dose: float,
+                method: str, noise_std_hu: float, height: int = 330) -> go.Figure:
+    """Three panels: the slice at ``dose``, its noise (image − noise-free), and ``method``'s output.
+
+    Traces: 0 the low-dose slice, 1 the noise map, 2 the denoised slice.
+    """
+    size = np.shape(image_hu)[-1]
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.02,
+                        subplot_titles=[f"{dose:.1%} dose (noise {noise_std_hu:.0f} HU)", "noise = image − no-noise scan",
+                                        f"denoised: {method}"])
+    fig.add_trace(image_trace(image_hu, level=SOFT_TISSUE[0], width=SOFT_TISSUE[1], units="HU"), row=1, col=1)
+    fig.add_trace(go.Heatmap(z=np.asarray(image_hu - reference_hu, dtype=np.float32), colorscale="RdBu",
+                             zmin=-NOISE_RANGE_HU, zmax=NOISE_RANGE_HU, showscale=False,
+                             hovertemplate="x %{x}, y %{y}: %{z:.0f} HU<extra></extra>"), row=1, col=2)
+    fig.add_trace(image_trace(denoised_hu, level=SOFT_TISSUE[0], width=SOFT_TISSUE[1], units="HU"), row=1, col=3)
+    _image_axes(fig, 3, size)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(height=height, width=3 * (height - 40) + 40, margin=dict(l=10, r=10, t=40, b=10),
+                      plot_bgcolor="black", showlegend=False)
+    return fig
+
+
+def dose_curves_figure(doses: Sequence[float], psnr: Mapping[str, np.ndarray], ssim: Mapping[str, np.ndarray],
+                       names: Mapping[str, str], *, current: float | None = None, height: int = 360) -> go.Figure:
+    """PSNR (left) and SSIM (right) against dose, one line per method; the last trace marks ``current``.
+
+    Traces: PSNR lines (one per method), SSIM lines (same order), then the dose marker (two points).
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["PSNR (dB, soft-tissue window)", "SSIM"],
+                        horizontal_spacing=0.1)
+    doses = np.asarray(doses, dtype=float)
+    for col, table in ((1, psnr), (2, ssim)):
+        for method, values in table.items():
+            fig.add_trace(go.Scatter(x=doses, y=np.asarray(values, dtype=float), mode="lines+markers",
+                                     name=names.get(method, method), legendgroup=method, showlegend=col == 1,
+                                     line=dict(color=COLORS.get(method, "black"),
+                                               dash="dot" if method == "low_dose" else "solid")), row=1, col=col)
+    fig.add_trace(_marker(doses, psnr, ssim, current), row=1, col=1)
+    fig.update_xaxes(type="log", title="dose (fraction of full)", tickformat=".1%")
+    fig.update_layout(height=height, template="plotly_white", legend=dict(orientation="h", y=-0.3),
+                      margin=dict(l=50, r=10, t=40, b=40))
+    return fig
+
+
+def _marker(doses: np.ndarray, psnr: Mapping[str, np.ndarray], ssim: Mapping[str, np.ndarray],
+            current: float | None) -> go.Scatter:
+    low = min(float(np.min(v)) for v in psnr.values())
+    high = max(float(np.max(v)) for v in psnr.values())
+    x = [] if current is None else [current, current]
+    return go.Scatter(x=x, y=[low, high] if x else [], mode="lines", line=dict(color="black", dash="dash"),
+                      name="slider", showlegend=False, hoverinfo="skip")
+
+
+def update_dose_marker(fig: go.Figure, current: float) -> None:
+    """Move the dashed dose line of :func:`dose_curves_figure` (its last trace)."""
+    fig.data[-1].x = [current, current]
+
+
+def lesion_figure(images_hu: Mapping[str, np.ndarray], mask: np.ndarray, names: Mapping[str, str],
+                  cnr: Mapping[str, float], *, crop: int = 16, height: int = 250) -> go.Figure:
+    """The planted lesion, zoomed (``crop`` px around it), in each image; the outline marks where it is.
+
+    Traces alternate image, outline for each panel.
+    """
+    rows, cols = np.nonzero(mask)
+    r0 = int(np.clip(rows.mean() - crop // 2, 0, mask.shape[0] - crop))
+    c0 = int(np.clip(cols.mean() - crop // 2, 0, mask.shape[1] - crop))
+    window = (slice(r0, r0 + crop), slice(c0, c0 + crop))
+    titles = [f"{names.get(k, k)}<br>CNR {cnr[k]:.2f}" if np.isfinite(cnr.get(k, np.inf)) else names.get(k, k)
+              for k in images_hu]
+    fig = make_subplots(rows=1, cols=len(images_hu), subplot_titles=titles, horizontal_spacing=0.015)
+    for i, image in enumerate(images_hu.values(), start=1):
+        fig.add_trace(image_trace(np.asarray(image)[window], level=SOFT_TISSUE[0], width=120.0, units="HU"),
+                      row=1, col=i)
+        fig.add_trace(mask_trace(mask[window], color="#ffd60a"), row=1, col=i)
+    _image_axes(fig, len(images_hu), crop)
+    fig.update_annotations(font_size=10)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="black", showlegend=False)
+    return fig
+
+
+def contrast_kept_figure(labels: Sequence[str], kept: Mapping[str, Sequence[float]], names: Mapping[str, str], *,
+                         height: int = 320) -> go.Figure:
+    """Share of each planted lesion's contrast that each method keeps (1 = all of it; 0 = erased). One bar trace per method."""
+    fig = go.Figure(data=[go.Bar(x=list(labels), y=np.asarray(values, dtype=float), name=names.get(m, m),
+                                 marker_color=COLORS.get(m, "black")) for m, values in kept.items()])
+    fig.add_hline(y=0.5, line=dict(color="grey", dash="dot"))
+    fig.update_layout(barmode="group", title="Lesion contrast kept (1 = as in the no-noise scan; below 0.5: erased)",
+                      yaxis_title="contrast kept", height=height, template="plotly_white",
+                      legend=dict(orientation="h", y=-0.35), margin=dict(l=50, r=10, t=50, b=40))
+    return fig
+
+
+__all__ = ["SOFT_TISSUE", "contrast_kept_figure", "dose_curves_figure", "dose_figure", "lesion_figure",
+           "update_dose_marker"]

@@ -1,0 +1,80 @@
+"""Lab 11 widget: the dose slider redraws slice, noise map and curve marker; lesion cases; exercises."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radlab import denoising as D
+from radlab.data.ct_dose import Scanner, dose_series
+from radlab.widgets.denoising import DenoisingLab
+
+DOSES = (1.0, 0.25, 0.125, 0.03125)
+
+
+@pytest.fixture(scope="module")
+def parts():
+    scanner = Scanner(n_angles=64)
+    data = D.make_denoising_data(n_train=2, n_val=2, n_test=2, doses=DOSES, scanner=scanner, seed=0)
+    # stand-ins for the networks (training is tested elsewhere): two blurs
+    methods = {"low_dose": None, "gaussian": D.gaussian_denoiser(1.0), "residual_cnn": D.gaussian_denoiser(2.0)}
+    table = D.evaluate_by_dose(data, methods)
+    cases = D.lesion_study(data.test_objects[0], methods, radii=(1.0, 3.0), contrasts=(40.0,), dose=0.125,
+                           scanner=scanner, repeats=1, seed=0)
+    series = dose_series(data.test_objects[0], DOSES, scanner=scanner, seed=0)
+    return series, D.denoise_series(series.images_hu, methods), table, cases
+
+
+@pytest.fixture()
+def lab(parts, tmp_path, monkeypatch) -> DenoisingLab:
+    monkeypatch.setenv("RADLAB_PROGRESS", str(tmp_path / "progress.jsonl"))
+    return DenoisingLab(*parts)
+
+
+def _z(trace) -> np.ndarray:
+    return np.asarray(trace.z, dtype=float)
+
+
+def test_the_lab_opens_on_the_residual_networks_worst_lesion_case(lab, parts):
+    cases = parts[3]
+    assert lab.case is D.most_erased(cases, "residual_cnn")
+    assert len(lab.dose_fig.data) == 3 and len(lab.lesion_fig.data) == 2 * 4   # reference + 3 methods
+    assert len(lab.kept_fig.data) == 3 and "<table>" in lab.dose_html.value
+
+
+def test_moving_the_dose_slider_redraws_the_slice_the_noise_and_the_marker(lab):
+    before = [_z(t).copy() for t in lab.dose_fig.data]
+    noise_before = float(np.std(before[1]))
+    lab.dose_slider.value = len(DOSES) - 1   # the lowest dose
+    after = [_z(t) for t in lab.dose_fig.data]
+    assert all(not np.array_equal(a, b) for a, b in zip(after, before))
+    assert float(np.std(after[1])) > noise_before, "less dose, more noise"
+    assert list(lab.curves_fig.data[-1].x) == [pytest.approx(DOSES[-1])] * 2
+    assert "3.1% of the full dose" in lab.dose_html.value
+
+
+def test_choosing_another_denoiser_or_lesion_redraws_its_panel(lab):
+    out = _z(lab.dose_fig.data[2]).copy()
+    lab.method_dropdown.value = "low_dose"
+    assert np.array_equal(_z(lab.dose_fig.data[2]), _z(lab.dose_fig.data[0])), "no filter: the scan itself"
+    assert not np.array_equal(_z(lab.dose_fig.data[2]), out)
+    text, z = lab.case_html.value, _z(lab.lesion_fig.data[0]).copy()
+    lab.case_dropdown.value = 1 - lab.case_dropdown.value
+    assert lab.case_html.value != text and not np.array_equal(_z(lab.lesion_fig.data[0]), z)
+
+
+def test_every_exercise_accepts_its_own_answer_and_refuses_a_wrong_one(lab):
+    assert lab.exercises.notebook == "labs/11_low_dose_ct_denoising" and len(lab.exercises) >= 5
+    for ex in lab.exercises:
+        assert len(ex.hints) >= 2 and ex.solution_text
+        assert ex.check(ex.expected(), record=False).correct, ex.name
+        wrong = [c for c in ex.choices if c != ex.expected()][0] if ex.choices else ex.expected() + 3
+        assert not ex.check(wrong, record=False).correct, ex.name
+    assert "variance" in lab.exercises.quarter_dose_noise.check(4, record=False).message
+
+
+def test_inconsistent_inputs_are_refused(parts):
+    series, outputs, table, cases = parts
+    with pytest.raises(ValueError, match="outputs of shape"):
+        DenoisingLab(series, {"low_dose": outputs["low_dose"][:2]}, table, cases)
+    with pytest.raises(ValueError, match="lesion case"):
+        DenoisingLab(series, outputs, table, [])

@@ -1,0 +1,78 @@
+"""Lab 10 widget: the threshold redraws outline, distributions and curve; exercises check the student's run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from radlab import segmentation as S
+from radlab.widgets.segmentation import SegmentationLab
+
+
+@pytest.fixture(scope="module")
+def parts():
+    data = S.load_segmentation_data(n_patients=20, seed=0)
+    images, masks = data.images_hu[data.test], data.masks[data.test]
+    # a stand-in network: a blurred copy of the truth (probabilities fall off at the edge)
+    prob = np.clip(gaussian_filter(masks.astype(np.float32), sigma=(0, 1.2, 1.2)) * 1.6, 0, 1)
+    classical = S.ClassicalSegmenter(min_size=6).predict(images)
+    return images, masks, prob, classical
+
+
+@pytest.fixture()
+def lab(parts, tmp_path, monkeypatch) -> SegmentationLab:
+    monkeypatch.setenv("RADLAB_PROGRESS", str(tmp_path / "progress.jsonl"))
+    images, masks, prob, classical = parts
+    return SegmentationLab(images, masks, {"U-Net": prob, "U-Net, BCE alone": prob ** 2}, {"classical": classical})
+
+
+def _z(trace) -> np.ndarray:
+    return np.asarray(trace.z, dtype=float)
+
+
+def test_the_lab_draws_the_slice_with_both_outlines_and_every_method(lab):
+    assert len(lab.overlay_fig.data) == 3 and len(lab.distribution_fig.data) == 3 and len(lab.size_fig.data) == 3
+    assert [t.name for t in lab.distribution_fig.data] == ["U-Net", "U-Net, BCE alone", "classical"]
+    assert _z(lab.overlay_fig.data[1]).sum() > 0, "the true outline is drawn"
+    assert "<table>" in lab.summary_html.value
+
+
+def test_moving_the_threshold_redraws_the_outline_the_dice_distribution_and_the_curve(lab):
+    before_outline = _z(lab.overlay_fig.data[2]).sum()
+    before_dice = np.asarray(lab.distribution_fig.data[0].y, dtype=float)
+    before_summary = lab.summary_html.value
+    lab.threshold_slider.value = 0.9
+    assert _z(lab.overlay_fig.data[2]).sum() < before_outline, "a higher threshold, a smaller outline"
+    assert not np.allclose(np.asarray(lab.distribution_fig.data[0].y, dtype=float), before_dice)
+    assert list(lab.threshold_fig.data[1].x) == [pytest.approx(0.9)]
+    assert lab.summary_html.value != before_summary and "threshold 0.90" in lab.summary_html.value
+    classical = np.asarray(lab.distribution_fig.data[2].y, dtype=float)
+    lab.threshold_slider.value = 0.3
+    assert np.allclose(np.asarray(lab.distribution_fig.data[2].y, dtype=float), classical), "no threshold there"
+
+
+def test_choosing_a_slice_or_a_method_redraws_the_overlay(lab):
+    first = _z(lab.overlay_fig.data[1]).copy()
+    lab.image_dropdown.value = lab.image_dropdown.options[1][1]
+    assert not np.array_equal(_z(lab.overlay_fig.data[1]), first)
+    lab.method_dropdown.value = "classical"
+    assert "classical" in lab.overlay_fig.layout.title.text
+
+
+def test_every_exercise_accepts_its_own_answer_and_refuses_a_wrong_one(lab):
+    assert lab.exercises.notebook == "labs/10_segmentation" and len(lab.exercises) >= 5
+    for ex in lab.exercises:
+        assert len(ex.hints) >= 2 and ex.solution_text
+        assert ex.check(ex.expected(), record=False).correct, ex.name
+        wrong = [c for c in ex.choices if c != ex.expected()][0] if ex.choices else ex.expected() + 0.5
+        assert not ex.check(wrong, record=False).correct, ex.name
+
+
+def test_a_method_or_slice_that_does_not_exist_is_refused(lab, parts):
+    with pytest.raises(ValueError, match="unknown method"):
+        lab.predicted("os.system")
+    images, masks, prob, _ = parts
+    with pytest.raises(ValueError, match="shape"):
+        SegmentationLab(images, masks, {"U-Net": prob[:, :10]})
+    with pytest.raises(ValueError, match="no test slice has a nodule"):
+        SegmentationLab(images[:1] * 0, np.zeros_like(masks[:1]), {"U-Net": prob[:1]})
