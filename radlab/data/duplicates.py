@@ -133,8 +133,8 @@ def candidates(ref: np.ndarray, query: np.ndarray, k: int = 8
         t = thumbs[:, :, ::-1] if f else thumbs
         q = _unit(np.ascontiguousarray(t[:, oy:oy + WINDOW, ox:ox + WINDOW]).reshape(len(query), -1))
         score = q @ r.T
-        better = score > best
-        best[better], which[better] = score[better], w
+        np.copyto(which, w, where=score > best)
+        np.maximum(best, score, out=best)
     top = np.argpartition(-best, k - 1, axis=1)[:, :k] if k < len(ref) else \
         np.tile(np.arange(len(ref)), (len(query), 1))
     qi = np.repeat(np.arange(len(query)), top.shape[1])
