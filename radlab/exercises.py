@@ -228,6 +228,8 @@ class Exercise:
             expected = self.expected()
         except NotReady as reason:
             return Feedback(False, str(reason), answered=False, key=self.key)
+        except Exception as error:  # noqa: BLE001  (a student sees a message, never a traceback)
+            return Feedback(False, _broken(error), answered=False, key=self.key)
         try:
             correct = bool(self._checker.matches(value, expected))
         except (TypeError, ValueError, OverflowError):
@@ -259,6 +261,8 @@ class Exercise:
             shown = self._format_expected(self.expected())
         except NotReady as reason:
             return Text("Solution", str(reason))
+        except Exception as error:  # noqa: BLE001
+            return Text("Solution", f"{_broken(error)} The reasoning: {self.solution_text}")
         self._record("solution", None, None, valid=True, record=True)
         return Text("Solution", f"{shown}. {self.solution_text}".strip())
 
@@ -289,7 +293,7 @@ class Exercise:
             try:
                 want = mistake.answer
                 hit = want(value) if callable(want) else self._checker.matches(value, want)
-            except (TypeError, ValueError, NotReady, OverflowError):
+            except Exception:  # noqa: BLE001  (a mistake that cannot be tested is just not this one)
                 hit = False
             if hit:
                 return f"Not quite: {mistake.message}"
@@ -347,6 +351,11 @@ class ExerciseSet:
 
     def _repr_markdown_(self) -> str:
         return "\n".join(f"- {e._repr_markdown_()}" for e in self)
+
+
+def _broken(error: Exception) -> str:
+    return (f"RadLab could not work out this exercise's answer ({type(error).__name__}: {_short(error, 80)}). "
+            "This is a bug in RadLab, not your fault: please tell your instructor.")
 
 
 # --- answer validation --------------------------------------------------------------------------

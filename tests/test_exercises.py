@@ -272,3 +272,13 @@ def test_the_panel_remembers_what_was_solved_before_a_restart():
     again = exercise_panel(exercises_for("labs/05_convolution_playground"))   # a new kernel, the same file
     assert again.items[0].solved_before and "solved this one before" in again.items[0].feedback.value
     assert "Solved 1 of 5" in again.status.value and not again.items[1].solved_before
+
+
+def test_a_broken_answer_function_gives_a_message_not_a_traceback():
+    def broken():
+        raise AttributeError("'NoneType' object has no attribute 'best_epoch'")
+
+    ex = Exercise("x", "?", number(broken), hints=["a", "b"], solution="the reason")
+    feedback = ex.check(3, record=False)
+    assert not feedback.answered and "bug in RadLab" in feedback.message and "AttributeError" in feedback.message
+    assert "the reason" in str(ex.solution())

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from radlab.data.dicom import WINDOW_PRESETS
 from radlab.course.lab01_data_collection import WINDOWS, exercises
 from radlab.data.dicom import WINDOW_PRESETS
 from radlab.widgets.collection import PHANTOM_SOURCE, DataCollectionLab
