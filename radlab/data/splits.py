@@ -470,10 +470,11 @@ def check_leakage(split: Split, *, patient_ids: Any | None = None, images: Any |
       similar candidates in the other split, each pair is aligned (shift, rotation, scale,
       mirror) and flagged when its similarity after alignment reaches
       ``near_duplicate_threshold`` (:mod:`radlab.data.duplicates`). Different patients'
-      radiographs in PneumoniaMNIST reach 0.968 at most, planted copies 0.977 and more, hence
+      radiographs in PneumoniaMNIST reach 0.968 at most, most planted copies 0.98 and more, hence
       the default 0.972. Volumes (N, D, H, W) fall back to the correlation of
-      :func:`fingerprints`. Two *views* of one patient differ by more than a copy does:
-      finding those is what ``patient_ids`` is for.
+      :func:`fingerprints`. Phantom patients' views are exactly such moved copies, so there
+      the check also finds a patient's other views; real radiographs of one patient taken on
+      different days differ more: finding those is what ``patient_ids`` is for.
 
     For datasets shipped as separate train/val/test files (MedMNIST) concatenate the images
     in that order and pass ``Split.from_sizes(len(train), len(val), len(test))``.
