@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from radlab.errors import DataError
 from radlab.train import History
 from radlab.viz import learning as L
+from figures import trace_named
 
 
 def _logistic_data(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +139,8 @@ def test_descent_figure_draws_contours_and_the_minimum_for_two_weights():
 
 def test_loss_functions_figure_shows_a_confident_mistake_costs_more_under_cross_entropy():
     fig = L.loss_functions_figure()
-    bce_lesion, squared_lesion = fig.data[0], fig.data[2]
+    bce_lesion = trace_named(fig, "BCE, image with a lesion (y = 1): −ln p")
+    squared_lesion = trace_named(fig, "squared error, lesion (y = 1): (1 − p)²")
     assert bce_lesion.y[0] > 5 > 1 >= squared_lesion.y[0]
     np.testing.assert_allclose(bce_lesion.y, -np.log(bce_lesion.x), rtol=1e-6)
 
@@ -147,7 +149,8 @@ def test_runs_figure_gives_each_run_a_colour_and_a_log_scale_when_one_blew_up():
     calm = {"a": _history([0.7, 0.6], [0.7, 0.65], [0.6, 0.7]), "b": _history([0.7, 0.5], [0.7, 0.6], [0.6, 0.8])}
     fig = L.runs_figure(calm)
     assert len(fig.data) == 6 and fig.layout.yaxis.type != "log"
-    assert fig.data[0].line.color == fig.data[2].line.color != fig.data[3].line.color
+    assert (trace_named(fig, "a: validation loss").line.color == trace_named(fig, "a: validation AUC").line.color
+            != trace_named(fig, "b: validation loss").line.color)
     wild = dict(calm, c=_history([700.0, 5.0], [900.0, 3.0], [0.5, 0.5]))
     assert L.runs_figure(wild).layout.yaxis.type == "log"
     with pytest.raises(DataError):
@@ -157,12 +160,12 @@ def test_runs_figure_gives_each_run_a_colour_and_a_log_scale_when_one_blew_up():
 def test_sweep_and_parameter_figures_show_the_numbers_given():
     fig = L.sweep_figure([0.0, 0.2, 0.4], {"test AUC": [0.9, 0.85, 0.7]}, x_title="flipped", y_title="AUC",
                          x_percent=True)
-    assert list(fig.data[0].y) == [0.9, 0.85, 0.7] and fig.layout.xaxis.tickformat == ".0%"
+    assert list(trace_named(fig, "test AUC").y) == [0.9, 0.85, 0.7] and fig.layout.xaxis.tickformat == ".0%"
     with pytest.raises(DataError):
         L.sweep_figure([0, 1], {"x": [1.0]}, x_title="", y_title="")
     bars = L.parameter_counts_figure({"fixed": (513, 11_177_025), "fine-tune": (11_177_025, 11_177_025)})
-    assert list(bars.data[0].x) == [513, 11_177_025]
-    assert list(bars.data[1].x) == [11_177_025 - 513, 0]
+    assert list(trace_named(bars, "trainable (learns from your images)").x) == [513, 11_177_025]
+    assert list(trace_named(bars, "frozen (kept from pretraining)").x) == [11_177_025 - 513, 0]
 
 
 def test_segmentation_figure_outlines_truth_and_prediction_and_draws_both_boxes():

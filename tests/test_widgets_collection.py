@@ -7,6 +7,7 @@ import pytest
 from radlab.course.lab01_data_collection import WINDOWS, exercises
 from radlab.data.dicom import WINDOW_PRESETS
 from radlab.widgets.collection import PHANTOM_SOURCE, DataCollectionLab
+from figures import trace_named
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,7 @@ def lab() -> DataCollectionLab:
 
 
 def z(fig) -> np.ndarray:
-    return np.asarray(fig.data[0].z).copy()
+    return np.asarray(trace_named(fig, "image").z).copy()
 
 
 def test_the_viewer_starts_on_the_ct_with_a_figure_holding_data(lab):
@@ -71,7 +72,7 @@ def test_the_phantom_browser_shows_the_lesion_outline_and_box_and_hides_them_on_
     i = int(np.flatnonzero(ps.labels == 1)[0])
     lab.show_truth.value = True
     lab.phantom_index.value = i
-    assert np.asarray(lab.phantom_figure.data[1].z).sum() == ps.masks[i].sum()
+    assert np.asarray(trace_named(lab.phantom_figure, "lesion mask").z).sum() == ps.masks[i].sum()
     assert lab.phantom_figure.layout.shapes[0].visible
     assert lab.phantom_figure.layout.shapes[0].x0 == pytest.approx(ps.boxes[i][0] - 0.5)
     assert "label <b>1</b>" in lab.phantom_info.value
@@ -81,7 +82,7 @@ def test_the_phantom_browser_shows_the_lesion_outline_and_box_and_hides_them_on_
     assert not lab.phantom_figure.layout.shapes[0].visible
     lab.phantom_index.value = i
     lab.show_truth.value = False
-    assert np.asarray(lab.phantom_figure.data[1].z).sum() == 0 and not lab.phantom_figure.layout.shapes[0].visible
+    assert np.asarray(trace_named(lab.phantom_figure, "lesion mask").z).sum() == 0 and not lab.phantom_figure.layout.shapes[0].visible
 
 
 def test_dataset_cards_are_listed_and_shown(lab):

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import pytest
 
 from radlab.widgets.transfer import TransferLab
+from figures import trace_named
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +25,17 @@ def test_the_lab_says_which_weights_it_uses_and_builds_figure_widgets(lab):
 
 
 def test_the_kernel_slider_changes_the_gray_to_rgb_figure(lab):
-    before = np.asarray(lab.adaptation_fig.data[3].z, dtype=float)
+    before = np.asarray(trace_named(lab.adaptation_fig, "map of repeated input").z, dtype=float)
     lab.kernel_slider.value = 7
-    after = np.asarray(lab.adaptation_fig.data[3].z, dtype=float)
+    after = np.asarray(trace_named(lab.adaptation_fig, "map of repeated input").z, dtype=float)
     assert before.shape == after.shape and not np.allclose(before, after)
     assert "Kernel 7" in lab.adaptation_html.value
-    assert np.allclose(after, np.asarray(lab.adaptation_fig.data[4].z, dtype=float), atol=1e-5)
+    assert np.allclose(after, np.asarray(trace_named(lab.adaptation_fig, "map of summed kernel").z, dtype=float), atol=1e-5)
 
 
 def test_unfreezing_more_stages_shows_more_trainable_parameters(lab):
     def trainable_of_finetune():
-        bar = lab.params_fig.data[0]
+        bar = trace_named(lab.params_fig, "trainable (learns from your images)")
         return dict(zip(bar.y, bar.x))["fine-tuning"]
 
     lab.unfreeze_slider.value = 1

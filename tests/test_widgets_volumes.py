@@ -7,6 +7,7 @@ import pytest
 
 from radlab.volumetric import WINDOWS
 from radlab.widgets.volumes import VolumesLab
+from figures import trace_named
 
 
 @pytest.fixture(scope="module")
@@ -15,14 +16,14 @@ def lab() -> VolumesLab:
 
 
 def axial(lab: VolumesLab) -> np.ndarray:
-    return np.asarray(lab.view_fig.data[0].z, dtype=float)
+    return np.asarray(trace_named(lab.view_fig, "axial slice").z, dtype=float)
 
 
 def test_the_lab_opens_on_a_test_volume_with_a_nodule_in_view(lab):
     assert isinstance(lab.view_fig, go.FigureWidget) and isinstance(lab.compare_fig, go.FigureWidget)
     first, last = lab.current_extent()
     assert first <= lab.z <= last
-    assert np.asarray(lab.view_fig.data[1].z, dtype=float).max() == 1.0      # the outline is drawn
+    assert np.asarray(trace_named(lab.view_fig, "axial outline").z, dtype=float).max() == 1.0      # the outline is drawn
     assert "nodule in slices" in lab.view_html.value
 
 
@@ -30,7 +31,7 @@ def test_the_slice_slider_scrolls_through_the_volume(lab):
     before = axial(lab)
     lab.slice_slider.value = (lab.z + 5) % 16
     assert not np.allclose(before, axial(lab))
-    assert list(lab.view_fig.data[4].y) == [lab.z, lab.z]                    # the line on the coronal view
+    assert list(trace_named(lab.view_fig, "this slice").y) == [lab.z, lab.z]                    # the line on the coronal view
 
 
 def test_a_window_preset_sets_level_and_width_and_changes_the_image(lab):
@@ -52,17 +53,18 @@ def test_the_venous_phase_brightens_the_image(lab):
 
 
 def test_the_volume_slider_shows_another_volume(lab):
-    before = np.asarray(lab.view_fig.data[2].z, dtype=float)
+    before = np.asarray(trace_named(lab.view_fig, "coronal reformat").z, dtype=float)
     lab.volume_slider.value = (lab.volume_slider.value + 1) % (lab.volume_slider.max + 1)
-    assert not np.allclose(before, np.asarray(lab.view_fig.data[2].z, dtype=float))
+    assert not np.allclose(before, np.asarray(trace_named(lab.view_fig, "coronal reformat").z, dtype=float))
 
 
 def test_training_fills_the_comparison_and_the_per_slice_scores(lab):
     lab.train_button.click()
     assert [r.name for r in lab.results] == ["2d", "2d_phases", "3d"], lab.status_html.value
     assert lab.results_html.value.count("<tr>") == 4
-    assert all(v is not None for v in lab.compare_fig.data[0].y)
-    assert len(lab.scores_fig.data[0].x) == 16 and len(lab.scores_fig.data[2].y) == 2
+    assert all(v is not None for v in trace_named(lab.compare_fig, "AUC").y)
+    assert len(trace_named(lab.scores_fig, "2-D CNN: score of each slice").x) == 16
+    assert len(trace_named(lab.scores_fig, "3-D CNN: score of the volume").y) == 2
 
 
 def test_every_exercise_accepts_its_own_answer_and_refuses_a_typical_wrong_one(lab):

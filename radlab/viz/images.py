@@ -70,7 +70,8 @@ def pixel_axes(shape: Sequence[int], step: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def image_trace(image: np.ndarray, *, level: float | None = None, width: float | None = None,
-                colorscale: str = "gray", units: str = "", max_size: int = MAX_DISPLAY) -> go.Heatmap:
+                colorscale: str = "gray", units: str = "", max_size: int = MAX_DISPLAY,
+                name: str = "image") -> go.Heatmap:
     """The heatmap of one windowed image (z: 0…255 grey levels); hover shows the original value (HU for CT)."""
     image = np.asarray(image, dtype=np.float32)
     step = display_step(image.shape, max_size)
@@ -78,7 +79,7 @@ def image_trace(image: np.ndarray, *, level: float | None = None, width: float |
     x, y = pixel_axes(image.shape, step)
     unit = f" {units}" if units else ""
     return go.Heatmap(z=grey_levels(small, level, width), x=x, y=y, customdata=compact_values(small),
-                      zmin=0, zmax=255,
+                      zmin=0, zmax=255, name=name,
                       colorscale=colorscale, showscale=False,
                       hovertemplate=f"x %{{x:.0f}}, y %{{y:.0f}}: %{{customdata:.4g}}{unit}<extra></extra>")
 

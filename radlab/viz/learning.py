@@ -397,13 +397,13 @@ def runs_figure(histories: Mapping[str, Any], *, title: str | None = None, log_l
     for i, (name, h) in enumerate(histories.items()):
         color = _color(i)
         fig.add_trace(go.Scatter(x=h.epoch, y=h.val_loss, mode="lines+markers", name=name, legendgroup=name,
-                                 line=dict(color=color), hovertemplate="epoch %{x}: val loss %{y:.4g}<extra></extra>"),
+                                 meta=f"{name}: validation loss", line=dict(color=color), hovertemplate="epoch %{x}: val loss %{y:.4g}<extra></extra>"),
                       row=1, col=1)
         fig.add_trace(go.Scatter(x=h.epoch, y=h.train_loss, mode="lines", name=name, legendgroup=name,
-                                 showlegend=False, line=dict(color=color, dash="dot"),
+                                 meta=f"{name}: training loss", showlegend=False, line=dict(color=color, dash="dot"),
                                  hovertemplate="epoch %{x}: train loss %{y:.4g}<extra></extra>"), row=1, col=1)
         fig.add_trace(go.Scatter(x=h.epoch, y=h.val_metric, mode="lines+markers", name=name, legendgroup=name,
-                                 showlegend=False, line=dict(color=color),
+                                 meta=f"{name}: validation {metric}", showlegend=False, line=dict(color=color),
                                  hovertemplate=f"epoch %{{x}}: {metric} %{{y:.3f}}<extra></extra>"), row=1, col=2)
         all_losses += [v for v in (*h.train_loss, *h.val_loss) if np.isfinite(v) and v > 0]
     if log_loss is None:

@@ -90,8 +90,9 @@ def channel_adaptation_figure(ca: Any, *, height: int = 260) -> go.Figure:
     """Grey to three channels: repeating the image and summing the kernel give the same feature map."""
     fig = make_subplots(rows=1, cols=5, horizontal_spacing=0.02, subplot_titles=adaptation_titles(ca))
     scales = ["gray", "RdBu", "RdBu", "Viridis", "Viridis"]
-    for i, (data, scale) in enumerate(zip(adaptation_traces(ca), scales), start=1):
-        fig.add_trace(go.Heatmap(colorscale=scale, showscale=False, zmid=0 if scale == "RdBu" else None,
+    names = ["gray input", "R kernel", "summed kernel", "map of repeated input", "map of summed kernel"]
+    for i, (data, scale, name) in enumerate(zip(adaptation_traces(ca), scales, names), start=1):
+        fig.add_trace(go.Heatmap(colorscale=scale, showscale=False, zmid=0 if scale == "RdBu" else None, name=name,
                                  hovertemplate="%{z:.3f}<extra></extra>", **data), row=1, col=i)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed")

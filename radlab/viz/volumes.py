@@ -48,10 +48,10 @@ def slice_view_figure(volume_hu: np.ndarray, z: int, *, level_hu: float, width_h
     contour = dict(showscale=False, contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
                    colorscale=[[0, MASK_COLOR], [1, MASK_COLOR]], line=dict(width=2), hoverinfo="skip",
                    name="nodule outline")
-    fig.add_trace(go.Heatmap(**grey, **data[0]), row=1, col=1)
-    fig.add_trace(go.Contour(**contour, **data[1]), row=1, col=1)
-    fig.add_trace(go.Heatmap(**grey, **data[2]), row=1, col=2)
-    fig.add_trace(go.Contour(**contour, **data[3]), row=1, col=2)
+    fig.add_trace(go.Heatmap(**grey, **data[0], name="axial slice"), row=1, col=1)
+    fig.add_trace(go.Contour(**contour, **data[1], meta="axial outline"), row=1, col=1)
+    fig.add_trace(go.Heatmap(**grey, **data[2], name="coronal reformat"), row=1, col=2)
+    fig.add_trace(go.Contour(**contour, **data[3], meta="coronal outline"), row=1, col=2)
     fig.add_trace(go.Scatter(mode="lines", line=dict(color="#d62728"), hoverinfo="skip", name="this slice",
                              **data[4]), row=1, col=2)
     fig.add_trace(go.Scatter(mode="lines", line=dict(color="#1f77b4", dash="dash"), hoverinfo="skip",
