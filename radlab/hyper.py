@@ -90,12 +90,12 @@ def tuning_experiment(n_settings: int = 30, *, n_train: int = 60, n_val: int = 1
     if n_settings < 2 or min(n_train, n_val, n_test, n_fresh) < 5:
         raise DataError("too few settings or patients for a tuning experiment",
                         fix="use n_settings >= 2 and at least 5 patients per set")
-    X, y, pid = _nodule_features(n_train + n_val + n_test, seed)
-    X_new, y_new, _ = _nodule_features(n_fresh, seed + 10_000)      # other patients, same hospital
+    X, y, pid = _nodule_features(n_train + n_val + n_test + n_fresh, seed)
     rng = np.random.default_rng(seed)
     patients = rng.permutation(np.unique(pid))
-    sets = np.split(patients, [n_train, n_train + n_val])
-    tr, va, te = (np.flatnonzero(np.isin(pid, s)) for s in sets)    # split by patient
+    sets = np.split(patients, np.cumsum([n_train, n_val, n_test]))
+    tr, va, te, new = (np.flatnonzero(np.isin(pid, s)) for s in sets)    # split by patient
+    X_new, y_new = X[new], y[new]                 # the patients the model will meet next: the truth
     settings, val, test, fresh = [], [], [], []
     for _ in range(n_settings):
         cols = tuple(sorted(rng.choice(X.shape[1], size=2, replace=False).tolist()))
