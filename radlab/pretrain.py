@@ -44,7 +44,7 @@ _RECIPE_VERSION = 1
 LUNG_LEVEL_HU, LUNG_WIDTH_HU = -600.0, 1500.0
 #: How the source model is trained: ``fast`` for CI and quick starts, the full one for the lab.
 RECIPES: dict[bool, dict[str, Any]] = {
-    True: dict(n_patients=160, images_per_patient=2, size=28, epochs=2, batch_size=64, lr=2e-3),
+    True: dict(n_patients=60, images_per_patient=2, size=28, epochs=1, batch_size=32, lr=2e-3),
     False: dict(n_patients=400, images_per_patient=3, size=28, epochs=3, batch_size=64, lr=2e-3),
 }
 WEIGHT_SOURCES = ("radlab", "imagenet", "random")

@@ -71,7 +71,7 @@ def pneumonia_cached() -> bool:
 def load_target_data(dataset: str = "pneumoniamnist", *, fast: bool = False, seed: int = 0) -> TargetData:
     """PneumoniaMNIST's train / val splits (from the data cache), or chest phantoms split by patient offline.
 
-    ``fast`` keeps a random 600 training and 200 validation images (CI).
+    ``fast`` keeps a random 300 training and 120 validation images (CI).
     """
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r}", fix=f"use one of {', '.join(DATASETS)}")
@@ -80,7 +80,7 @@ def load_target_data(dataset: str = "pneumoniamnist", *, fast: bool = False, see
         from radlab.data.phantoms import make_phantoms  # noqa: PLC0415
         from radlab.data.splits import split_by_patient  # noqa: PLC0415
 
-        n_patients = 140 if fast else 500
+        n_patients = 80 if fast else 500
         ph = make_phantoms("chest", n_patients=n_patients, images_per_patient=3, size=28, seed=seed)
         split = split_by_patient(ph.labels, ph.patient_ids, seed=seed)
         x = to_model_input(ph.images, units="unit")
@@ -93,8 +93,8 @@ def load_target_data(dataset: str = "pneumoniamnist", *, fast: bool = False, see
         data = load_medmnist("pneumoniamnist")
     train_idx, val_idx = np.arange(len(data.train)), np.arange(len(data.val))
     if fast:
-        train_idx = np.sort(rng.choice(train_idx, min(600, len(train_idx)), replace=False))
-        val_idx = np.sort(rng.choice(val_idx, min(200, len(val_idx)), replace=False))
+        train_idx = np.sort(rng.choice(train_idx, min(300, len(train_idx)), replace=False))
+        val_idx = np.sort(rng.choice(val_idx, min(120, len(val_idx)), replace=False))
     copy = "official file" if data.official else "UNOFFICIAL copy"
     return TargetData("pneumoniamnist", to_model_input(data.train.images[train_idx]),
                       data.train.labels[train_idx].reshape(-1).astype(np.int64),
@@ -255,7 +255,7 @@ def learning_curves(data: TargetData, weights: str | Path | None, *, fractions: 
         raise ValueError(f"unknown method(s) {unknown}; use {tuple(METHODS)}")
     subsets = nested_subsets(data.y_train, fractions, seed=seed)
     curves = LearningCurves(list(fractions), [len(s) for s in subsets], data_note=data.note)
-    base, min_steps, max_epochs = (3, 24, 12) if fast else (6, 60, 30)
+    base, min_steps, max_epochs = (2, 12, 6) if fast else (3, 30, 15)
     features = None
     if "transfer" in methods:
         started = time.perf_counter()

@@ -63,7 +63,7 @@ class VolumeData:
 
 def load_volume_data(*, fast: bool = False, seed: int = 0, window: str = "lung") -> VolumeData:
     """Synthetic chest CT volumes (:func:`radlab.data.volumes.make_ct_volumes`), 60 / 20 / 20 % by volume."""
-    n = 96 if fast else 240
+    n = 64 if fast else 240
     vols = make_ct_volumes(n, seed=seed)
     order = np.random.default_rng(seed).permutation(n)
     n_train, n_val = int(0.6 * n), int(0.2 * n)

@@ -74,8 +74,9 @@ def exercises(lab: Any = None) -> ExerciseSet:
             choice(your_best), choices=MODEL_CHOICES,
             hints=["Look at the comparison table or the AUC bars.",
                    "'2d' is slice by slice, '2d_phases' the two phases as channels, '3d' the 3-D CNN."],
-            solution="Seeing along z (3-D) or seeing contrast (two phases) tells vessels from nodules; one plain "
-                     "slice cannot."),
+            solution="Seeing along z (3-D) tells a ball from a tube; one plain slice cannot. The second phase adds "
+                     "a cue (vessels enhance, nodules hardly), which a 2-D CNN may or may not learn from a few "
+                     "hundred slices: your numbers say which."),
         Exercise(
             "your_3d_params", "How many parameters does your 3-D CNN have?",
             number(your_3d_params),

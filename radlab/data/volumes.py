@@ -7,8 +7,8 @@ Radiologists scroll; a 2-D CNN that sees one slice at a time cannot, a 3-D CNN c
 
 Each volume is also scanned twice, the way multi-phase CT is: before contrast (``volumes``)
 and in the venous phase (``enhanced``), where blood — vessels, heart, aorta — brightens by
-150–250 HU while a nodule barely changes. Given both phases as two input channels, even a
-slice-by-slice CNN can tell the two apart (Lab 12's multi-phase demo).
+150–250 HU while a nodule barely changes. Given both phases as two input channels, a
+slice-by-slice CNN has a second cue (contrast uptake); Lab 12 measures how much it learns from it.
 
 Voxels are isotropic (1 unit = one voxel, think 2 mm); the same ``seed`` gives the same volumes.
 """

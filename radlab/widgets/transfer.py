@@ -59,11 +59,11 @@ class TransferLab(W.VBox):
         self.image_slider = W.IntSlider(value=0, min=0, max=len(self.data.y_val) - 1, description="image",
                                         style=STYLE, continuous_update=False)
         self.size_dropdown = W.Dropdown(options=[(f"{f:.0%} ({n} images)", n) for f, n in zip(FRACTIONS, self._sizes)
-                                                 if f < 1], value=self._sizes[1], description="training set",
+                                                 if f < 1], value=self._sizes[0], description="training set",
                                         style=STYLE)
         self.unfreeze_slider = W.IntSlider(value=2, min=1, max=len(STAGES), description="fine-tune: last stages",
                                            style=STYLE)
-        default_epochs = epochs or (4 if self.fast else 8)
+        default_epochs = epochs or (2 if self.fast else 6)
         self.epochs_slider = W.IntSlider(value=int(np.clip(default_epochs, 1, MAX_EPOCHS)), min=1, max=MAX_EPOCHS,
                                          description="epochs", style=STYLE)
         self.curves_button = W.Button(description="Run learning curves", icon="play", button_style="success",
@@ -179,7 +179,7 @@ class TransferLab(W.VBox):
         self.strategy_runs = []
         self.status_html.value = f"<i>Training ResNet-18 three ways on {n} images…</i>"
         compare_strategies(self.data, self.weights.path, n_train=n, unfreeze=unfreeze, epochs=epochs,
-                           seed=self.seed, val_limit=150 if self.fast else 300, on_run=self._add_run)
+                           seed=self.seed, val_limit=80 if self.fast else 200, on_run=self._add_run)
         self.status_html.value = ""
         return self.strategy_runs
 

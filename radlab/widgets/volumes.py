@@ -37,8 +37,8 @@ class VolumesLab(W.VBox):
         self.data = load_volume_data(fast=self.fast, seed=self.seed)
         self.volumes = self.data.volumes
         self.test_index = self.data.split["test"]
-        self.epochs_2d = int(np.clip(epochs_2d or (3 if self.fast else 6), 1, MAX_EPOCHS))
-        self.epochs_3d = int(np.clip(epochs_3d or (8 if self.fast else 20), 1, MAX_EPOCHS))
+        self.epochs_2d = int(np.clip(epochs_2d or (2 if self.fast else 6), 1, MAX_EPOCHS))
+        self.epochs_3d = int(np.clip(epochs_3d or (4 if self.fast else 20), 1, MAX_EPOCHS))
         self.results: list[ModelResult] = []
         depth = self.volumes.volumes.shape[1]
         first = next((k for k, i in enumerate(self.test_index) if self.volumes.labels[i] == 1), 0)
