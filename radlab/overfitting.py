@@ -77,7 +77,7 @@ def run_recipe(recipe: Recipe, x: Any, y: np.ndarray, small: np.ndarray, large: 
     train = large if recipe.more_data else small
     seed_everything(seed)
     model = GapCNN(width=recipe.width, n_blocks=3, dropout=recipe.dropout, batchnorm=recipe.batchnorm)
-    monitor = OverfittingMonitor(patience=2, restore_best=True) if recipe.early_stopping else None
+    monitor = OverfittingMonitor(patience=5, restore_best=True) if recipe.early_stopping else None
     result = fit(model, (x[train], y[train]), (x[val], y[val]), epochs=epochs, batch_size=batch_size, lr=lr,
                  schedule="onecycle", augment=recipe.augment, weight_decay=recipe.weight_decay, monitor=monitor,
                  seed=seed, save=False, progress=False)
