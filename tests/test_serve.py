@@ -179,19 +179,22 @@ def test_notebook_file_cannot_be_downloaded_through_the_server(server, path: str
 
 def test_page_cannot_execute_code_over_the_kernel_websocket(server, tmp_path: Path):
     import websocket  # websocket-client, a jupyter_server dependency
+    from jupyter_server.services.kernels.connection.base import (deserialize_msg_from_ws_v1,
+                                                                 serialize_msg_to_ws_v1)
 
     _, page = http_get(server.lab_url("01_ok.ipynb"))
     kernel = _kernel_id(page)
     proof = tmp_path / "executed.txt"
     ws_url = server.base_url.replace("http", "ws", 1) + f"/api/kernels/{kernel}/channels?session_id={uuid.uuid4()}"
-    conn = websocket.create_connection(ws_url, timeout=30)
+    # the protocol the page speaks (the server refuses kernel websockets without it: tests/test_serve_security.py)
+    conn = websocket.create_connection(ws_url, timeout=30, subprotocols=["v1.kernel.websocket.jupyter.org"])
 
     def send(msg_type: str, content: dict) -> str:
         msg_id = uuid.uuid4().hex
         header = {"msg_id": msg_id, "msg_type": msg_type, "username": "student", "session": uuid.uuid4().hex,
                   "date": "", "version": "5.3"}
-        conn.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content,
-                              "channel": "shell", "buffers": []}))
+        msg = {"header": header, "parent_header": {}, "metadata": {}, "content": content}
+        conn.send_binary(serialize_msg_to_ws_v1(msg, "shell", lambda part: json.dumps(part).encode()))
         return msg_id
 
     try:
@@ -202,9 +205,8 @@ def test_page_cannot_execute_code_over_the_kernel_websocket(server, tmp_path: Pa
         replies: dict[str, list[str]] = {}
         deadline = time.monotonic() + 30
         while "kernel_info_reply" not in replies.get(info_id, []) and time.monotonic() < deadline:
-            msg = json.loads(conn.recv())
-            parent = msg.get("parent_header", {}).get("msg_id")
-            replies.setdefault(parent, []).append(msg["header"]["msg_type"])
+            header, parent_header = (json.loads(part) for part in deserialize_msg_from_ws_v1(conn.recv())[1][:2])
+            replies.setdefault(parent_header.get("msg_id"), []).append(header["msg_type"])
         time.sleep(1)   # give a (wrongly) accepted execute_request time to run
     finally:
         conn.close()
