@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import label, maximum_filter
+from scipy.ndimage import binary_dilation, label, maximum_filter
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,23 @@ class FROC:
         return float(self.sensitivity[ok].max()) if ok.any() else 0.0
 
 
-def froc(detections: Sequence[Detection], masks: Any, *, radius: float = 2.0) -> FROC:
+def lesion_labels(mask: Any, merge_px: int = 2) -> np.ndarray:
+    """Number each lesion of a mask; pieces closer than ``merge_px`` pixels (a spiculation) are one lesion (chapter 9)."""
+    mask = np.asarray(mask, dtype=bool)
+    grown = binary_dilation(mask, iterations=merge_px) if merge_px > 0 else mask
+    joined = label(grown, structure=np.ones((3, 3)))[0] * mask
+    ids = np.unique(joined[mask])
+    renumber = np.zeros(int(joined.max()) + 1, dtype=int)
+    renumber[ids] = np.arange(1, len(ids) + 1)
+    return renumber[joined]
+
+
+def froc(detections: Sequence[Detection], masks: Any, *, radius: float = 2.0, merge_px: int = 2) -> FROC:
     """Score detections against lesion masks: each lesion found once, every other detection a false positive (chapter 9)."""
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 3:
         raise ValueError(f"masks must be (N, H, W), got shape {masks.shape}")
-    labelled = [label(m)[0] for m in masks]
+    labelled = [lesion_labels(m, merge_px) for m in masks]
     n_lesions = int(sum(lab.max() for lab in labelled))
     rows, cols = np.indices(masks.shape[1:])
     hit_lesion = []                              # the lesion (image, id) each detection hits, or None
@@ -80,4 +91,4 @@ def froc(detections: Sequence[Detection], masks: Any, *, radius: float = 2.0) ->
     return FROC(thresholds, np.array(fps), np.array(sens), n_lesions, len(masks))
 
 
-__all__ = ["FROC", "Detection", "detect_peaks", "froc"]
+__all__ = ["FROC", "Detection", "detect_peaks", "froc", "lesion_labels"]

@@ -4,7 +4,7 @@ import pytest
 from skimage.registration import phase_cross_correlation
 
 from radlab.course.ch09_applications_in_radiology import exercises
-from radlab.detection import Detection, detect_peaks, froc
+from radlab.detection import Detection, detect_peaks, froc, lesion_labels
 from radlab.registration import register_rigid, rigid_transform
 
 
@@ -35,6 +35,19 @@ def _ellipse_and_disc():
     yy, xx = np.mgrid[:48, :48]
     image = ((xx - 20) ** 2 / 120 + (yy - 26) ** 2 / 40 < 1).astype(np.float32)      # an ellipse
     return image + 0.5 * ((xx - 30) ** 2 + (yy - 14) ** 2 < 16)                      # and a disc
+
+
+def test_lesion_labels_merges_close_pieces_and_matches_scipy_when_far_apart():
+    from scipy.ndimage import label
+
+    mask = np.zeros((12, 12), bool)
+    mask[2:5, 2:5] = True
+    mask[5, 6] = True                              # a spiculation one pixel off the body: the same lesion
+    mask[9:11, 9:11] = True                        # a second lesion
+    labels = lesion_labels(mask, merge_px=2)
+    assert labels.max() == 2 and labels[5, 6] == labels[3, 3] != labels[9, 9]
+    assert labels[~mask].max() == 0
+    np.testing.assert_array_equal(lesion_labels(mask, merge_px=0) > 0, label(mask, np.ones((3, 3)))[0] > 0)
 
 
 def test_rigid_transform_shift_agrees_with_phase_correlation():
