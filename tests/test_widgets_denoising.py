@@ -7,6 +7,7 @@ import pytest
 from radlab import denoising as D
 from radlab.data.ct_dose import Scanner, dose_series
 from radlab.widgets.denoising import DenoisingLab
+from figures import trace_named
 
 DOSES = (1.0, 0.25, 0.125, 0.03125)
 
@@ -48,18 +49,18 @@ def test_moving_the_dose_slider_redraws_the_slice_the_noise_and_the_marker(lab):
     after = [_z(t) for t in lab.dose_fig.data]
     assert all(not np.array_equal(a, b) for a, b in zip(after, before))
     assert float(np.std(after[1])) > noise_before, "less dose, more noise"
-    assert list(lab.curves_fig.data[-1].x) == [pytest.approx(DOSES[-1])] * 2
+    assert list(trace_named(lab.curves_fig, "slider").x) == [pytest.approx(DOSES[-1])] * 2
     assert "3.1% of the full dose" in lab.dose_html.value
 
 
 def test_choosing_another_denoiser_or_lesion_redraws_its_panel(lab):
-    out = _z(lab.dose_fig.data[2]).copy()
+    out = _z(trace_named(lab.dose_fig, "denoised")).copy()
     lab.method_dropdown.value = "low_dose"
-    assert np.array_equal(_z(lab.dose_fig.data[2]), _z(lab.dose_fig.data[0])), "no filter: the scan itself"
-    assert not np.array_equal(_z(lab.dose_fig.data[2]), out)
-    text, z = lab.case_html.value, _z(lab.lesion_fig.data[0]).copy()
+    assert np.array_equal(_z(trace_named(lab.dose_fig, "denoised")), _z(trace_named(lab.dose_fig, "low-dose slice"))), "no filter: the scan itself"
+    assert not np.array_equal(_z(trace_named(lab.dose_fig, "denoised")), out)
+    text, z = lab.case_html.value, _z(trace_named(lab.lesion_fig, "lesion 1")).copy()
     lab.case_dropdown.value = 1 - lab.case_dropdown.value
-    assert lab.case_html.value != text and not np.array_equal(_z(lab.lesion_fig.data[0]), z)
+    assert lab.case_html.value != text and not np.array_equal(_z(trace_named(lab.lesion_fig, "lesion 1")), z)
 
 
 def test_every_exercise_accepts_its_own_answer_and_refuses_a_wrong_one(lab):

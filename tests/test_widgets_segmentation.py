@@ -7,6 +7,7 @@ from scipy.ndimage import gaussian_filter
 
 from radlab import segmentation as S
 from radlab.widgets.segmentation import SegmentationLab
+from figures import trace_named
 
 
 @pytest.fixture(scope="module")
@@ -33,28 +34,28 @@ def _z(trace) -> np.ndarray:
 def test_the_lab_draws_the_slice_with_both_outlines_and_every_method(lab):
     assert len(lab.overlay_fig.data) == 3 and len(lab.distribution_fig.data) == 3 and len(lab.size_fig.data) == 3
     assert [t.name for t in lab.distribution_fig.data] == ["U-Net", "U-Net, BCE alone", "classical"]
-    assert _z(lab.overlay_fig.data[1]).sum() > 0, "the true outline is drawn"
+    assert _z(trace_named(lab.overlay_fig, "true outline")).sum() > 0, "the true outline is drawn"
     assert "<table>" in lab.summary_html.value
 
 
 def test_moving_the_threshold_redraws_the_outline_the_dice_distribution_and_the_curve(lab):
-    before_outline = _z(lab.overlay_fig.data[2]).sum()
-    before_dice = np.asarray(lab.distribution_fig.data[0].y, dtype=float)
+    before_outline = _z(trace_named(lab.overlay_fig, "predicted outline")).sum()
+    before_dice = np.asarray(trace_named(lab.distribution_fig, "U-Net").y, dtype=float)
     before_summary = lab.summary_html.value
     lab.threshold_slider.value = 0.9
-    assert _z(lab.overlay_fig.data[2]).sum() < before_outline, "a higher threshold, a smaller outline"
-    assert not np.allclose(np.asarray(lab.distribution_fig.data[0].y, dtype=float), before_dice)
-    assert list(lab.threshold_fig.data[1].x) == [pytest.approx(0.9)]
+    assert _z(trace_named(lab.overlay_fig, "predicted outline")).sum() < before_outline, "a higher threshold, a smaller outline"
+    assert not np.allclose(np.asarray(trace_named(lab.distribution_fig, "U-Net").y, dtype=float), before_dice)
+    assert list(trace_named(lab.threshold_fig, "slider").x) == [pytest.approx(0.9)]
     assert lab.summary_html.value != before_summary and "threshold 0.90" in lab.summary_html.value
-    classical = np.asarray(lab.distribution_fig.data[2].y, dtype=float)
+    classical = np.asarray(trace_named(lab.distribution_fig, "classical").y, dtype=float)
     lab.threshold_slider.value = 0.3
-    assert np.allclose(np.asarray(lab.distribution_fig.data[2].y, dtype=float), classical), "no threshold there"
+    assert np.allclose(np.asarray(trace_named(lab.distribution_fig, "classical").y, dtype=float), classical), "no threshold there"
 
 
 def test_choosing_a_slice_or_a_method_redraws_the_overlay(lab):
-    first = _z(lab.overlay_fig.data[1]).copy()
+    first = _z(trace_named(lab.overlay_fig, "true outline")).copy()
     lab.image_dropdown.value = lab.image_dropdown.options[1][1]
-    assert not np.array_equal(_z(lab.overlay_fig.data[1]), first)
+    assert not np.array_equal(_z(trace_named(lab.overlay_fig, "true outline")), first)
     lab.method_dropdown.value = "classical"
     assert "classical" in lab.overlay_fig.layout.title.text
 

@@ -36,11 +36,13 @@ def dose_figure(image_hu: np.ndarray, reference_hu: np.ndarray, denoised_hu: np.
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.02,
                         subplot_titles=[f"{dose:.1%} dose (noise {noise_std_hu:.0f} HU)", "noise = image − no-noise scan",
                                         f"denoised: {method}"])
-    fig.add_trace(image_trace(image_hu, level=SOFT_TISSUE[0], width=SOFT_TISSUE[1], units="HU"), row=1, col=1)
+    fig.add_trace(image_trace(image_hu, level=SOFT_TISSUE[0], width=SOFT_TISSUE[1], units="HU", name="low-dose slice"),
+                  row=1, col=1)
     fig.add_trace(go.Heatmap(z=np.asarray(image_hu - reference_hu, dtype=np.float32), colorscale="RdBu",
-                             zmin=-NOISE_RANGE_HU, zmax=NOISE_RANGE_HU, showscale=False,
+                             zmin=-NOISE_RANGE_HU, zmax=NOISE_RANGE_HU, showscale=False, name="noise",
                              hovertemplate="x %{x}, y %{y}: %{z:.0f} HU<extra></extra>"), row=1, col=2)
-    fig.add_trace(image_trace(denoised_hu, level=SOFT_TISSUE[0], width=SOFT_TISSUE[1], units="HU"), row=1, col=3)
+    fig.add_trace(image_trace(denoised_hu, level=SOFT_TISSUE[0], width=SOFT_TISSUE[1], units="HU", name="denoised"),
+                  row=1, col=3)
     _image_axes(fig, 3, size)
     fig.update_annotations(font_size=12)
     fig.update_layout(height=height, width=3 * (height - 40) + 40, margin=dict(l=10, r=10, t=40, b=10),
@@ -98,8 +100,8 @@ def lesion_figure(images_hu: Mapping[str, np.ndarray], mask: np.ndarray, names: 
               for k in images_hu]
     fig = make_subplots(rows=1, cols=len(images_hu), subplot_titles=titles, horizontal_spacing=0.015)
     for i, image in enumerate(images_hu.values(), start=1):
-        fig.add_trace(image_trace(np.asarray(image)[window], level=SOFT_TISSUE[0], width=120.0, units="HU"),
-                      row=1, col=i)
+        fig.add_trace(image_trace(np.asarray(image)[window], level=SOFT_TISSUE[0], width=120.0, units="HU",
+                                  name=f"lesion {i}"), row=1, col=i)
         fig.add_trace(mask_trace(mask[window], color="#ffd60a"), row=1, col=i)
     _image_axes(fig, len(images_hu), crop)
     fig.update_annotations(font_size=10)

@@ -24,7 +24,8 @@ def contour_figure(image_hu: np.ndarray, true_mask: np.ndarray, pred_mask: np.nd
     Traces: 0 image, 1 true contour, 2 predicted contour.
     """
     fig = go.Figure(data=[image_trace(image_hu, level=level, width=width, units="HU"),
-                          mask_trace(true_mask, color=TRUE_COLOR), mask_trace(pred_mask, color=PRED_COLOR)])
+                          mask_trace(true_mask, color=TRUE_COLOR).update(meta="true outline"),
+                          mask_trace(pred_mask, color=PRED_COLOR).update(meta="predicted outline")])
     h, w = np.shape(image_hu)
     fig.update_xaxes(visible=False, range=[-0.5, w - 0.5], constrain="domain")
     fig.update_yaxes(visible=False, range=[h - 0.5, -0.5], scaleanchor="x", scaleratio=1, constrain="domain")

@@ -20,18 +20,10 @@ from radlab.denoising import METHOD_NAMES, DoseTable, LesionCase, most_erased
 from radlab.exercises import Exercise, ExerciseSet, Mistake, NotReady, choice, number
 from radlab.viz.denoising import (contrast_kept_figure, dose_curves_figure, dose_figure, lesion_figure,
                                   update_dose_marker)
+from radlab.widgets.common import STYLE, copy_figure
 from radlab.widgets.exercise import exercise_panel
 
 NOTEBOOK = "labs/11_low_dose_ct_denoising"
-STYLE = {"description_width": "90px"}
-
-
-def _copy(target: go.FigureWidget, source: go.Figure) -> None:
-    """Copy a freshly built figure's traces and titles into a displayed FigureWidget (same traces, one batch)."""
-    with target.batch_update():
-        for old, new in zip(target.data, source.data):
-            old.update({k: v for k, v in new.to_plotly_json().items() if k != "type"})
-        target.layout.annotations = source.layout.annotations
 
 
 def case_label(case: LesionCase) -> str:
@@ -155,14 +147,14 @@ class DenoisingLab(W.VBox):
 
     def refresh_dose(self) -> None:
         """The dose or the denoiser changed: redraw the slice, the noise, the output and the marker."""
-        _copy(self.dose_fig, self._dose())
+        copy_figure(self.dose_fig, self._dose())
         with self.curves_fig.batch_update():
             update_dose_marker(self.curves_fig, self.dose)
         self._describe_dose()
 
     def refresh_case(self) -> None:
         """Another planted lesion: redraw its panels and numbers."""
-        _copy(self.lesion_fig, self._lesion())
+        copy_figure(self.lesion_fig, self._lesion())
         self._describe_case()
 
 

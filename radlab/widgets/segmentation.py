@@ -19,21 +19,13 @@ from radlab.exercises import Exercise, ExerciseSet, Mistake, NotReady, choice, n
 from radlab.segmentation import LUNG_WINDOW, SIZE_GROUPS, SegmentationScores, dice_vs_threshold, score_masks
 from radlab.viz.segmentation import (contour_figure, dice_by_size_figure, dice_distribution_figure,
                                      threshold_curve_figure)
+from radlab.widgets.common import STYLE, copy_figure
 from radlab.widgets.exercise import exercise_panel
 
 NOTEBOOK = "labs/10_segmentation"
-STYLE = {"description_width": "90px"}
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
 UNET = "U-Net"
 CLASSICAL = "classical"
-
-
-def _copy(target: go.FigureWidget, source: go.Figure) -> None:
-    """Copy a freshly built figure's trace values into a displayed FigureWidget (same traces, in one batch)."""
-    with target.batch_update():
-        for old, new in zip(target.data, source.data):
-            old.update({k: v for k, v in new.to_plotly_json().items() if k != "type"})
-        target.layout.title = source.layout.title
 
 
 class SegmentationLab(W.VBox):
@@ -166,15 +158,15 @@ class SegmentationLab(W.VBox):
 
     def refresh_overlay(self) -> None:
         """Redraw the chosen slice's outlines."""
-        _copy(self.overlay_fig, self._overlay())
+        copy_figure(self.overlay_fig, self._overlay())
 
     def refresh(self) -> None:
         """The threshold moved: redraw everything that depends on it."""
         scores = self.scores()
-        _copy(self.overlay_fig, self._overlay())
-        _copy(self.distribution_fig, self._distribution(scores))
-        _copy(self.size_fig, self._by_size(scores))
-        _copy(self.threshold_fig, threshold_curve_figure(THRESHOLDS, self.curve, self.threshold))
+        copy_figure(self.overlay_fig, self._overlay())
+        copy_figure(self.distribution_fig, self._distribution(scores))
+        copy_figure(self.size_fig, self._by_size(scores))
+        copy_figure(self.threshold_fig, threshold_curve_figure(THRESHOLDS, self.curve, self.threshold))
         self._summarise(scores)
 
 
