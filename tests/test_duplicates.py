@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from radlab.data.duplicates import DEFAULT_THRESHOLD, NearDuplicate, find_near_duplicates, prepare
+from radlab.data.duplicates import DEFAULT_THRESHOLD, NearDuplicate, find_near_duplicates
 from radlab.data.splits import Split, check_leakage
 
 

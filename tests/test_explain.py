@@ -71,7 +71,7 @@ def lesion_images(n: int = 96, size: int = 24, seed: int = 0) -> tuple[np.ndarra
     return images, labels, masks
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trained_lesion_model(seed: int = 0) -> tuple[TinyGapNet, np.ndarray, np.ndarray, np.ndarray]:
     """A TinyGapNet trained (full batch, a few seconds) to find the disks.
 

@@ -155,7 +155,7 @@ class Profile:
         for tag, action in self.exact.items():
             key = f"{tag >> 16:04X},{tag & 0xFFFF:04X}"
             rows.append((tag, ProfileRule(f"({key})", _name(tag), action, self.options.get(key, {}))))
-        for g, e, gmask, emask, action in self.patterns:
+        for g, e, _gmask, emask, action in self.patterns:
             key = f"{g >> 8:02X}XX," + ("XXXX" if emask == 0 else f"{e:04X}")
             rows.append(((g << 16) | e, ProfileRule(f"({key[:2]}xx,{key[5:].replace('XXXX', 'xxxx')})",
                                                     _ps315_table.NAMES.get(key, key), action,

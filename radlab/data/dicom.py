@@ -112,7 +112,7 @@ def _open(path: Path) -> Dataset:
         return pydicom.dcmread(path)
     except InvalidDicomError:
         pass  # maybe a DICOM file without the 128-byte preamble: try once more, leniently
-    except Exception as exc:  # noqa: BLE001  (pydicom raises many kinds on damaged headers)
+    except Exception as exc:
         raise DataError(f"the DICOM header cannot be parsed ({type(exc).__name__}: {exc})", path=path,
                         fix="the file is damaged or truncated: copy or export it again") from exc
     try:
@@ -143,7 +143,7 @@ def _decode(path: Path, ds: Dataset) -> np.ndarray:
             raise _missing_decoder_error(path, ds, exc) from exc
         raise DataError(f"the pixel data cannot be decoded ({exc})", path=path,
                         fix="the file may be damaged: copy or export it again") from exc
-    except Exception as exc:  # noqa: BLE001  (ValueError for truncated data, others for bad tags)
+    except Exception as exc:
         raise DataError(f"the pixel data is truncated or corrupt ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0]})", path=path,
                         fix="the file was cut off or damaged (e.g. an interrupted copy): copy or export it again") from exc
@@ -373,7 +373,7 @@ def normalize(image: np.ndarray) -> np.ndarray:
 
 
 def to_tensor(image: DicomImage | np.ndarray, *, level: float | None = None,
-              width: float | None = None) -> "torch.Tensor":
+              width: float | None = None) -> torch.Tensor:
     """A float32 tensor (1, H, W) — (1, D, H, W) for multi-frame — windowed to [0, 1] if a window is given."""
     import torch  # noqa: PLC0415
 

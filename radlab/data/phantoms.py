@@ -42,7 +42,7 @@ class PhantomSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, indices: Sequence[int] | np.ndarray) -> "PhantomSet":
+    def subset(self, indices: Sequence[int] | np.ndarray) -> PhantomSet:
         """The images at ``indices`` (an index array or a boolean mask), ground truth included."""
         idx = np.asarray(indices)
         return replace(self, images=self.images[idx], labels=self.labels[idx],

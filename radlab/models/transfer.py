@@ -102,7 +102,7 @@ class TransferResNet18(nn.Module):
                 module.requires_grad_(name not in self.frozen_stages)
         self.train(self.training)
 
-    def train(self, mode: bool = True) -> "TransferResNet18":
+    def train(self, mode: bool = True) -> TransferResNet18:
         """Switch train/eval mode, keeping the frozen stages' batch norm in eval mode."""
         super().train(mode)
         for name in self.frozen_stages:
@@ -131,7 +131,7 @@ def _load_state_dict(weights: str | Path) -> dict[str, Tensor]:
         raise DataError("weights file not found", path=path, fix=_where_to_put_weights())
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 -- any unreadable file gets the same advice
+    except Exception as err:
         raise DataError(f"could not read the weights file ({type(err).__name__}: {err})", path=path,
                         fix="pass a file written by torch.save(model.state_dict(), path); "
                             "only plain tensors are accepted (weights_only=True)") from err

@@ -65,7 +65,7 @@ class ViewerImage:
         self.auto_window = auto_window(self.pixels)  # once: percentiles of a big radiograph take a moment
 
     @classmethod
-    def from_dicom(cls, image: DicomImage, title: str) -> "ViewerImage":
+    def from_dicom(cls, image: DicomImage, title: str) -> ViewerImage:
         report = image.deid_report
         rows = report.rows(include_kept=True)
         summary = (f"{len(report)} header elements changed: {report.count('X')} removed (X), "
@@ -412,7 +412,7 @@ class DataCollectionLab(W.VBox):
         with self.card_output:
             display(Markdown(self.card_text))
 
-    def show(self) -> "DataCollectionLab":
+    def show(self) -> DataCollectionLab:
         """Display the lab (for notebooks that prefer ``lab.show()`` to ``display(lab)``)."""
         display(self)
         return self
