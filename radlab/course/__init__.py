@@ -65,7 +65,7 @@ def catalog(*, strict: bool = True) -> dict[str, ExerciseSet]:
             ex = importlib.import_module(f"{__name__}.{name}").exercises()
             if ex.notebook != notebook_of(name):
                 raise ValueError(f"radlab.course.{name} builds {ex.notebook!r}, expected {notebook_of(name)!r}")
-        except Exception as error:  # noqa: BLE001  (reported, and re-raised when strict)
+        except Exception as error:
             if strict:
                 raise
             warnings.warn(f"radlab.course.{name}: {error}", stacklevel=2)

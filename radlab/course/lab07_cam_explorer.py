@@ -1,7 +1,7 @@
 """Lab 7 — CAM explorer: pointing game, chance level, CAM vs Grad-CAM, the IoU threshold, right for the wrong reason."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from radlab.course import need
@@ -21,7 +21,7 @@ def exercises(lab: Any = None) -> ExerciseSet:
     def the_lab() -> Any:
         return need(lab, "open the lab first: the answer comes from its model and test images")
 
-    @lru_cache(maxsize=None)
+    @cache
     def grad_scores(threshold: float = 0.5) -> Any:
         from radlab.explain import score_heatmaps  # noqa: PLC0415  (only with a lab, when torch is loaded)
 
