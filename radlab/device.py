@@ -55,6 +55,35 @@ def describe_device(device: torch.device | None = None) -> str:
     return device.type
 
 
+def step_seconds(model: nn.Module, x: torch.Tensor, *, device: torch.device | str | None = None,
+                 threads: int | None = None, repeats: int = 3) -> float:
+    """Median seconds of one training step (forward, loss, backward) of ``model`` on ``x``.
+
+    Taught in Chapter 8 ("Hardware and software"): the same step on 1 vs 2 CPU threads, or on a GPU.
+    ``threads`` sets torch's CPU threads for the measurement only and restores them afterwards.
+    """
+    import time  # noqa: PLC0415  (only for this measurement)
+
+    device = torch.device(device) if device is not None else pick_device()
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        model = model.to(device)
+        x = x.to(device)
+        times = []
+        for _ in range(repeats + 1):          # the first step warms up (memory, kernels), not timed
+            start = time.perf_counter()
+            model.zero_grad(set_to_none=True)
+            model(x).float().pow(2).mean().backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - start)
+        return float(np.median(times[1:]))
+    finally:
+        torch.set_num_threads(before)
+
+
 @contextlib.contextmanager
 def evaluating(model: nn.Module) -> Iterator[nn.Module]:
     """Run ``model`` in eval mode (BatchNorm statistics, no dropout), then restore its mode."""

@@ -58,4 +58,15 @@ def exercises() -> ExerciseSet:
             solution="216 (a 2-D 3×3 layer would have 72): 3-D kernels cost a factor k more per layer, and the "
                      "feature maps a factor of the depth more memory.",
             mistakes=[Mistake(72, "that is the 2-D 3×3 layer; a 3-D kernel also spans 3 slices.")]),
+        Exercise(
+            "device_order",
+            "A resident runs RadLab on a MacBook with an Apple M-series chip and no NVIDIA card. On which device "
+            "does fit() train: 'cuda', 'mps' or 'cpu'?",
+            choice("mps"), choices=("cuda", "mps", "cpu"),
+            hints=["RadLab tries the devices in a fixed order and takes the first one that is available.",
+                   "The order is cuda (NVIDIA GPUs), then mps (Apple's GPU), then cpu; no NVIDIA card means no cuda."],
+            solution="mps: radlab.device.pick_device() tries cuda, then Apple's Metal GPU (mps), then the CPU. "
+                     "RADLAB_DEVICE=cpu forces the CPU, e.g. to compare speeds.",
+            mistakes=[Mistake("cuda", "cuda needs an NVIDIA GPU, which this laptop does not have."),
+                      Mistake("cpu", "the CPU is the last resort; this laptop has a GPU PyTorch can use.")]),
     ])
