@@ -321,7 +321,6 @@ def test_the_offline_message_of_a_real_card_names_the_official_file(tmp_path, mo
     assert "radlab fetch pneumoniamnist --from FILE" in message
 
 
-
 def test_dataset_state_is_data_that_code_branches_on_with_the_phrase_for_people(tmp_path, monkeypatch):
     from radlab.data.catalog import Availability, dataset_state
 
