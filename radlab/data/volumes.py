@@ -59,6 +59,9 @@ def make_ct_volumes(n_volumes: int = 200, *, depth: int = 16, size: int = 32, le
 
     Vessels (radius 0.9–1.9 voxels) are tubes crossing the whole depth at a tilt; a nodule
     (radius 1.6–3.0 voxels) is a ball: in-plane they overlap in size, along z they do not.
+
+    Long on purpose: it reads top to bottom as the recipe of one synthetic scan (body and lungs,
+    vessels, the nodule, the contrast phase, noise), each step a few lines, seeded from one ``rng``.
     """
     if n_volumes < 1 or not 8 <= depth <= 128 or not 16 <= size <= 128:
         raise DataError(f"invalid volume sizes: n_volumes={n_volumes}, depth={depth}, size={size}",
