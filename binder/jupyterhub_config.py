@@ -199,6 +199,8 @@ def pre_spawn(spawner) -> None:
 c.Spawner.pre_spawn_hook = pre_spawn
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
+if SPAWNER == "single" and os.geteuid() == 0:
+    c.Spawner.args = ["--allow-root"]  # a container run as root: Jupyter refuses root without it
 c.Spawner.mem_limit = MEM_LIMIT
 c.Spawner.http_timeout = 120  # a cold JupyterLab on a busy server can take a while
 c.Spawner.start_timeout = 180
