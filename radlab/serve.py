@@ -244,7 +244,9 @@ def voila_launch(options: ServeOptions, token: str, config_dir: Path) -> VoilaLa
         f"--MappingKernelManager.cull_idle_timeout={options.cull_idle_s}",
         f"--MappingKernelManager.cull_interval={cull_interval}",
         "--MappingKernelManager.cull_connected=True",       # an open but idle tab does not hold a kernel
-        "--MappingKernelManager.allow_tracebacks=False",
+        # Tracebacks are replaced by KernelMessageFilter.to_page, not by allow_tracebacks=False: with
+        # jupyter_server 2.21 that option crashes the channel handler on every error message
+        # (ServerKernelManager has no traceback_replacement_message) and the page stops updating.
         f"--RadlabVoila.max_page_kernels={max_total}",
         f"--RadlabVoila.max_page_kernels_per_client={max_per_client}",
         f"--RadlabVoila.cull_abandoned_s={options.cull_abandoned_s}",
