@@ -309,9 +309,15 @@ def test_a_theme_in_the_address_is_not_written_into_the_page(server):
 # --- finding 3: unbounded kernels --------------------------------------------------------------------
 
 def _kernels(server) -> int:
-    """Kernel processes the server runs now."""
-    return sum("ipykernel" in " ".join(p.cmdline()) for p in psutil.Process(server.process.pid).children(recursive=True)
-               if p.is_running())
+    """Kernel processes the server runs now (a kernel exiting while we look, or a zombie, does not count)."""
+    count = 0
+    for p in psutil.Process(server.process.pid).children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(p.cmdline()):
+                count += 1
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            continue
+    return count
 
 
 def _abort_page_load(server, path: str) -> None:
