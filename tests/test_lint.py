@@ -7,10 +7,10 @@ import tomllib
 
 from radlab.paths import PROJECT_ROOT
 
-LINTED = ["radlab", "tests", "benchmarks", "make.py"]
+LINTED = ["radlab", "tests", "benchmarks", "make.py", "course", "labs", "index.ipynb"]
 
 
-def test_ruff_finds_nothing_in_the_package_tests_benchmarks_and_make():
+def test_ruff_finds_nothing_in_the_package_tests_benchmarks_make_and_notebooks():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise",
                              *LINTED], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert "No module named ruff" not in result.stderr, "install the test extras: pip install -e '.[test]'"
