@@ -65,13 +65,18 @@ def get_card(name: str) -> DatasetCard:
 
 # --- the cache --------------------------------------------------------------------------
 
-def md5sum(path: Path) -> str:
-    """MD5 of a file, read in chunks (how MedMNIST publishes its checksums)."""
-    digest = hashlib.md5()
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    """Hex digest of a file, read in chunks (``"md5"`` for MedMNIST, ``"sha256"`` for torch.hub weights)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def md5sum(path: Path) -> str:
+    """MD5 of a file (how MedMNIST publishes its checksums)."""
+    return file_digest(path, "md5")
 
 
 def cached_path(name: str) -> Path:
@@ -170,31 +175,40 @@ def _verify_cached(card: DatasetCard, target: Path) -> FetchResult:
         f"otherwise delete it and run: radlab fetch {card.name}"))
 
 
-def _download(card: DatasetCard, target: Path) -> None:
-    """Download the official file into a temporary name, check its MD5, then ``os.replace`` it.
+def _download_checked(url: str, target: Path, *, known_hash: str | None, check) -> None:
+    """Download ``url`` into a temporary name, ``check(part)`` it, then ``os.replace`` it onto ``target``.
 
     The file appears under its own name only complete and checked: an interrupted download
     (Ctrl-C, a lost connection, a killed process) never leaves a half file that a later
-    ``fetch`` or loader could take as the dataset. pooch does the transfer (proxies from
-    ``HTTPS_PROXY``/``HTTP_PROXY``, progress bar) and checks the MD5 as well.
+    ``fetch`` or loader could take as good. pooch does the transfer (proxies from
+    ``HTTPS_PROXY``/``HTTP_PROXY``, progress bar). Used for datasets and for pretrained weights.
     """
     import pooch  # noqa: PLC0415  (only needed for a download)
 
     _remove_stale_parts(target)
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
-        pooch.retrieve(card.url, known_hash=f"md5:{card.md5}", fname=part.name,
-                       path=target.parent, progressbar=True)
-        md5 = md5sum(part)
-        if md5 != card.md5:  # whatever did the transfer, the cache only gets the official bytes
-            raise ValueError(f"the file received has md5 {md5}, the card expects {card.md5}")
+        pooch.retrieve(url, known_hash=known_hash, fname=part.name, path=target.parent, progressbar=True)
+        check(part)
         os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _download(card: DatasetCard, target: Path) -> None:
+    """Download the official file; the cache gets it only complete and with the card's MD5."""
+
+    def official_bytes(part: Path) -> None:  # whatever did the transfer, the cache only gets the official bytes
+        md5 = md5sum(part)
+        if md5 != card.md5:
+            raise ValueError(f"the file received has md5 {md5}, the card expects {card.md5}")
+
+    try:
+        _download_checked(card.url, target, known_hash=f"md5:{card.md5}", check=official_bytes)
     except (OSError, ValueError) as err:  # no network, HTTP error, or a checksum mismatch
         raise DataError(f"could not download {card.name} from {card.url} ({type(err).__name__}: "
                         f"{str(err).splitlines()[0] if str(err) else 'no details'})",
                         path=target, fix=_fetch_fix(card, target)) from err
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def _remove_stale_parts(target: Path) -> None:
@@ -356,12 +370,8 @@ class WeightsResult:
 
 
 def sha256sum(path: Path) -> str:
-    """SHA-256 of a file, read in chunks (how torch.hub checks downloaded weights)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """SHA-256 of a file (how torch.hub checks downloaded weights)."""
+    return file_digest(path, "sha256")
 
 
 def fetch_weights(name: str, *, source: Path | None = None) -> WeightsResult:
@@ -391,17 +401,12 @@ def fetch_weights(name: str, *, source: Path | None = None) -> WeightsResult:
         return WeightsResult(name, target, digest, prefix, "imported", str(source.resolve()))
     if target.is_file():
         return WeightsResult(name, target, check(target, "the cached file"), prefix, "verified")
-    import pooch  # noqa: PLC0415  (only needed for a download)
-
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.download")
+    checked: list[str] = []
     try:
-        pooch.retrieve(url, known_hash=None, fname=tmp.name, path=tmp.parent, progressbar=True)
-        digest = check(tmp, "the downloaded file")
-        os.replace(tmp, target)
+        _download_checked(url, target, known_hash=None,
+                          check=lambda part: checked.append(check(part, "the downloaded file")))
     except OSError as err:  # no network, HTTP error
         raise DataError(f"could not download {name} from {url} ({type(err).__name__})", path=target,
                         fix=f"download it elsewhere, then: radlab fetch {name} --from FILE") from err
-    finally:
-        tmp.unlink(missing_ok=True)
-    return WeightsResult(name, target, digest, prefix, "downloaded", url)
+    return WeightsResult(name, target, checked[0], prefix, "downloaded", url)
