@@ -172,6 +172,27 @@ def max_pool2d(fmap: np.ndarray, size: int = 2, stride: int | None = None) -> np
     return out
 
 
+def pooled_column(column: int, size: int = 2, width: int = 8) -> int:
+    """Which pooled column a single response in ``column`` lands in after ``size``×``size`` max pooling.
+
+    Taught in Chapter 1: a one-pixel shift inside a pooling block keeps the pooled answer, a shift
+    across a block boundary moves it.
+    """
+    fmap = np.zeros((size * 2, width))
+    fmap[1, column] = 1.0
+    return int(np.argmax(max_pool2d(fmap, size).max(axis=0)))
+
+
+def shift_survival(fmap: np.ndarray, shift: int, size: int = 2) -> float:
+    """Share of pooled values unchanged (up to the pooled shift ``shift // size``) when ``fmap`` moves right.
+
+    Taught in Chapter 1: how much of a real feature map's pooled output survives a shift of the input.
+    """
+    pooled = max_pool2d(fmap, size)
+    moved = max_pool2d(np.roll(fmap, shift, axis=1), size)
+    return float(np.isclose(moved, np.roll(pooled, shift // size, axis=1)).mean())
+
+
 def global_average_pool(fmaps: np.ndarray) -> np.ndarray:
     """Global average pooling: one number per feature map (C, H, W) -> (C,), the mean of the map."""
     fmaps = np.asarray(fmaps, dtype=np.float32)
@@ -251,4 +272,4 @@ def run_pipeline(image: np.ndarray, kernel_: np.ndarray, *, stride: int = 1, pad
                         padding, pool_size, activation, fmap, pooled, formula)
 
 
-__all__ = ["ACTIVATIONS", "ConvPipeline", "ConvStep", "KERNELS", "conv2d", "conv2d_layer", "conv_step", "global_average_pool", "kernel", "leaky_relu", "max_pool2d", "output_size", "output_size_formula", "relu", "run_pipeline", "sigmoid", "softmax", "tanh", "zero_pad"]
+__all__ = ["ACTIVATIONS", "ConvPipeline", "ConvStep", "KERNELS", "conv2d", "conv2d_layer", "conv_step", "global_average_pool", "kernel", "leaky_relu", "max_pool2d", "output_size", "output_size_formula", "pooled_column", "relu", "run_pipeline", "shift_survival", "sigmoid", "softmax", "tanh", "zero_pad"]

@@ -159,3 +159,13 @@ def test_teaching_figures_have_data():
     bars = C.softmax_vs_sigmoid_figure([2.0, 1.0, -1.0], ["a", "b", "c"])
     assert np.sum(trace_named(bars, "softmax").y) == pytest.approx(1.0)
     assert np.sum(trace_named(bars, "sigmoid").y) > 1.0, "sigmoid outputs are independent: they need not sum to 1"
+
+
+def test_a_shift_survives_pooling_inside_a_block_but_not_across_a_boundary():
+    from radlab.conv import pooled_column, shift_survival
+
+    assert pooled_column(2) == pooled_column(3) == 1          # inside one 2×2 block: same pooled column
+    assert pooled_column(4) == 2                               # across the boundary: the answer moves
+    fmap = np.random.default_rng(0).random((8, 8))
+    assert shift_survival(fmap, 2) == 1.0                      # two pixels = exactly one pooled pixel
+    assert shift_survival(fmap, 1) < 1.0
