@@ -241,11 +241,11 @@ def handcrafted_vs_cnn_phantoms(n_patients: int = 120, *, epochs: int = 8, seed:
 
 def handcrafted_vs_cnn_pneumonia(n_train: int = 1000, *, epochs: int = 4, seed: int = 0) -> HeadToHead | None:
     """PneumoniaMNIST (only when cached): whole-image intensity + GLCM features vs a CNN; None when not cached (Chapter 2)."""
-    from radlab.data.catalog import dataset_status  # noqa: PLC0415
+    from radlab.data.lab_data import pneumonia_available  # noqa: PLC0415
     from radlab.data.transforms import to_model_input  # noqa: PLC0415
     from radlab.metrics import roc_auc  # noqa: PLC0415
 
-    if not dataset_status("pneumoniamnist").startswith("cached"):
+    if not pneumonia_available():
         return None
     import warnings  # noqa: PLC0415
 

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from radlab.data.transforms import to_model_input
+from radlab.device import evaluating
 from radlab.errors import DataError
 from radlab.models.cnn import GapCNN
 from radlab.models.transfer import STAGES, count_parameters, resnet18_transfer
@@ -56,16 +57,6 @@ class TargetData:
     x_val: torch.Tensor
     y_val: np.ndarray
     note: str
-
-
-def pneumonia_cached() -> bool:
-    """True when PneumoniaMNIST is in the data cache (official, or a copy imported as unofficial)."""
-    try:
-        from radlab.data.catalog import dataset_status  # noqa: PLC0415
-
-        return dataset_status("pneumoniamnist").startswith("cached")
-    except (DataError, OSError, KeyError):
-        return False
 
 
 def load_target_data(dataset: str = "pneumoniamnist", *, fast: bool = False, seed: int = 0) -> TargetData:
@@ -166,18 +157,13 @@ def strategy_parameter_counts(unfreeze: int = 2) -> dict[str, tuple[int, int]]:
 
 def extract_features(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
     """The frozen backbone's 512 features per image (what a fixed feature extractor hands the head)."""
-    was_training = model.training
-    model.eval()
     out = []
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(x), batch_size):
-                xb = x[start:start + batch_size].float()
-                if getattr(model, "repeat", 1) > 1:
-                    xb = xb.repeat(1, model.repeat, 1, 1)
-                out.append(model.backbone((xb - model.mean) / model.std))
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            xb = x[start:start + batch_size].float()
+            if getattr(model, "repeat", 1) > 1:
+                xb = xb.repeat(1, model.repeat, 1, 1)
+            out.append(model.backbone((xb - model.mean) / model.std))
     return torch.cat(out) if out else torch.zeros(0, 512)
 
 
@@ -364,5 +350,5 @@ def compare_strategies(data: TargetData, weights: str | Path | None, *, n_train:
 
 __all__ = ["AUGMENT", "DATASETS", "FRACTIONS", "METHODS", "STRATEGIES", "CurvePoint", "LearningCurves",
            "StandardizedHead", "StrategyRun", "TargetData", "compare_strategies", "epochs_for", "extract_features",
-           "learning_curves", "load_target_data", "nested_subsets", "pneumonia_cached", "strategy_parameter_counts",
+           "learning_curves", "load_target_data", "nested_subsets", "strategy_parameter_counts",
            "transfer_model"]

@@ -16,10 +16,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from radlab.course.lab09_transfer_learning import exercises as lab_exercises
+from radlab.data.lab_data import pneumonia_available
 from radlab.models.transfer import STAGES
 from radlab.pretrain import channel_adaptation, first_layer_kernels, resolve_weights
 from radlab.small_data import (FRACTIONS, METHODS, STRATEGIES, LearningCurves, StrategyRun, compare_strategies,
-                               learning_curves, load_target_data, nested_subsets, pneumonia_cached,
+                               learning_curves, load_target_data, nested_subsets,
                                strategy_parameter_counts)
 from radlab.viz.learning import parameter_counts_figure
 from radlab.viz.transfer import (adaptation_titles, adaptation_traces, channel_adaptation_figure,
@@ -45,7 +46,7 @@ class TransferLab(W.VBox):
     def __init__(self, *, seed: int = 0, fast: bool = False, weights: str | Path = "radlab",
                  dataset: str | None = None, epochs: int | None = None):
         self.seed, self.fast = int(seed), bool(fast)
-        self.dataset = dataset or ("pneumoniamnist" if pneumonia_cached() else "phantoms")
+        self.dataset = dataset or ("pneumoniamnist" if pneumonia_available() else "phantoms")
         self.data = load_target_data(self.dataset, fast=self.fast, seed=self.seed)
         self.weights = resolve_weights(weights, fast=self.fast, seed=self.seed)
         self._conv1 = first_layer_kernels(self.weights.path)   # read once: sliders only slice it
