@@ -144,6 +144,20 @@ def launch_chromium(playwright, executable: str | None = None):
     return playwright.chromium.launch(executable_path=executable or chromium_path(), args=CHROMIUM_ARGS)
 
 
+@contextmanager
+def chromium_browser():
+    """Playwright with the system's headless chromium, closed afterwards (skips when chromium is missing)."""
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, executable)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import (PAGE_TIMEOUT_S, PLOT_WITH_DATA_JS, http_get, lab_env, launch_chromium, move_a_control,
-                     open_lab, page_problems, require_chromium, save_screenshot, serve_labs, wait_for_lab,
+from browser import (PAGE_TIMEOUT_S, PLOT_WITH_DATA_JS, chromium_browser, http_get, lab_env, move_a_control,
+                     open_lab, page_problems, save_screenshot, serve_labs, wait_for_lab,
                      watch_page_errors)
 from radlab.paths import PROJECT_ROOT
 from radlab.serve import lab_entries
@@ -29,13 +29,8 @@ PAGES_AT_ONCE = 4
 @pytest.fixture(scope="module")
 def chromium():
     """One headless chromium for the module."""
-    executable = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright, executable)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

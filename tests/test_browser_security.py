@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from browser import launch_chromium, require_chromium, serve_labs
+from browser import chromium_browser, serve_labs
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -33,13 +33,9 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def chromium():
-    executable = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright, executable)
+    """One headless chromium for the module."""
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=["img-onerror", "attribute", "script-tag"])
