@@ -26,6 +26,7 @@ from radlab.viz.explain import accuracy_vs_epsilon_figure, adversarial_figure
 from radlab.widgets.common import STYLE, copy_figure, image_options, window_sliders
 from radlab.widgets.exercise import exercise_panel
 from radlab.widgets.guard import guard_click
+from radlab.widgets.figure import Figure
 
 #: Budgets of the accuracy curve, in grey levels of the *model's* input window (0..255).
 CURVE_GREY_LEVELS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -83,8 +84,8 @@ class AdversarialLab(W.VBox):
         self.report: RobustnessReport | None = None
 
         # FigureWidget rule: every trace is in the constructor; updates only touch fig.data[i].
-        self.adversarial_fig = go.FigureWidget(self._adversarial())
-        self.curve_fig = go.FigureWidget(self._curves())
+        self.adversarial_fig = Figure(self._adversarial())
+        self.curve_fig = Figure(self._curves())
 
         for control in (self.eps_slider, self.attack_dropdown, self.targeted_checkbox, self.target_dropdown,
                         self.image_dropdown, self.level_slider, self.width_slider):

@@ -26,6 +26,7 @@ from radlab.predict import predict
 from radlab.viz.explain import overlay_figure, right_reason_figure
 from radlab.widgets.common import STYLE, copy_figure, image_options, window_sliders
 from radlab.widgets.exercise import exercise_panel
+from radlab.widgets.figure import Figure
 
 class CamExplorerLab(W.VBox):
     """The Lab 7 widget: a heatmap overlay for one image and right-for-the-right-reason scores for all.
@@ -78,8 +79,8 @@ class CamExplorerLab(W.VBox):
         self.image_html, self.report_html = W.HTML(), W.HTML()
 
         # FigureWidget rule: every trace is in the constructor; updates only touch fig.data[i].
-        self.overlay_fig = go.FigureWidget(self._overlay())
-        self.report_fig = go.FigureWidget(right_reason_figure(self.reports()))
+        self.overlay_fig = Figure(self._overlay())
+        self.report_fig = Figure(right_reason_figure(self.reports()))
         self._refresh_text()
 
         for control in (self.method_dropdown, self.image_dropdown, self.layer_dropdown,

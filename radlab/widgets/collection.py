@@ -30,6 +30,7 @@ from radlab.data.dicom import WINDOW_PRESETS, DicomImage, auto_window, read_dico
 from radlab.data.phantoms import LESION_TYPES, PhantomSet, make_phantoms
 from radlab.errors import DataError
 from radlab.viz.images import image_figure, image_trace
+from radlab.widgets.figure import Figure
 
 #: viewer label -> pydicom sample file name (shown when installed; never a user-typed path)
 DICOM_SAMPLES: dict[str, str] = {
@@ -176,7 +177,7 @@ class DataCollectionLab(W.VBox):
         self._configure_controls()
         # FigureWidgets are built in their final state: changes made before display may not reach the page
         level, width = self.window
-        self.figure = go.FigureWidget(image_figure(self._frame(), level=level, width=width, title=self._title(),
+        self.figure = Figure(image_figure(self._frame(), level=level, width=width, title=self._title(),
                                                    units=self._units(), height=460))
 
         # --- phantom browser -----------------------------------------------------------
@@ -186,7 +187,7 @@ class DataCollectionLab(W.VBox):
                                          description="image", continuous_update=False)
         self.show_truth = W.Checkbox(value=True, description="show lesion outline and box")
         self.phantom_info = W.HTML()
-        self.phantom_figure = go.FigureWidget(self.phantom_view())
+        self.phantom_figure = Figure(self.phantom_view())
         self._redraw_phantom()
 
         # --- dataset cards ----------------------------------------------------------------

@@ -13,7 +13,6 @@ from typing import Mapping
 
 import ipywidgets as W
 import numpy as np
-import plotly.graph_objects as go
 
 from radlab.course.lab05_convolution_playground import exercises as lab_exercises
 from radlab.data.dicom import WINDOW_PRESETS, apply_window, read_dicom, sample_files
@@ -21,6 +20,7 @@ from radlab.data.phantoms import make_phantoms
 from radlab.errors import DataError
 from radlab.viz import conv as C
 from radlab.widgets.exercise import exercise_panel
+from radlab.widgets.figure import Figure
 
 #: Kernel entries are clipped to ±KERNEL_LIMIT (a widget value is untrusted input).
 KERNEL_LIMIT = 100.0
@@ -98,9 +98,9 @@ class ConvPlaygroundLab(W.VBox):
 
         self.pipeline = self._compute()
         self._sync_position_slider()
-        self.fig = go.FigureWidget(C.packed_figure(C.pipeline_figure(self.pipeline)))
+        self.fig = Figure(C.packed_figure(C.pipeline_figure(self.pipeline)))
         self.step = self._compute_step()
-        self.step_fig = go.FigureWidget(C.packed_figure(C.conv_step_figure(*self.step)))
+        self.step_fig = Figure(C.packed_figure(C.conv_step_figure(*self.step)))
         self.formula.value = self._formula_html()
 
         self.image_dropdown.observe(self._on_change, names="value")

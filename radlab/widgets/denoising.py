@@ -22,6 +22,7 @@ from radlab.viz.denoising import (contrast_kept_figure, dose_curves_figure, dose
                                   update_dose_marker)
 from radlab.widgets.common import STYLE, copy_figure
 from radlab.widgets.exercise import exercise_panel
+from radlab.widgets.figure import Figure
 
 
 
@@ -66,11 +67,11 @@ class DenoisingLab(W.VBox):
         self.dose_html, self.case_html = W.HTML(), W.HTML()
 
         # FigureWidget rule: all traces in the constructor; updates only touch fig.data[i].
-        self.dose_fig = go.FigureWidget(self._dose())
-        self.curves_fig = go.FigureWidget(dose_curves_figure(table.doses, table.psnr, table.ssim, METHOD_NAMES,
+        self.dose_fig = Figure(self._dose())
+        self.curves_fig = Figure(dose_curves_figure(table.doses, table.psnr, table.ssim, METHOD_NAMES,
                                                              current=self.dose))
-        self.lesion_fig = go.FigureWidget(self._lesion())
-        self.kept_fig = go.FigureWidget(contrast_kept_figure(
+        self.lesion_fig = Figure(self._lesion())
+        self.kept_fig = Figure(contrast_kept_figure(
             [case_label(c).replace(" at ", "<br>") for c in self.cases],
             {m: [c.kept(m) for c in self.cases] for m in self.cases[0].contrast if m != "reference"}, METHOD_NAMES))
         self._describe_dose()

@@ -13,7 +13,6 @@ from typing import Mapping, Sequence
 
 import ipywidgets as W
 import numpy as np
-import plotly.graph_objects as go
 import torch
 from torch import nn
 
@@ -22,6 +21,7 @@ from radlab.errors import DataError
 from radlab.viz import model as V
 from radlab.viz.conv import packed, packed_figure, sigmoid, softmax
 from radlab.widgets.exercise import exercise_panel
+from radlab.widgets.figure import Figure
 
 
 def _as_images(images: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -66,8 +66,8 @@ class InsideCNNLab(W.VBox):
         fm = self.feature_maps()
         # FigureWidget rule: every trace goes in at construction; later only fig.data[i] changes.
         # Two figures, not four: every FigureWidget ships plotly's 5 MB widget code to the browser.
-        self.layer_fig = go.FigureWidget(packed_figure(V.layer_figure(fm, self.layer, 0, max_maps=max_maps)))
-        self.depth_fig = go.FigureWidget(packed_figure(
+        self.layer_fig = Figure(packed_figure(V.layer_figure(fm, self.layer, 0, max_maps=max_maps)))
+        self.depth_fig = Figure(packed_figure(
             V.early_vs_deep_figure(fm, self.layer_names[0], self.layer_names[-1])))
         self.prediction.value = self._prediction_html(fm)
 

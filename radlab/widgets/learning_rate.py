@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from radlab.viz.learning import Landscape, descent_figure, gradient_descent
 from radlab.widgets.common import copy_figure
+from radlab.widgets.figure import Figure
 
 
 def learning_rate_explorer(landscape: Landscape, start: Sequence[float], *, lr: float = 0.1, steps: int = 25,
@@ -26,7 +27,7 @@ def learning_rate_explorer(landscape: Landscape, start: Sequence[float], *, lr: 
         return descent_figure(landscape, [gradient_descent(landscape, start, rate, steps=steps)], height=height,
                               title=title)
 
-    fig = go.FigureWidget(figure(lr))            # all traces built once; the slider only updates them
+    fig = Figure(figure(lr))            # all traces built once; the slider only updates them
     slider = W.FloatLogSlider(value=lr, base=10, min=float(np.log10(lr_range[0])), max=float(np.log10(lr_range[1])),
                               step=0.02, description="learning rate", continuous_update=False)
     slider.observe(lambda change: copy_figure(fig, figure(change["new"])), names="value")

@@ -21,6 +21,7 @@ from radlab.viz.segmentation import (contour_figure, dice_by_size_figure, dice_d
                                      threshold_curve_figure)
 from radlab.widgets.common import STYLE, copy_figure
 from radlab.widgets.exercise import exercise_panel
+from radlab.widgets.figure import Figure
 
 UNET = "U-Net"
 
@@ -65,11 +66,11 @@ class SegmentationLab(W.VBox):
         self.summary_html = W.HTML()
 
         # FigureWidget rule: every trace is in the constructor; updates replace fig.data[i] values.
-        self.overlay_fig = go.FigureWidget(self._overlay())
+        self.overlay_fig = Figure(self._overlay())
         scores = self.scores()
-        self.distribution_fig = go.FigureWidget(self._distribution(scores))
-        self.size_fig = go.FigureWidget(self._by_size(scores))
-        self.threshold_fig = go.FigureWidget(threshold_curve_figure(THRESHOLDS, self.curve, self.threshold))
+        self.distribution_fig = Figure(self._distribution(scores))
+        self.size_fig = Figure(self._by_size(scores))
+        self.threshold_fig = Figure(threshold_curve_figure(THRESHOLDS, self.curve, self.threshold))
         self._summarise(scores)
 
         self.threshold_slider.observe(lambda _c: self.refresh(), names="value")

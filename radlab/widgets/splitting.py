@@ -13,7 +13,6 @@ from typing import Any
 
 import ipywidgets as W
 import numpy as np
-import plotly.graph_objects as go
 
 from radlab.course.lab02_splitting import exercises as lab_exercises
 from radlab.data.splits import LeakageReport, Split, check_leakage, kfold_by_patient, patient_labels
@@ -23,6 +22,7 @@ from radlab.viz.splits import (LABEL_NAMES, SPLIT_COLORS, count_bars, grid_point
                                kfold_figure, kfold_grid, leak_experiment_figure, leak_points, patient_images_figure,
                                split_grid_figure)
 from radlab.widgets.guard import guard_click
+from radlab.widgets.figure import Figure
 
 
 class SplittingLab(W.VBox):
@@ -57,11 +57,11 @@ class SplittingLab(W.VBox):
         self.splits: dict[str, Split] = {}
         self.reports: dict[str, LeakageReport] = {}
         self._compute_splits()
-        self.figure = go.FigureWidget(split_grid_figure(self.splits, self.reports, self.labels, self.patient_ids))
-        self.kfold_figure = go.FigureWidget(kfold_figure(self._folds(), self.patient_ids))
+        self.figure = Figure(split_grid_figure(self.splits, self.reports, self.labels, self.patient_ids))
+        self.kfold_figure = Figure(kfold_figure(self._folds(), self.patient_ids))
         self.experiment: LeakExperiment | None = None
         self.exercises = lab_exercises(self)  # answers read this lab's split and experiment
-        self.experiment_figure = go.FigureWidget(leak_experiment_figure(list(METHODS.values())))
+        self.experiment_figure = Figure(leak_experiment_figure(list(METHODS.values())))
         self.run_button = W.Button(description="Train both", icon="play", button_style="primary",
                                    tooltip="train the same CNN on each split and compare the test AUC")
         self.run_status = W.HTML()

@@ -29,6 +29,7 @@ from radlab.viz.evaluation import (confusion_matrix_figure, confusion_trace_data
                                    prevalence_trace_data, roc_figure, roc_trace_data, threshold_sweep_figure,
                                    threshold_sweep_trace_data)
 from radlab.widgets.guard import guard_click
+from radlab.widgets.figure import Figure
 
 RULE_LABELS = {"youden": "Youden's J (max sensitivity + specificity)", "accuracy": "maximum accuracy",
                "sensitivity": "sensitivity ≥ 0.90 (screening)", "0.5": "0.5 (no tuning)"}
@@ -101,15 +102,15 @@ class TestingLab(W.VBox):
         self.message_html = W.HTML(self._intro_message())
 
         val_m = self.val_metrics
-        self.roc_fig = go.FigureWidget(roc_figure(None, compare=self.val_auc, compare_point=val_m,
+        self.roc_fig = Figure(roc_figure(None, compare=self.val_auc, compare_point=val_m,
                                                   title="ROC: validation (dashed); test after the one look"))
         self.roc_fig.layout.width = 470
-        self.confusion_fig = go.FigureWidget(confusion_matrix_figure(
+        self.confusion_fig = Figure(confusion_matrix_figure(
             [("validation", val_m), ("test: not looked at yet", None)], class_names=self.class_names))
-        self.sweep_fig = go.FigureWidget(threshold_sweep_figure(
+        self.sweep_fig = Figure(threshold_sweep_figure(
             self.val_sweep, self.threshold, title="Validation: what each threshold gives", height=420))
         self.sweep_fig.layout.width = 560
-        self.prevalence_fig = go.FigureWidget(prevalence_figure(
+        self.prevalence_fig = Figure(prevalence_figure(
             val_m["sensitivity"], val_m["specificity"], self._prevalences()))
 
         self.rule_dropdown.observe(lambda _c: self._on_rule(), names="value")

@@ -30,6 +30,7 @@ from radlab.train import FitResult, History, fit
 from radlab.viz.curves import history_figure, update_history_figure
 from radlab.viz.images import augmentation_preview_figure
 from radlab.widgets.guard import guard_click, stop_after_time_limit
+from radlab.widgets.figure import Figure
 
 MODELS = {"teaching_cnn": "Teaching CNN (conv blocks + fully connected)",
           "gap_cnn": "GAP CNN (conv blocks + global average pooling)"}
@@ -192,8 +193,8 @@ class TrainingLab(W.VBox):
         self.runs_html = W.HTML()
         self.data_html = W.HTML()
 
-        self.figure = go.FigureWidget(history_figure(None, None, title="Learning curves"))
-        self.preview_figure = go.FigureWidget(self._preview_figure())
+        self.figure = Figure(history_figure(None, None, title="Learning curves"))
+        self.preview_figure = Figure(self._preview_figure())
 
         self.start_guard = guard_click(self.start_button, self.start)   # the run itself: its own thread
         self.stop_button.on_click(lambda _b: self.stop())

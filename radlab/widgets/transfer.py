@@ -13,7 +13,6 @@ from typing import Any
 
 import ipywidgets as W
 import numpy as np
-import plotly.graph_objects as go
 
 from radlab.course.lab09_transfer_learning import exercises as lab_exercises
 from radlab.data.lab_data import pneumonia_available
@@ -26,6 +25,7 @@ from radlab.viz.learning import parameter_counts_figure
 from radlab.viz.transfer import (adaptation_titles, adaptation_traces, channel_adaptation_figure,
                                  learning_curve_traces, learning_curves_figure, strategies_figure, strategy_traces)
 from radlab.widgets.exercise import exercise_panel
+from radlab.widgets.figure import Figure
 
 STYLE = {"description_width": "150px"}
 MAX_EPOCHS = 30
@@ -77,10 +77,10 @@ class TransferLab(W.VBox):
         self.status_html = W.HTML()
 
         # FigureWidget rule: all traces in the constructor; later only fig.data[i] changes.
-        self.adaptation_fig = go.FigureWidget(channel_adaptation_figure(self._adaptation()))
-        self.curves_fig = go.FigureWidget(learning_curves_figure(None, METHODS))
-        self.strategies_fig = go.FigureWidget(strategies_figure([], STRATEGIES))
-        self.params_fig = go.FigureWidget(parameter_counts_figure(self.parameter_counts(),
+        self.adaptation_fig = Figure(channel_adaptation_figure(self._adaptation()))
+        self.curves_fig = Figure(learning_curves_figure(None, METHODS))
+        self.strategies_fig = Figure(strategies_figure([], STRATEGIES))
+        self.params_fig = Figure(parameter_counts_figure(self.parameter_counts(),
                                                                   title="What learns, what stays frozen"))
         self._show_adaptation()
 

@@ -18,6 +18,7 @@ from radlab.volumetric import MODELS, WINDOWS, ModelResult, compare_2d_3d, load_
 from radlab.viz.volumes import (comparison_data, comparison_figure, phases_figure, slice_scores_data,
                                 slice_scores_figure, slice_view_data, slice_view_figure)
 from radlab.widgets.exercise import exercise_panel
+from radlab.widgets.figure import Figure
 
 STYLE = {"description_width": "110px"}
 PHASE_OPTIONS = (("non-contrast", "non-contrast"), ("venous phase", "venous"))
@@ -62,10 +63,10 @@ class VolumesLab(W.VBox):
         self.view_html, self.results_html, self.status_html = W.HTML(), W.HTML(), W.HTML()
 
         # FigureWidget rule: all traces in the constructor; later only fig.data[i] changes.
-        self.view_fig = go.FigureWidget(slice_view_figure(*self._view_args(), **self._view_kwargs()))
-        self.scores_fig = go.FigureWidget(slice_scores_figure(None, self.z, None))
-        self.compare_fig = go.FigureWidget(comparison_figure([], list(MODELS)))
-        self.phases_fig = go.FigureWidget(self._phases_figure())
+        self.view_fig = Figure(slice_view_figure(*self._view_args(), **self._view_kwargs()))
+        self.scores_fig = Figure(slice_scores_figure(None, self.z, None))
+        self.compare_fig = Figure(comparison_figure([], list(MODELS)))
+        self.phases_fig = Figure(self._phases_figure())
         self._describe()
 
         for control in (self.slice_slider, self.volume_slider, self.level_slider, self.width_slider,
