@@ -136,7 +136,9 @@ def cmd_lab(argv: list[str], locked: bool = False) -> int:
 
 def cmd_test(argv: list[str], locked: bool = False) -> int:
     ensure_venv(("test",), locked=locked)
-    args = [str(PYTHON), "-m", "pytest", "-rs", "-q", *argv]
+    # The slowest tests are listed at the end, so a CI log shows where the suite's time goes.
+    durations = [] if any(a.startswith("--durations") for a in argv) else ["--durations=25"]
+    args = [str(PYTHON), "-m", "pytest", "-rs", "-q", *durations, *argv]
     return subprocess.call(args, cwd=ROOT, env=_env())
 
 
