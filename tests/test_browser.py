@@ -117,6 +117,47 @@ def test_lab_draws_its_figures_and_answers_a_control_without_errors(server, voil
         save_screenshot(page, Path(lab.path).stem)   # also when it failed: it shows where
 
 
+TRAINING_LABS = [lab for lab in LABS if Path(lab.path).stem == "03_training"]
+#: Records every text the training lab's progress label shows (a MutationObserver sees each change,
+#: however short-lived), from now on, in window.__radlabProgress.
+RECORD_PROGRESS_JS = """() => {
+  window.__radlabProgress = [];
+  const record = () => document.querySelectorAll('.radlab-training-progress').forEach(el => {
+    const text = el.textContent.trim();
+    const seen = window.__radlabProgress;
+    if (text && seen[seen.length - 1] !== text) seen.push(text);
+  });
+  new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true,
+                                                        attributes: true});
+}"""
+
+
+@pytest.mark.skipif(not TRAINING_LABS, reason="no training lab under labs/")
+def test_training_lab_shows_progress_per_batch_with_the_time_left(server, voila_log, page):
+    """Start in Lab 3: while it trains, the progress line counts batches with the time left, then says it finished."""
+    lab = TRAINING_LABS[0]
+    errors = watch_page_errors(page)
+    try:
+        open_lab(page, server.lab_url(lab))
+        assert page.locator(".radlab-training-progress").count() >= 1, "the training lab has no progress line"
+        page.evaluate(RECORD_PROGRESS_JS)
+        page.get_by_role("button", name="Start").first.click()
+        # this run's texts: from its "starting…" to its "finished in" (the label may show the notebook's last run before)
+        page.wait_for_function("""() => { const seen = window.__radlabProgress, start = seen.indexOf('starting…');
+                                          return start >= 0 && seen.slice(start).some(t => t.includes('finished in')); }""",
+                               timeout=PAGE_TIMEOUT_S * 1000, polling=100)
+        texts = page.evaluate("() => window.__radlabProgress")
+        print(f"{lab.path}: progress shown {texts}")
+        this_run = texts[texts.index("starting…"):]
+        during = [t for t in this_run[:next(i for i, t in enumerate(this_run) if "finished in" in t)] if " left" in t]
+        assert during, f"no 'epoch … · batch … · … left' line while training: {texts}"
+        assert all(t.startswith("epoch ") and " · batch " in t for t in during), during
+        assert not page_problems(page), f"{lab.path} shows errors: {page_problems(page)}{_log_tail(voila_log)}"
+        assert not errors, f"{lab.path}: JavaScript errors on the page: {errors[:3]}"
+    finally:
+        save_screenshot(page, f"{Path(lab.path).stem}-progress")
+
+
 @pytest.mark.skipif(not LABS, reason="no lab notebooks under labs/")
 def test_several_pages_on_one_lab_each_get_their_own_kernel_and_keep_working(server, chromium):
     lab = LABS[0]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from radlab.train import load_checkpoint
+from radlab.train import CLASSIFIER_RECIPE, load_checkpoint
 from radlab.data.lab_data import load_lab_data, pneumonia_available, stratified_subset
 from radlab.widgets.training import TrainingLab, TrainingSettings, build_model
 from figures import trace_named
@@ -26,6 +26,10 @@ def lab(tmp_path: Path, monkeypatch) -> TrainingLab:
 def test_the_lab_starts_with_empty_curves_and_an_augmentation_preview(lab: TrainingLab):
     assert len(lab.figure.data) == 10 and all(len(t.x or ()) == 0 for t in lab.figure.data)
     assert len(lab.preview_figure.data) == 6
+    assert lab.settings() == TrainingSettings(dataset=lab.dataset_dropdown.value, width=4, batch_size=32, epochs=2), \
+        "apart from what the fixture set, the controls start at the default classifier's recipe"
+    assert lab.augment_select.value == tuple(CLASSIFIER_RECIPE["augment"])
+    lab.augment_select.value = ()
     originals = [np.asarray(t.z) for t in lab.preview_figure.data]
     assert all(np.array_equal(originals[0], z) for z in originals[1:]), "no augmentation chosen: all the same"
 
@@ -68,6 +72,34 @@ def test_stop_ends_a_background_run_and_keeps_the_best_weights(lab: TrainingLab)
     assert load_checkpoint(best, record.result.run_dir / "best.pt")["epoch"] == record.best_epoch
     for w, w_best in zip(record.result.model.state_dict().values(), best.state_dict().values()):
         assert torch.equal(w, w_best)
+
+
+def test_the_progress_bar_and_time_left_follow_a_background_run(lab: TrainingLab):
+    """Seen from the student's side: the label counts mini-batches with the time left, then says it finished."""
+    lab.epochs_slider.value = 40
+    lab.early_stopping_checkbox.value = False
+    seen: list[tuple[float, str, float]] = []
+    lab.progress_label.observe(lambda c: seen.append((time.monotonic(), c["new"], lab.progress_bar.value)),
+                               names="value")
+    lab.start()
+    deadline = time.monotonic() + 120
+    while not any(" left" in text for _, text, _ in seen) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(1.0)
+    lab.stop()
+    assert lab.wait(timeout=60)
+    during = [(t, text, value) for t, text, value in seen if " left" in text]
+    assert during, f"no progress with the time left was shown: {seen[:5]}"
+    assert all(text.startswith("epoch ") and " · batch " in text for _, text, _ in during), during[:3]
+    assert [v for _, _, v in during] == sorted(v for _, _, v in during), "the bar only moves forward"
+    assert 0 < during[-1][2] < 1
+    times = [t for t, _, _ in during]
+    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+    assert rate <= 2 / 0.25, f"{rate:.1f} progress updates a second: the comm would be flooded"
+    assert "stopped after" in lab.progress_label.value and lab.progress_bar.bar_style == "warning"
+    lab.run(epochs=1)
+    assert "finished in" in lab.progress_label.value and lab.progress_bar.bar_style == "success"
+    assert lab.progress_bar.value == 1.0 and lab.progress_label.value.startswith("epoch 1/1 · batch ")
 
 
 BAD_VALUES = [dict(lr=5.0), dict(lr=float("nan")), dict(batch_size=3), dict(epochs=0),

@@ -10,6 +10,7 @@ on two CPU cores (batch norm makes the small widths learn fast).
 """
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -51,10 +52,14 @@ class TeachingCNN(nn.Module):
 
     ``image_size`` is needed because the first fully connected layer has one weight per
     value of the flattened feature maps: ``channels × (image_size / 2**n_blocks)²``.
+    ``channels_last`` stores the weights (and so the feature maps) channel by channel per
+    pixel: the same numbers in a memory order in which convolution, batch norm and pooling run
+    about 1.5× faster on a CPU (the flattened features keep the usual order).
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 1, width: int = 16, n_blocks: int = 3,
-                 image_size: int = 28, dropout: float = 0.0, batchnorm: bool = True, hidden: int = 64):
+                 image_size: int = 28, dropout: float = 0.0, batchnorm: bool = True, hidden: int = 64,
+                 channels_last: bool = True):
         super().__init__()
         _check_arguments(n_blocks, width, dropout)
         if image_size // 2**n_blocks < 1:
@@ -74,6 +79,8 @@ class TeachingCNN(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),       # logits: the activation is applied in the loss
         )
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))

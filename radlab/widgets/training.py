@@ -4,8 +4,9 @@ Controls set the model (architecture, width, dropout, batch norm), the optimisat
 (learning rate, batch size, epochs, weight decay) and the data (how much of it, which
 augmentation). **Start** trains in a background thread, so **Stop** works in JupyterLab and
 in Voila alike; stopping keeps the best weights so far. The curves update after every
-epoch; the previous run is drawn dotted behind the current one for comparison. The
-augmentation preview shows what the model sees.
+epoch and a progress bar after every few mini-batches, with an estimate of the time left;
+the previous run is drawn dotted behind the current one for comparison. The augmentation
+preview shows what the model sees.
 
 ``TrainingLab.run()`` does what Start does, in the caller's thread (notebooks, tests).
 """
@@ -26,7 +27,7 @@ from radlab.course.lab03_training import exercises as lab_exercises
 from radlab.data.lab_data import DATASETS, LabData, load_lab_data, pneumonia_available, stratified_subset
 from radlab.data.transforms import AUGMENTATIONS, augmentation
 from radlab.monitor import OverfittingMonitor
-from radlab.train import FitResult, History, fit
+from radlab.train import CLASSIFIER_RECIPE, FitResult, History, ProgressState, TrainingProgress, fit
 from radlab.viz.curves import history_figure, update_history_figure
 from radlab.viz.images import augmentation_preview_figure
 from radlab.widgets.guard import guard_click, stop_after_time_limit
@@ -40,6 +41,7 @@ WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 DATA_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 LR_RANGE = (1e-5, 1.0)
 MAX_EPOCHS = 40
+PROGRESS_INTERVAL_S = 0.25   # at most ~4 progress messages a second: the comm is not flooded
 
 
 # --------------------------------------------------------------------------------------
@@ -53,10 +55,10 @@ class TrainingSettings:
     dataset: str = "phantoms"
     model: str = "teaching_cnn"
     width: int = 16
-    lr: float = 3e-3
-    batch_size: int = 64
-    epochs: int = 10
-    augment: tuple[str, ...] = ()
+    lr: float = CLASSIFIER_RECIPE["lr"]                  # the default classifier's recipe (radlab.train)
+    batch_size: int = CLASSIFIER_RECIPE["batch_size"]
+    epochs: int = CLASSIFIER_RECIPE["epochs"]
+    augment: tuple[str, ...] = tuple(CLASSIFIER_RECIPE["augment"])
     dropout: float = 0.0
     weight_decay: float = 0.0
     batchnorm: bool = True
@@ -144,10 +146,11 @@ class TrainingLab(W.VBox):
     ``width_slider``, ``lr_slider``, ``batch_dropdown``, ``epochs_slider``, ``augment_select``,
     ``dropout_slider``, ``weight_decay_slider``, ``batchnorm_checkbox``,
     ``data_fraction_slider``, ``early_stopping_checkbox``, ``patience_slider``,
-    ``start_button``, ``stop_button``.
+    ``start_button``, ``stop_button``; ``progress_bar`` and ``progress_label`` show the run's
+    mini-batches and the time left.
     """
 
-    def __init__(self, *, seed: int = 0, fast: bool = False, epochs: int = 10, save_runs: bool = False):
+    def __init__(self, *, seed: int = 0, fast: bool = False, epochs: int | None = None, save_runs: bool = False):
         self.seed, self.fast, self.save_runs = int(seed), bool(fast), bool(save_runs)
         self.runs: list[RunRecord] = []
         self.exercises = lab_exercises(self)  # "your best epoch" reads self.runs
@@ -173,22 +176,29 @@ class TrainingLab(W.VBox):
         self.dropout_slider = W.FloatSlider(value=0.0, min=0.0, max=0.8, step=0.05, description="dropout",
                                             style=style)
         self.batchnorm_checkbox = W.Checkbox(value=True, description="batch normalisation", indent=False)
-        self.lr_slider = W.FloatLogSlider(value=3e-3, base=10, min=-4, max=0, step=0.25, description="learning rate",
+        start = TrainingSettings()   # the controls start at the default classifier's recipe
+        epochs = start.epochs if epochs is None else epochs
+        self.lr_slider = W.FloatLogSlider(value=start.lr, base=10, min=-4, max=0, step=0.25, description="learning rate",
                                           readout_format=".1e", style=style)
-        self.batch_dropdown = W.Dropdown(options=list(BATCH_SIZES), value=64, description="batch size", style=style)
+        self.batch_dropdown = W.Dropdown(options=list(BATCH_SIZES), value=start.batch_size, description="batch size", style=style)
         self.epochs_slider = W.IntSlider(value=int(np.clip(epochs, 1, MAX_EPOCHS)), min=1, max=MAX_EPOCHS,
                                          description="epochs", style=style)
         self.weight_decay_slider = W.SelectionSlider(options=[(f"{v:g}", v) for v in WEIGHT_DECAYS], value=0.0,
                                                      description="weight decay", style=style)
         self.data_fraction_slider = W.SelectionSlider(options=[(f"{v:.0%}", v) for v in DATA_FRACTIONS], value=1.0,
                                                       description="training data", style=style)
-        self.augment_select = W.SelectMultiple(options=list(AUGMENTATIONS), value=(), rows=len(AUGMENTATIONS),
+        self.augment_select = W.SelectMultiple(options=list(AUGMENTATIONS), value=start.augment, rows=len(AUGMENTATIONS),
                                                description="augmentation", style=style)
         self.early_stopping_checkbox = W.Checkbox(value=True, description="early stopping", indent=False)
         self.patience_slider = W.IntSlider(value=3, min=1, max=10, description="patience", style=style)
         self.start_button = W.Button(description="Start", icon="play", button_style="success")
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
         self.status_html = W.HTML()
+        # Progress per mini-batch with the time left (radlab.train.TrainingProgress), throttled.
+        self.progress_bar = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="progress",
+                                            style={"description_width": "60px"}, layout=W.Layout(width="300px"))
+        self.progress_label = W.Label("")
+        self.progress_label.add_class("radlab-training-progress")
         self.diagnosis_html = W.HTML("<i>The diagnosis appears after the first epoch.</i>")
         self.runs_html = W.HTML()
         self.data_html = W.HTML()
@@ -211,6 +221,7 @@ class TrainingLab(W.VBox):
         super().__init__([
             W.HBox([data_box, model_box, optim_box], layout=W.Layout(flex_flow="row wrap")),
             W.HBox([self.start_button, self.stop_button, self.status_html]),
+            W.HBox([self.progress_bar, self.progress_label]),
             self.figure, self.diagnosis_html, self.runs_html,
             W.HTML("<b>What the model sees</b>: one training image and random augmentations of it "
                    "(pick augmentations above)."),
@@ -305,15 +316,23 @@ class TrainingLab(W.VBox):
         self._stop_event.clear()
         self._set_buttons(running=True)
         self.status_html.value = f"Training: {html.escape(settings.label())}…"
+        self.progress_bar.value, self.progress_bar.bar_style = 0.0, ""
+        self.progress_label.value = "starting…"
+        progress = TrainingProgress(self._on_progress, interval_s=PROGRESS_INTERVAL_S)
         started = time.perf_counter()
         try:
             result = fit(model, (data.x_train[keep], data.y_train[keep]), (data.x_val, data.y_val),
                          epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
-                         weight_decay=settings.weight_decay, augment=settings.augment, class_weight="balanced",
-                         seed=self.seed, monitor=self.monitor, stop_event=self._stop_event,
-                         save=self.save_runs, name=f"lab3-{settings.model}", progress=False)
+                         weight_decay=settings.weight_decay, augment=settings.augment,
+                         schedule=CLASSIFIER_RECIPE["schedule"], class_weight=CLASSIFIER_RECIPE["class_weight"],
+                         seed=self.seed, monitor=self.monitor, stop_event=self._stop_event, save=self.save_runs,
+                         name=f"lab3-{settings.model}", progress=False, callbacks=[progress])
+        except BaseException:
+            self.progress_label.value = f"training failed after {time.perf_counter() - started:.1f} s"
+            raise
         finally:
             self._set_buttons(running=False)
+        self._end_progress(progress, result, time.perf_counter() - started)
         self.result = result
         record = RunRecord(len(self.runs) + 1, settings, result.history, result.best_epoch, result.stop_reason,
                            time.perf_counter() - started, self.monitor.diagnosis(), result)
@@ -322,6 +341,19 @@ class TrainingLab(W.VBox):
         self.status_html.value = (f"Run {record.number} {record.stop_reason} after {len(result.history)} epochs "
                                   f"in {record.seconds:.1f} s; best epoch {record.best_epoch} (weights kept).")
         return record
+
+    def _on_progress(self, state: ProgressState) -> None:
+        """Progress hook (throttled by TrainingProgress): the bar and 'epoch 2/4 · batch 37/92 · 4.1 s left'."""
+        self.progress_bar.value = state.fraction
+        self.progress_label.value = state.text()
+
+    def _end_progress(self, progress: TrainingProgress, result: FitResult, seconds: float) -> None:
+        """After the run: where it ended and how long it took (no estimate left to show)."""
+        state = progress.state
+        where = f"epoch {state.epoch}/{state.epochs} · batch {state.batch}/{state.batches} · " if state else ""
+        ended = "stopped after" if result.interrupted else "finished in"
+        self.progress_label.value = f"{where}{ended} {seconds:.1f} s"
+        self.progress_bar.bar_style = "warning" if result.interrupted else "success"
 
     def _on_epoch(self, monitor: OverfittingMonitor) -> None:
         """Monitor hook: redraw the curves and the diagnosis after every epoch (also from the thread)."""
