@@ -1,23 +1,37 @@
-"""First render of a lab in a real browser, cold vs preheated, and the memory one lab kernel needs.
+"""First render of every lab in a real browser, cold and preheated, with the page weight, before and after.
 
-The lab is copied alone into a scratch folder and served by ``radlab serve`` twice:
-without a pool (each page starts a kernel and runs the notebook: "cold") and with
-``--pool 1`` (a kernel has already run the notebook when the page is opened: "preheated";
-we wait for Voilà's "Kernel pool ... is filled" log line before opening the page). The time
-is from navigation to the first plotly figure drawn with data and the widgets on the page.
-Memory: the peak resident set (VmHWM) of the kernel that served a cold page, after a
-control was moved, and Voilà's own RSS. Prints ``name: value`` lines.
+Every lab under ``labs/`` (or those named with ``--labs``) is served by ``radlab serve`` (the code
+instructors use) and opened in headless chromium:
 
-    .venv/bin/python benchmarks/first_render.py [--lab 01_data_collection.ipynb] [--repeats 2] [--fast]
+* **cold**: a server without a pool, so each page starts a kernel and runs the notebook;
+* **preheated**: ``--pool 1``, so a kernel has already run the notebook when the page opens (we
+  wait for Voilà's "Kernel pool ... is filled" log lines, also for the refill after each page,
+  so no kernel is executing in the background while a page is timed).
+
+The time runs from navigation to the first plotly figure drawn with data and the widgets on the
+page. **Page weight**: the bytes the page received until it was drawn and stable — HTTP responses
+(``Network.loadingFinished``' encoded length) plus the kernel websocket's messages, which carry
+every widget's state, each plotly figure's JavaScript module included — and how many copies
+carried plotly.js (plotly's d3 module, bundled inside it, marks it). Memory: the peak resident set
+(VmHWM) of each cold page's kernel.
+
+With ``--baseline`` (the default) every measurement runs on the baseline commit too
+(``benchmarks/baseline.py``: main before the speed work, served with the same server code; its
+kernels import the old ``radlab``), side by side in one run, with ratios. Prints ``name: value``.
+
+    .venv/bin/python benchmarks/first_render.py [--labs 01_data_collection ...] [--repeats 1] [--fast]
+                                                [--no-baseline] [--no-preheated]
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +39,14 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from browser import (benchmark_env, chromium_path, launch_chromium, move_a_control, open_lab,  # noqa: E402
-                     serve_labs)
+from baseline import BASELINE_REF, baseline_env, baseline_tree  # noqa: E402
+from browser import benchmark_env, chromium_path, launch_chromium, open_lab, serve_labs  # noqa: E402
+
+#: A string that is in plotly.js (its bundled d3) and nowhere else a page receives.
+PLOTLY_JS_MARKER = "modules/@plotly/d3/d3.js"
+GOAL_COLD_S, GOAL_PREHEATED_S = 5.0, 1.5
 
 
 def kernel_process(server_pid: int, kernel_id: str) -> psutil.Process | None:
@@ -56,72 +75,186 @@ def pools_filled(log: Path) -> int:
     return log.read_text(errors="replace").count("is filled with") if log.exists() else 0
 
 
-def render_times(browser, server, lab: str, repeats: int, *, log: Path | None = None,
-                 measure_memory: bool = False) -> tuple[list[float], float | None]:
-    """Seconds to first render for ``repeats`` fresh pages (waiting for a full pool first when ``log``)."""
-    seconds, kernel_mb = [], None
-    for i in range(repeats):
-        if log is not None:
-            deadline = time.monotonic() + 900
-            while pools_filled(log) < i + 1 and time.monotonic() < deadline:
-                time.sleep(0.5)
-            time.sleep(1)  # let the kernel settle after running the notebook
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
+def wait_for_pools(log: Path, count: int, timeout_s: float = 1200) -> bool:
+    """Wait until Voilà has reported ``count`` filled pools (then let the kernels settle)."""
+    deadline = time.monotonic() + timeout_s
+    while pools_filled(log) < count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    time.sleep(1)
+    return True
+
+
+class PageWeight:
+    """Bytes a page received, counted by the Chrome DevTools protocol (HTTP and websocket)."""
+
+    def __init__(self, context, page):
+        self.http = self.websocket = self.plotly_js_copies = 0
+        self.cdp = context.new_cdp_session(page)
+        self.cdp.on("Network.loadingFinished", self._http)
+        self.cdp.on("Network.webSocketFrameReceived", self._frame)
+        self.cdp.send("Network.enable")
+
+    def _http(self, event: dict) -> None:
+        self.http += int(event.get("encodedDataLength", 0))
+
+    def _frame(self, event: dict) -> None:
+        response = event.get("response", {})
+        payload = response.get("payloadData", "")
+        if response.get("opcode") == 2:  # binary frames arrive base64-encoded
+            raw = base64.b64decode(payload)
+            self.websocket += len(raw)
+            text = raw.decode("utf-8", "replace")
+        else:
+            self.websocket += len(payload.encode("utf-8"))
+            text = payload
+        self.plotly_js_copies += text.count(PLOTLY_JS_MARKER)
+
+    @property
+    def total(self) -> int:
+        return self.http + self.websocket
+
+
+@dataclass
+class LabResult:
+    """One lab on one tree: seconds to first render per mode, page weight and kernel memory (cold)."""
+
+    cold_s: list[float] = field(default_factory=list)
+    preheated_s: list[float] = field(default_factory=list)
+    weight_mb: float | None = None
+    http_mb: float | None = None
+    websocket_mb: float | None = None
+    plotly_js_copies: int | None = None
+    figures: int | None = None
+    kernel_peak_mb: float | None = None
+
+
+def open_and_measure(browser, server, lab: str, result: LabResult, *, cold: bool) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    weight = PageWeight(context, page) if cold and result.weight_mb is None else None
+    try:
         loaded = open_lab(page, server.lab_url(lab))
-        seconds.append(loaded.seconds_to_draw)
-        if measure_memory and kernel_mb is None:
-            for _ in range(3):
-                move_a_control(page)
-            kernel = kernel_process(server.process.pid, loaded.kernel_id)
-            kernel_mb = peak_rss_mb(kernel) if kernel else None
+    except Exception as err:  # a lab that does not draw is reported, the rest measured
+        print(f"# {lab}: {'cold' if cold else 'preheated'} page did not draw: {err}", file=sys.stderr)
         context.close()
-    return seconds, kernel_mb
+        return
+    (result.cold_s if cold else result.preheated_s).append(loaded.seconds_to_draw)
+    if weight is not None:
+        result.weight_mb = weight.total / 1e6
+        result.http_mb, result.websocket_mb = weight.http / 1e6, weight.websocket / 1e6
+        result.plotly_js_copies = weight.plotly_js_copies
+        result.figures = loaded.drawn_plots
+        kernel = kernel_process(server.process.pid, loaded.kernel_id)
+        result.kernel_peak_mb = peak_rss_mb(kernel) if kernel else None
+    context.close()
+
+
+def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], scratch: Path, *,
+                 repeats: int, fast: bool, preheated: bool) -> dict[str, LabResult]:
+    """Every lab of ``labs_dir`` cold, then (one server with a pool of 1 per lab) preheated."""
+    results = {lab: LabResult() for lab in labs}
+    with serve_labs(labs_dir, fast=fast, env=env) as server:
+        for lab in labs:
+            for _ in range(repeats):
+                open_and_measure(browser, server, lab, results[lab], cold=True)
+    if preheated:
+        log = scratch / f"voila-pool-{time.monotonic_ns()}.log"
+        with serve_labs(labs_dir, fast=fast, env=env, pool=1, log=log) as server:
+            expected = len(list(labs_dir.glob("*.ipynb")))
+            if not wait_for_pools(log, expected):
+                print(f"# {labs_dir}: the kernel pools did not fill in time", file=sys.stderr)
+            for lab in labs:
+                for _ in range(repeats):
+                    open_and_measure(browser, server, lab, results[lab], cold=False)
+                    expected += 1          # the page took the pooled kernel: wait for its refill
+                    wait_for_pools(log, expected)
+    return results
+
+
+def median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:.1f}{unit}"
+
+
+def ratio(before: float | None, after: float | None) -> str:
+    return "n/a" if not before or not after else f"{before / after:.1f}"
+
+
+def report(labs: list[str], after: dict[str, LabResult], before: dict[str, LabResult] | None) -> None:
+    for lab in labs:
+        key = f"first_render_{Path(lab).stem}"
+        a, b = after[lab], before[lab] if before else None
+        for mode, goal in (("cold", GOAL_COLD_S), ("preheated", GOAL_PREHEATED_S)):
+            now = median(getattr(a, f"{mode}_s"))
+            if now is None and (b is None or not getattr(b, f"{mode}_s")):
+                continue
+            line = f"{key}_{mode}_s: {fmt(now)}"
+            if b is not None:
+                then = median(getattr(b, f"{mode}_s"))
+                line += f" (before {fmt(then)}, {ratio(then, now)}x faster)"
+            print(f"{line}; goal <= {goal} s: {now is not None and now <= goal}")
+        line = (f"{key}_page_weight_mb: {fmt(a.weight_mb)} (HTTP {fmt(a.http_mb)}, kernel messages "
+                f"{fmt(a.websocket_mb)}; {a.figures} figures, plotly.js sent {a.plotly_js_copies}x)")
+        if b is not None:
+            line += (f"; before {fmt(b.weight_mb)} (plotly.js sent {b.plotly_js_copies}x), "
+                     f"{ratio(b.weight_mb, a.weight_mb)}x lighter")
+        print(line)
+        if a.kernel_peak_mb is not None:
+            line = f"{key}_kernel_peak_rss_mb: {a.kernel_peak_mb:.0f}"
+            if b is not None and b.kernel_peak_mb is not None:
+                line += f" (before {b.kernel_peak_mb:.0f})"
+            print(line)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lab", default=None, help="notebook under labs/ (default: the first lab)")
-    parser.add_argument("--repeats", type=int, default=2, help="pages opened per mode (default 2)")
-    parser.add_argument("--fast", action="store_true", help="serve the lab's quick version (default: full)")
+    parser.add_argument("--labs", nargs="*", help="lab notebooks (stems or file names; default: every lab)")
+    parser.add_argument("--repeats", type=int, default=1, help="pages opened per lab and mode (default 1)")
+    parser.add_argument("--fast", action="store_true", help="serve the labs' quick versions (default: full)")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
+                        help=f"skip the previous way (commit {BASELINE_REF})")
+    parser.add_argument("--no-preheated", dest="preheated", action="store_false", help="measure cold pages only")
     args = parser.parse_args()
     executable = chromium_path()
     if executable is None:
         print("first_render: chromium not found (apt-get install -y chromium, or set RADLAB_CHROMIUM)",
               file=sys.stderr)
         return 1
-    labs = sorted((ROOT / "labs").glob("*.ipynb"))
-    source = ROOT / "labs" / args.lab if args.lab else (labs[0] if labs else None)
-    if source is None or not source.is_file():
-        print(f"first_render: no lab notebook {args.lab or 'under labs/'}", file=sys.stderr)
-        return 1
-    name = source.stem
+    every = sorted(p.name for p in (ROOT / "labs").glob("*.ipynb"))
+    wanted = [name if name.endswith(".ipynb") else f"{name}.ipynb" for name in args.labs or every]
+    unknown = sorted(set(wanted) - set(every))
+    if unknown:
+        print(f"first_render: no such lab under labs/: {', '.join(unknown)} (choose from {', '.join(every)})",
+              file=sys.stderr)
+        return 2
     from playwright.sync_api import sync_playwright
 
+    print(f"cpu_cores: {os.cpu_count()}")
+    print(f"labs: {len(wanted)} ({'quick' if args.fast else 'full'} versions), repeats {args.repeats}")
+    print(f"load_average_at_start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="radlab-render-") as tmp, sync_playwright() as playwright:
         scratch = Path(tmp)
-        one_lab = scratch / "labs"
-        one_lab.mkdir()
-        shutil.copy(source, one_lab / source.name)
         env = benchmark_env(scratch)
         browser = launch_chromium(playwright, executable)
-        print(f"cpu_cores: {os.cpu_count()}")
-        print(f"lab: {source.name} ({'quick' if args.fast else 'full'} version)")
-
-        with serve_labs(one_lab, fast=args.fast, env=env) as server:
-            cold, kernel_mb = render_times(browser, server, source.name, args.repeats, measure_memory=True)
-            server_mb = psutil.Process(server.process.pid).memory_info().rss / 2**20
-        print(f"first_render_{name}_cold_s: {np.median(cold):.1f}")
-        if kernel_mb is not None:
-            print(f"kernel_peak_rss_{name}_mb: {kernel_mb:.0f}")
-        print(f"voila_server_rss_mb: {server_mb:.0f}")
-
-        log = scratch / "voila-pool.log"
-        with serve_labs(one_lab, fast=args.fast, env=env, pool=1, log=log) as server:
-            hot, _ = render_times(browser, server, source.name, args.repeats, log=log)
-        print(f"first_render_{name}_preheated_s: {np.median(hot):.1f}")
-        print(f"first_render_{name}_speedup: {np.median(cold) / np.median(hot):.1f}")
+        trees = {}
+        # Copies of the chosen labs alone, so a pool preheats only what is measured.
+        for label, labs_source in [("after", ROOT / "labs")] + (
+                [("before", baseline_tree() / "labs")] if args.baseline else []):
+            folder = scratch / f"labs-{label}"
+            folder.mkdir()
+            for name in wanted:
+                shutil.copy(labs_source / name, folder / name)
+            tree_env = env if label == "after" else baseline_env(baseline_tree(), env)
+            trees[label] = measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats,
+                                        fast=args.fast, preheated=args.preheated)
         browser.close()
+    print(f"load_average_at_end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    report(wanted, trees["after"], trees.get("before"))
     return 0
 
 
