@@ -5,8 +5,9 @@ instructors use) and opened in headless chromium:
 
 * **cold**: a server without a pool, so each page starts a kernel and runs the notebook;
 * **preheated**: ``--pool 1``, so a kernel has already run the notebook when the page opens (we
-  wait for Voilà's "Kernel pool ... is filled" log lines, also for the refill after each page,
-  so no kernel is executing in the background while a page is timed).
+  wait for Voilà's "Kernel pool ... is filled" log lines and then for the server and its kernels
+  to go idle, also after each page while the pool refills, so no kernel is still running its
+  notebook while a page is timed).
 
 The time runs from navigation to the first plotly figure drawn with data and the widgets on the
 page. **Page weight**: the bytes the page received until it was drawn and stable — HTTP responses
@@ -75,15 +76,38 @@ def pools_filled(log: Path) -> int:
     return log.read_text(errors="replace").count("is filled with") if log.exists() else 0
 
 
-def wait_for_pools(log: Path, count: int, timeout_s: float = 1200) -> bool:
-    """Wait until Voilà has reported ``count`` filled pools (then let the kernels settle)."""
+def wait_until_idle(server_pid: int, timeout_s: float = 600, quiet_percent: float = 5.0) -> bool:
+    """Wait until the server and its kernels use under ``quiet_percent`` CPU for two seconds running.
+
+    Voilà logs a pool as filled when its kernels have started, not when they have finished running
+    the notebook: without this wait, a "preheated" page would also time the end of that run.
+    """
+    deadline, quiet_since = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        try:
+            processes = [psutil.Process(server_pid), *psutil.Process(server_pid).children(recursive=True)]
+            busy = sum(p.cpu_percent(interval=None) for p in processes)   # first call primes the counters
+            time.sleep(0.5)
+            busy = sum(p.cpu_percent(interval=None) for p in processes)
+        except psutil.Error:
+            continue
+        if busy < quiet_percent:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= 2:
+                return True
+        else:
+            quiet_since = None
+    return False
+
+
+def wait_for_pools(log: Path, count: int, server_pid: int, timeout_s: float = 1200) -> bool:
+    """Wait until Voilà has reported ``count`` filled pools and its kernels have finished running."""
     deadline = time.monotonic() + timeout_s
     while pools_filled(log) < count:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.5)
-    time.sleep(1)
-    return True
+    return wait_until_idle(server_pid, max(1.0, deadline - time.monotonic()))
 
 
 class PageWeight:
@@ -158,18 +182,19 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
     with serve_labs(labs_dir, fast=fast, env=env) as server:
         for lab in labs:
             for _ in range(repeats):
+                wait_until_idle(server.process.pid, 60)   # the previous page's kernel has gone
                 open_and_measure(browser, server, lab, results[lab], cold=True)
     if preheated:
         log = scratch / f"voila-pool-{time.monotonic_ns()}.log"
         with serve_labs(labs_dir, fast=fast, env=env, pool=1, log=log) as server:
             expected = len(list(labs_dir.glob("*.ipynb")))
-            if not wait_for_pools(log, expected):
+            if not wait_for_pools(log, expected, server.process.pid):
                 print(f"# {labs_dir}: the kernel pools did not fill in time", file=sys.stderr)
             for lab in labs:
                 for _ in range(repeats):
                     open_and_measure(browser, server, lab, results[lab], cold=False)
                     expected += 1          # the page took the pooled kernel: wait for its refill
-                    wait_for_pools(log, expected)
+                    wait_for_pools(log, expected, server.process.pid)
     return results
 
 
