@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from radlab.device import evaluating  # re-exported: attacks, viz and notebooks import it from here
+from radlab.device import cpu_threads, evaluating  # re-exported: attacks, viz and notebooks import it from here
 from radlab.errors import DataError
 
 Target = int | Sequence[int] | np.ndarray | torch.Tensor | None
@@ -172,8 +172,8 @@ class ActivationMap:
         x = as_batch(x, self.model).requires_grad_(True)
         stored: list[torch.Tensor] = []
         handle = self.layer.register_forward_hook(lambda _m, _i, output: stored.append(output))
-        try:
-            with evaluating(self.model), torch.enable_grad():
+        try:   # one image: one thread (radlab.device.cpu_threads says why)
+            with cpu_threads(1 if len(x) == 1 else None), evaluating(self.model), torch.enable_grad():
                 logits = self.model(x)
                 classes = explained_classes(logits, target)
                 activations = stored[-1]

@@ -278,3 +278,20 @@ def test_on_radlab_gap_cnn_cam_equals_default_grad_cam_and_pytorch_grad_cam():
     with GradCAM(model, [model.last_conv]) as reference:
         theirs = reference(x, targets=[ClassifierOutputTarget(0)] * 2)
     np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_one_image_is_explained_on_one_thread_and_the_threads_are_restored():
+    model = tiny_gap_model()
+    seen: list[int] = []
+    model.features[0].register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x = torch.rand(3, 1, 24, 24)
+        one = E.grad_cam(model, x[:1])
+        batch = E.grad_cam(model, x)
+        assert seen == [1, 2]                       # one image: one thread; a batch keeps the threads
+        assert torch.get_num_threads() == 2         # restored
+        np.testing.assert_allclose(one[0], batch[0], atol=1e-5)   # the same map either way
+    finally:
+        torch.set_num_threads(before)

@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 from torch import nn
 
 from radlab.errors import DataError
-from radlab.device import evaluating
+from radlab.device import cpu_threads, evaluating
 from radlab.explain import conv_layer_names, find_layer
 from radlab.viz.conv import image_axes
 
@@ -138,18 +138,14 @@ class FeatureMapExtractor:
             return hook
 
         handles = [find_layer(self.model, name).register_forward_hook(keep(name)) for name in self.layers]
-        threads = torch.get_num_threads()
         device = next(self.model.parameters()).device
         try:
-            # One small image gains nothing from threads; on a busy or CPU-capped machine
-            # they only wait for each other (measured ~50x slower with 2 threads under load).
-            torch.set_num_threads(1)
-            with evaluating(self.model), torch.no_grad():   # batch norm's running statistics, no dropout
+            # one image: one thread (radlab.device.cpu_threads says why)
+            with cpu_threads(1), evaluating(self.model), torch.no_grad():   # batch norm's running statistics
                 logits = self.model(x.to(device))
         finally:
             for handle in handles:     # never leave hooks behind on the student's model
                 handle.remove()
-            torch.set_num_threads(threads)
         self.forward_passes += 1
         return FeatureMaps(x[0, 0].numpy(), stored, logits.detach()[0].float().cpu().numpy().reshape(-1))
 
