@@ -2,13 +2,25 @@
 
 Starts the hub (dummy login, single-account spawner, tmp state; configurable-http-proxy from npm),
 then N students log in through the login form and start their servers at once, through the hub's
-REST API. Each opens a kernel and imports what a lab kernel holds (torch, plotly's FigureWidget,
-radlab.train) and makes one FigureWidget. Memory per student is the USS and PSS (shared library
-pages counted once across all processes) of that student's server and kernels, from
-psutil's memory_full_info. Prints ``name: value`` lines, then a capacity line for a 24 GB server.
+REST API (spawn time: from the start request until the hub reports the server ready). Then, one lab
+at a time (Lab 1 — data collection, then Lab 3 — training), every student at once opens a kernel in
+their ``labs/`` folder and runs the lab's code cells over the Jupyter server's websocket with
+``FAST = True`` after the parameters cell (as papermill), then moves a control of the lab's widget
+and checks the figure it drives changed (benchmarks/kernel_memory.py: ``lab_cells``, ``CONTROLS``).
+
+Measured per lab: time to first figure (from the student's first cell until the first plotly
+figure or figure widget is displayed), failures (a server that did not start, a cell error, a
+control that changed nothing), and, with every student's lab kernel still running (so shared
+library pages are shared as in class), the USS and PSS of each student's processes (their
+Jupyter server and its kernels; psutil's memory_full_info), the kernel's peak RSS and the CPU
+seconds the lab took. The kernel is shut down before the next lab. Capacity lines:
+- students per 24 GB server: 24 GB / the median PSS per student (server + that lab's kernel;
+  the hub, proxy and OS not counted);
+- students per core: 60 s / the median CPU seconds of the lab's kernel, i.e. how many students
+  one core serves if each runs the lab's fast path once a minute.
 Not a test: time it only on a quiet machine and give the load average with the figures.
 
-    .venv/bin/python benchmarks/class_sim.py [--students 10]
+    flock /tmp/radlab-heavy.lock .venv/bin/python benchmarks/class_sim.py [--students 10] [--lab 01 --lab 03]
 """
 from __future__ import annotations
 
@@ -17,40 +29,44 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from hubtools import Hub, Student, login
+from kernel_memory import CONTROLS, LABS, is_figure, lab_cells, memory_mb, peak_rss_mb
 
+ROOT = Path(__file__).resolve().parent.parent
 SERVER_GB = 24
-LAB_KERNEL = ("import torch, plotly.graph_objects as go, radlab.train\n"
-              "fig = go.FigureWidget(data=[go.Scatter(x=[0, 1], y=[0, 1])])\nprint('ready')")
+CPU_BUDGET_S = 60  # a student runs the lab's fast path once a minute: students per core = 60 / CPU seconds
 
 
-def student_processes(name: str) -> list[psutil.Process]:
-    """The student's Jupyter server and its kernels (the server's environment names the user)."""
-    found = []
+@dataclass
+class LabRun:
+    """One student's pass through one lab."""
+    name: str
+    kernel: str = ""
+    first_figure_s: float | None = None
+    total_s: float | None = None
+    error: str = ""
+    memory: dict[str, float] = field(default_factory=dict)
+    kernel_cpu_s: float = 0.0
+    kernel_peak_rss_mb: float = 0.0
+
+
+def student_processes(name: str) -> tuple[psutil.Process | None, list[psutil.Process]]:
+    """The student's Jupyter server (the server's environment names the user) and its kernels."""
     for proc in psutil.process_iter(["cmdline"]):
         try:
             if any("jupyterhub-singleuser" in part for part in proc.info["cmdline"] or []) and \
                     proc.environ().get("JUPYTERHUB_USER") == name:
-                found += [proc, *proc.children(recursive=True)]
+                return proc, proc.children(recursive=True)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return found
-
-
-def memory_mb(procs: list[psutil.Process]) -> tuple[float, float]:
-    uss = pss = 0
-    for proc in procs:
-        try:
-            info = proc.memory_full_info()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        uss, pss = uss + info.uss, pss + getattr(info, "pss", 0)
-    return uss / 1e6, pss / 1e6
+    return None, []
 
 
 def p95(values: list[float]) -> float:
@@ -58,18 +74,95 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
+def run_lab(student: Student, lab: str, cells: list[str]) -> LabRun:
+    """The student opens a kernel in labs/, runs the lab's cells, then moves its control."""
+    run = LabRun(student.name)
+    try:
+        run.kernel = student.new_kernel(path="labs")
+        start = time.monotonic()
+
+        def seen(msg: dict) -> None:
+            if run.first_figure_s is None and is_figure(msg):
+                run.first_figure_s = time.monotonic() - start
+
+        for code in cells:
+            student.run(run.kernel, code, timeout=900, on_message=seen)
+        run.total_s = time.monotonic() - start
+        if "control_changed_figure True" not in student.run(run.kernel, CONTROLS[lab], timeout=300):
+            run.error = "moving the control did not change the figure"
+        elif run.first_figure_s is None:
+            run.error = "no figure was displayed"
+    except Exception as err:  # any error is one student's failure; the class goes on
+        run.error = str(err).strip().splitlines()[-1][:300] if str(err).strip() else type(err).__name__
+    return run
+
+
+def measure(runs: list[LabRun]) -> None:
+    """Memory of every student's server + kernels, taken while all the lab kernels are alive."""
+    for run in runs:
+        server, kernels = student_processes(run.name)
+        if server is None:
+            continue
+        run.memory = memory_mb([server, *kernels])
+        for kernel in kernels:
+            try:
+                if any("ipykernel" in part for part in kernel.cmdline()):
+                    cpu = kernel.cpu_times()
+                    run.kernel_cpu_s += cpu.user + cpu.system
+                    run.kernel_peak_rss_mb = max(run.kernel_peak_rss_mb, peak_rss_mb(kernel.pid))
+            except (psutil.NoSuchProcess, psutil.AccessDenied, FileNotFoundError):
+                continue
+
+
+def report_lab(lab: str, runs: list[LabRun], cores: int) -> None:
+    key = f"lab{lab}"
+    ok = [r for r in runs if not r.error]
+    figures = [r.first_figure_s for r in runs if r.first_figure_s is not None]
+    for r in runs:
+        if r.error:
+            print(f"# {r.name} lab {lab}: {r.error}", file=sys.stderr)
+    print(f"{key}_failures: {len(runs) - len(ok)}")
+    if figures:
+        print(f"{key}_first_figure_s_median: {statistics.median(figures):.1f}")
+        print(f"{key}_first_figure_s_p95: {p95(figures):.1f}")
+    totals = [r.total_s for r in ok if r.total_s is not None]
+    if totals:
+        print(f"{key}_all_cells_s_median: {statistics.median(totals):.1f}")
+    measured = [r for r in runs if r.memory]
+    if not measured:
+        return
+    uss = statistics.median(r.memory["uss"] for r in measured)
+    pss = statistics.median(r.memory["pss"] for r in measured)
+    cpu = statistics.median(r.kernel_cpu_s for r in measured)
+    print(f"{key}_uss_mb_per_student_median: {uss:.0f}")
+    print(f"{key}_pss_mb_per_student_median: {pss:.0f}")
+    print(f"{key}_kernel_peak_rss_mb_median: {statistics.median(r.kernel_peak_rss_mb for r in measured):.0f}")
+    print(f"{key}_kernel_cpu_s_median: {cpu:.1f}")
+    print(f"{key}_students_per_{SERVER_GB}gb_server: {int(SERVER_GB * 1000 / pss)}"
+          f"  (median PSS; the hub, proxy and OS not counted)")
+    if cpu > 0:
+        print(f"{key}_students_per_core: {CPU_BUDGET_S / cpu:.1f}"
+              f"  ({CPU_BUDGET_S} s / CPU s of one run of the lab; {cores} cores here)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=10)
+    parser.add_argument("--lab", action="append", choices=sorted(LABS), help="lab number (default: 01 and 03)")
     args = parser.parse_args()
+    labs = args.lab or sorted(LABS)
     names = tuple(f"student{i:02d}" for i in range(args.students))
+    cores = psutil.cpu_count() or 1
+    print(f"students: {len(names)}")
+    print(f"cores: {cores}")
+    print(f"loadavg_before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     with tempfile.TemporaryDirectory(prefix="radlab-class-") as root:
         hub = Hub(Path(root), names, cull_timeout=3600)
         try:
             for name in names:
                 login(hub, name)
-            started, ready, failures = {}, {}, 0
-            for name in names:
+            started, ready = {}, {}
+            for name in names:  # all at once, as at the start of a class
                 started[name] = time.monotonic()
                 hub.start(name)
             pending = set(names)
@@ -80,35 +173,32 @@ def main() -> None:
                         ready[name] = time.monotonic() - started[name]
                         pending.discard(name)
                 time.sleep(0.25)
-            failures += len(pending)
-            lab_s, memory = [], {}
-            for name in sorted(ready):
-                student = Student(hub, name)
-                t0 = time.monotonic()
-                try:
-                    assert student.run(student.new_kernel(), LAB_KERNEL, timeout=300).strip() == "ready"
-                    lab_s.append(time.monotonic() - t0)
-                except (AssertionError, TimeoutError, OSError) as err:
-                    print(f"# {name}: lab kernel failed: {err}", file=sys.stderr)
-                    failures += 1
-            for name in sorted(ready):  # after all kernels are up, so shared pages are shared
-                memory[name] = memory_mb(student_processes(name))
             spawn = list(ready.values())
-            uss = [m[0] for m in memory.values()]
-            pss = [m[1] for m in memory.values()]
-            print(f"students: {len(names)}")
+            print(f"spawn_failures: {len(pending)}")
             if spawn:
                 print(f"spawn_s_median: {statistics.median(spawn):.1f}")
                 print(f"spawn_s_p95: {p95(spawn):.1f}")
-            if lab_s:
-                print(f"lab_kernel_ready_s_median: {statistics.median(lab_s):.1f}")
+            idle = [memory_mb([p]) for p in (student_processes(n)[0] for n in sorted(ready)) if p is not None]
+            if idle:
+                print(f"server_only_uss_mb_median: {statistics.median(m['uss'] for m in idle):.0f}")
+                print(f"server_only_pss_mb_median: {statistics.median(m['pss'] for m in idle):.0f}")
+                print(f"server_start_cpu_s_median: {statistics.median(m['cpu_s'] for m in idle):.1f}")
+            students = [Student(hub, name) for name in sorted(ready)]
+            failures = len(pending)
+            for lab in labs:
+                cells = lab_cells(ROOT / LABS[lab])
+                with ThreadPoolExecutor(max_workers=max(1, len(students))) as pool:
+                    runs = list(pool.map(lambda s, lab=lab, cells=cells: run_lab(s, lab, cells), students))
+                measure(runs)
+                report_lab(lab, runs, cores)
+                failures += sum(1 for r in runs if r.error)
+                for student, run in zip(students, runs):
+                    if run.kernel:
+                        try:
+                            student.shutdown_kernel(run.kernel)
+                        except (AssertionError, OSError) as err:
+                            print(f"# {student.name}: kernel shutdown: {err}", file=sys.stderr)
             print(f"failures: {failures}")
-            if uss:
-                print(f"uss_mb_per_student_mean: {statistics.mean(uss):.0f}")
-                print(f"pss_mb_per_student_mean: {statistics.mean(pss):.0f}")
-                per = statistics.mean(pss)
-                print(f"capacity_students_per_{SERVER_GB}gb_server: {int(SERVER_GB * 1000 / per)}"
-                      f"  (PSS; one lab kernel each; the hub, proxy and OS not counted)")
             print(f"loadavg: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
         finally:
             hub.close()

@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import psutil
 import requests
@@ -150,23 +151,43 @@ class Student:
         headers = {"Authorization": f"token {self.token}", **kw.pop("headers", {})}
         return requests.request(method, f"{self.base}{path}", timeout=30, headers=headers, **kw)
 
-    def new_kernel(self) -> str:
-        r = self.request("POST", "/api/kernels", json={"name": "python3"})
+    def new_kernel(self, path: str | None = None) -> str:
+        """Start a kernel; ``path`` (a folder of the work area, e.g. "labs") is its working directory."""
+        r = self.request("POST", "/api/kernels", json={"name": "python3", **({"path": path} if path else {})})
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
-    def run(self, kernel: str, code: str, timeout: float = 60) -> str:
-        """Execute ``code`` in ``kernel`` over the websocket; returns its stdout."""
+    def run(self, kernel: str, code: str, timeout: float = 60,
+            on_message: Callable[[dict], None] | None = None) -> str:
+        """Execute ``code`` in ``kernel`` over the websocket; returns its stdout. ``on_message`` sees each
+        message the execution sends (displays included), as it arrives."""
         return asyncio.run(_execute(self.base.replace("http://", "ws://") + f"/api/kernels/{kernel}/channels",
-                                    self.token, code, timeout))
+                                    self.token, code, timeout, on_message))
+
+    def shutdown_kernel(self, kernel: str) -> None:
+        r = self.request("DELETE", f"/api/kernels/{kernel}")
+        assert r.status_code == 204, (r.status_code, r.text)
 
 
-async def _execute(url: str, token: str, code: str, timeout: float) -> str:
+def _decode(raw: str | bytes) -> dict:
+    """A websocket message: JSON text, or (a message with binary buffers, e.g. a widget's arrays) the
+    Jupyter binary framing: a count n, n byte offsets (4-byte big-endian each), the JSON, the buffers."""
+    if isinstance(raw, str):
+        return json.loads(raw)
+    n = int.from_bytes(raw[:4], "big")
+    offsets = [int.from_bytes(raw[4 * (i + 1):4 * (i + 2)], "big") for i in range(n)] + [len(raw)]
+    msg = json.loads(raw[offsets[0]:offsets[1]])
+    msg["buffers"] = [raw[a:b] for a, b in zip(offsets[1:-1], offsets[2:])]
+    return msg
+
+
+async def _execute(url: str, token: str, code: str, timeout: float,
+                   on_message: Callable[[dict], None] | None = None) -> str:
     from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
 
     conn = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"},
-                                               connect_timeout=timeout))
+                                               connect_timeout=timeout, request_timeout=timeout))
     msg_id = uuid.uuid4().hex
     conn.write_message(json.dumps({
         "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
@@ -179,9 +200,11 @@ async def _execute(url: str, token: str, code: str, timeout: float) -> str:
         while True:
             raw = await asyncio.wait_for(conn.read_message(), timeout)
             assert raw is not None, "the kernel's websocket closed"
-            msg = json.loads(raw)
+            msg = _decode(raw)
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
+            if on_message is not None:
+                on_message(msg)
             kind = msg["msg_type"]
             if kind == "stream":
                 out.append(msg["content"]["text"])
