@@ -2,7 +2,9 @@
 
 Starts the hub (dummy login, single-account spawner, tmp state; configurable-http-proxy from npm),
 then N students log in through the login form and start their servers at once, through the hub's
-REST API (spawn time: from the start request until the hub reports the server ready). Then, one lab
+REST API (spawn time: from the start request until the hub reports the server ready). Two of them
+then open a lab as a Voilà dashboard through the hub in headless chromium (Lab 1, then Lab 3: time
+to the first figure drawn, a control moved; ``--browser-pages``). Then, one lab
 at a time (Lab 1 — data collection, then Lab 3 — training), every student at once opens a kernel in
 their ``labs/`` folder and runs the lab's code cells over the Jupyter server's websocket with
 ``FAST = True`` after the parameters cell (as papermill), then moves a control of the lab's widget
@@ -36,7 +38,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from hubtools import Hub, Student, login
+from hubtools import PASSWORD, Hub, Student, login
 from kernel_memory import CONTROLS, LABS, is_figure, lab_cells, memory_mb, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,10 +147,62 @@ def report_lab(lab: str, runs: list[LabRun], cores: int) -> None:
               f"  ({CPU_BUDGET_S} s / CPU s of one run of the lab; {cores} cores here)")
 
 
+#: The dashboards a few students open in a real browser (Voilà inside their own server, through the hub).
+BROWSER_LABS = ("01_data_collection.ipynb", "03_training.ipynb")
+
+
+def browser_pages(hub: Hub, names: list[str]) -> int:
+    """A few students open a lab as a Voilà dashboard through the hub in chromium and move a control.
+
+    Each logs in through the hub's login form in the browser, opens
+    ``/user/NAME/voila/render/labs/LAB`` (the full lab), waits for a drawn figure and its
+    widgets, then moves a control. Prints seconds to the first figure; returns the failures.
+    """
+    # imported here: playwright is needed only when pages are wanted
+    from browser import chromium_path, launch_chromium, move_a_control, open_lab
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    if executable is None:
+        print("# browser pages skipped: chromium not found (apt-get install -y chromium)", file=sys.stderr)
+        return 0
+    failures = 0
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, executable)
+        try:
+            for name, lab in zip(names, BROWSER_LABS):
+                key = f"browser_{name}_lab{lab[:2]}"
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                try:
+                    page.goto(f"{hub.url}/hub/login", timeout=60_000)
+                    page.fill("input[name=username]", name)
+                    page.fill("input[name=password]", PASSWORD)
+                    page.locator("input[type=submit], button[type=submit]").first.click()
+                    page.wait_for_url(lambda url: "/hub/login" not in url, timeout=60_000)
+                    loaded = open_lab(page, f"{hub.url}/user/{name}/voila/render/labs/{lab}", timeout_s=600)
+                    moved = move_a_control(page)
+                    print(f"{key}_first_figure_s: {loaded.seconds_to_draw:.1f}")
+                    print(f"{key}_figures_drawn: {loaded.drawn_plots}")
+                    print(f"{key}_control_moved: {moved.label if moved else 'none changed the page'}")
+                    failures += moved is None
+                except Exception as err:  # reported as a failure, the benchmark goes on
+                    print(f"# {key}: {str(err).splitlines()[0][:300]}", file=sys.stderr)
+                    print(f"{key}_failed: yes")
+                    failures += 1
+                finally:
+                    context.close()
+        finally:
+            browser.close()
+    return failures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=10)
     parser.add_argument("--lab", action="append", choices=sorted(LABS), help="lab number (default: 01 and 03)")
+    parser.add_argument("--browser-pages", type=int, default=2, choices=range(len(BROWSER_LABS) + 1),
+                        help="students who also open a lab dashboard in chromium (default 2: labs 1 and 3)")
     args = parser.parse_args()
     labs = args.lab or sorted(LABS)
     names = tuple(f"student{i:02d}" for i in range(args.students))
@@ -185,6 +239,8 @@ def main() -> None:
                 print(f"server_start_cpu_s_median: {statistics.median(m['cpu_s'] for m in idle):.1f}")
             students = [Student(hub, name) for name in sorted(ready)]
             failures = len(pending)
+            if args.browser_pages:
+                failures += browser_pages(hub, sorted(ready)[:args.browser_pages])
             for lab in labs:
                 cells = lab_cells(ROOT / LABS[lab])
                 with ThreadPoolExecutor(max_workers=max(1, len(students))) as pool:

@@ -229,6 +229,8 @@ def main() -> int:
     parser.add_argument("--fast", action="store_true", help="serve the labs' quick versions (default: full)")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help=f"skip the previous way (commit {BASELINE_REF})")
+    parser.add_argument("--before-first", action="store_true",
+                        help="measure the baseline first (to check that the order does not matter)")
     args = parser.parse_args()
     executable = chromium_path()
     if executable is None:
@@ -251,8 +253,8 @@ def main() -> int:
         scratch = Path(tmp)
         env = benchmark_env(scratch)
         browser = launch_chromium(playwright, executable)
-        for label, source in [("after", ROOT / "labs")] + (
-                [("before", baseline_tree() / "labs")] if args.baseline else []):
+        order = [("after", ROOT / "labs")] + ([("before", baseline_tree() / "labs")] if args.baseline else [])
+        for label, source in (order[::-1] if args.before_first else order):
             folder = scratch / f"labs-{label}"
             folder.mkdir()
             for name in wanted:
