@@ -12,7 +12,9 @@ benchmark can run the same measurement on both trees in one run, on the same mac
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,4 +37,43 @@ def baseline_env(tree: Path, env: dict[str, str] | None = None) -> dict[str, str
     """``env`` (default: this process's) with ``tree`` first on PYTHONPATH."""
     out = dict(os.environ if env is None else env)
     out["PYTHONPATH"] = os.pathsep.join([str(tree)] + [p for p in [out.get("PYTHONPATH")] if p])
+    return out
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, for the figures a benchmark prints."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def chosen_labs(names: list[str] | None, program: str) -> list[str]:
+    """Lab notebook file names from stems or file names (every lab under labs/ when none); exit 2 on a typo."""
+    every = sorted(p.name for p in (ROOT / "labs").glob("*.ipynb"))
+    wanted = [name if name.endswith(".ipynb") else f"{name}.ipynb" for name in names or every]
+    unknown = sorted(set(wanted) - set(every))
+    if unknown:
+        print(f"{program}: no such lab under labs/: {', '.join(unknown)} (choose from {', '.join(every)})",
+              file=sys.stderr)
+        raise SystemExit(2)
+    return wanted
+
+
+def lab_copies(scratch: Path, labs: list[str], env: dict[str, str], *, baseline: bool,
+               before_first: bool = False) -> list[tuple[str, Path, dict[str, str]]]:
+    """("after" | "before", a folder holding copies of ``labs`` alone, the environment to serve it with).
+
+    "after" is this tree's labs with ``env``; "before" (with ``baseline``) the baseline tree's
+    labs with :func:`baseline_env`, so their kernels import the old ``radlab``. Copies, so that a
+    server (and a kernel pool) sees only the labs measured.
+    """
+    sources = [("after", ROOT / "labs", env)]
+    if baseline:
+        tree = baseline_tree()
+        sources.append(("before", tree / "labs", baseline_env(tree, env)))
+    out = []
+    for label, source, tree_env in (sources[::-1] if before_first else sources):
+        folder = scratch / f"labs-{label}"
+        folder.mkdir()
+        for name in labs:
+            shutil.copy(source / name, folder / name)
+        out.append((label, folder, tree_env))
     return out

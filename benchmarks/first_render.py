@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -42,8 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from baseline import BASELINE_REF, baseline_env, baseline_tree  # noqa: E402
+from baseline import BASELINE_REF, chosen_labs, lab_copies, load_average  # noqa: E402
 from browser import benchmark_env, chromium_path, launch_chromium, open_lab, serve_labs  # noqa: E402
+from lab_memory import high_water_mark_bytes  # noqa: E402
 
 #: A string that is in plotly.js (its bundled d3) and nowhere else a page receives.
 PLOTLY_JS_MARKER = "modules/@plotly/d3/d3.js"
@@ -59,16 +59,6 @@ def kernel_process(server_pid: int, kernel_id: str) -> psutil.Process | None:
         except psutil.Error:
             continue
     return None
-
-
-def peak_rss_mb(process: psutil.Process) -> float:
-    """Peak resident memory of a process: VmHWM on Linux, else the current RSS."""
-    status = Path(f"/proc/{process.pid}/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return process.memory_info().rss / 2**20
 
 
 def pools_filled(log: Path) -> int:
@@ -171,7 +161,7 @@ def open_and_measure(browser, server, lab: str, result: LabResult, *, cold: bool
         result.plotly_js_copies = weight.plotly_js_copies
         result.figures = loaded.drawn_plots
         kernel = kernel_process(server.process.pid, loaded.kernel_id)
-        result.kernel_peak_mb = peak_rss_mb(kernel) if kernel else None
+        result.kernel_peak_mb = high_water_mark_bytes(kernel) / 2**20 if kernel else None
     context.close()
 
 
@@ -250,35 +240,21 @@ def main() -> int:
         print("first_render: chromium not found (apt-get install -y chromium, or set RADLAB_CHROMIUM)",
               file=sys.stderr)
         return 1
-    every = sorted(p.name for p in (ROOT / "labs").glob("*.ipynb"))
-    wanted = [name if name.endswith(".ipynb") else f"{name}.ipynb" for name in args.labs or every]
-    unknown = sorted(set(wanted) - set(every))
-    if unknown:
-        print(f"first_render: no such lab under labs/: {', '.join(unknown)} (choose from {', '.join(every)})",
-              file=sys.stderr)
-        return 2
+    wanted = chosen_labs(args.labs, "first_render")
     from playwright.sync_api import sync_playwright
 
     print(f"cpu_cores: {os.cpu_count()}")
     print(f"labs: {len(wanted)} ({'quick' if args.fast else 'full'} versions), repeats {args.repeats}")
-    print(f"load_average_at_start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load_average_at_start: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="radlab-render-") as tmp, sync_playwright() as playwright:
         scratch = Path(tmp)
         env = benchmark_env(scratch)
         browser = launch_chromium(playwright, executable)
-        trees = {}
-        # Copies of the chosen labs alone, so a pool preheats only what is measured.
-        for label, labs_source in [("after", ROOT / "labs")] + (
-                [("before", baseline_tree() / "labs")] if args.baseline else []):
-            folder = scratch / f"labs-{label}"
-            folder.mkdir()
-            for name in wanted:
-                shutil.copy(labs_source / name, folder / name)
-            tree_env = env if label == "after" else baseline_env(baseline_tree(), env)
-            trees[label] = measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats,
-                                        fast=args.fast, preheated=args.preheated)
+        trees = {label: measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats,
+                                     fast=args.fast, preheated=args.preheated)
+                 for label, folder, tree_env in lab_copies(scratch, wanted, env, baseline=args.baseline)}
         browser.close()
-    print(f"load_average_at_end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load_average_at_end: {load_average()}")
     report(wanted, trees["after"], trees.get("before"))
     return 0
 

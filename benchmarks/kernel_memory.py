@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from lab_memory import high_water_mark_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS = {"01": "labs/01_data_collection.ipynb", "03": "labs/03_training.ipynb"}
@@ -79,10 +80,7 @@ def memory_mb(procs: list[psutil.Process]) -> dict[str, float]:
 
 def peak_rss_mb(pid: int) -> float:
     """The process's high-water mark of resident memory (VmHWM), MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024 / 1e6
-    return float("nan")
+    return high_water_mark_bytes(psutil.Process(pid)) / 1e6
 
 
 @dataclass

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from baseline import BASELINE_REF, baseline_env, baseline_tree, load_average  # benchmarks/baseline.py
 from radlab.data.transforms import to_model_input
 from radlab.metrics import roc_auc
 from radlab.models.cnn import TeachingCNN
@@ -100,13 +101,6 @@ def run_script(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, str]
     return parse_lines(done.stdout)
 
 
-def loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text().strip()
-    except OSError:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
 def compare(seeds: list[int], threads: int, with_baseline: bool) -> None:
     """Both ways, seed by seed (new, then previous), then medians and ratios."""
     env = dict(os.environ)
@@ -116,15 +110,13 @@ def compare(seeds: list[int], threads: int, with_baseline: bool) -> None:
     ways: dict[str, tuple[list[str], Path, dict[str, str]]] = {
         "new": ([sys.executable, str(Path(__file__).resolve()), "--single"], PROJECT_ROOT, env)}
     if with_baseline:
-        from baseline import BASELINE_REF, baseline_env, baseline_tree  # benchmarks/baseline.py
-
         tree = baseline_tree()
         ways["previous"] = ([sys.executable, "benchmarks/time_to_auc.py"], tree, baseline_env(tree, env))
         print(f"previous_way: {BASELINE_REF} (git worktree {tree}), TeachingCNN() + its fit defaults + its RECIPE")
     print(f"new_way: TeachingCNN() + fit(**CLASSIFIER_RECIPE) = {CLASSIFIER_RECIPE}")
     print(f"threads: {threads}")
     print(f"seeds: {' '.join(map(str, seeds))}")
-    print(f"loadavg_before: {loadavg()}")
+    print(f"loadavg_before: {load_average()}")
     results: dict[str, list[dict[str, str]]] = {way: [] for way in ways}
     for seed in seeds:
         for way, (cmd, cwd, way_env) in ways.items():
@@ -132,7 +124,7 @@ def compare(seeds: list[int], threads: int, with_baseline: bool) -> None:
             results[way].append(figures)
             print(f"seed_{seed}_{way}: " + " ".join(f"{k} {figures.get(k, '?')}" for k in FIGURES)
                   + f" load {figures.get('load_average_before_after', '?')}", flush=True)
-    print(f"loadavg_after: {loadavg()}")
+    print(f"loadavg_after: {load_average()}")
     medians = {}
     for way, runs in results.items():
         for k in FIGURES[:3]:

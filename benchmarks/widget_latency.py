@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from baseline import BASELINE_REF, baseline_env, baseline_tree  # noqa: E402
+from baseline import BASELINE_REF, chosen_labs, lab_copies, load_average  # noqa: E402
 from browser import benchmark_env, chromium_path, launch_chromium, open_lab, serve_labs  # noqa: E402
 
 GOAL_MEDIAN_MS, GOAL_P95_MS = 50.0, 100.0
@@ -237,33 +236,23 @@ def main() -> int:
         print("widget_latency: chromium not found (apt-get install -y chromium, or set RADLAB_CHROMIUM)",
               file=sys.stderr)
         return 1
-    every = sorted(p.name for p in (ROOT / "labs").glob("*.ipynb"))
-    wanted = [name if name.endswith(".ipynb") else f"{name}.ipynb" for name in args.labs or every]
-    unknown = sorted(set(wanted) - set(every))
-    if unknown:
-        print(f"widget_latency: no such lab under labs/: {', '.join(unknown)}", file=sys.stderr)
-        return 2
+    wanted = chosen_labs(args.labs, "widget_latency")
     from playwright.sync_api import sync_playwright
 
     print(f"cpu_cores: {os.cpu_count()}")
     print(f"labs: {len(wanted)} ({'quick' if args.fast else 'full'} versions), repeats {args.repeats}")
-    print(f"load_average_at_start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load_average_at_start: {load_average()}")
     measured = {}
     with tempfile.TemporaryDirectory(prefix="radlab-latency-") as tmp, sync_playwright() as playwright:
         scratch = Path(tmp)
         env = benchmark_env(scratch)
         browser = launch_chromium(playwright, executable)
-        order = [("after", ROOT / "labs")] + ([("before", baseline_tree() / "labs")] if args.baseline else [])
-        for label, source in (order[::-1] if args.before_first else order):
-            folder = scratch / f"labs-{label}"
-            folder.mkdir()
-            for name in wanted:
-                shutil.copy(source / name, folder / name)
-            tree_env = env if label == "after" else baseline_env(baseline_tree(), env)
+        for label, folder, tree_env in lab_copies(scratch, wanted, env, baseline=args.baseline,
+                                                  before_first=args.before_first):
             measured[label] = measure_tree(browser, folder, wanted, tree_env, repeats=args.repeats,
                                            max_controls=args.max_controls, fast=args.fast)
         browser.close()
-    print(f"load_average_at_end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load_average_at_end: {load_average()}")
     after, coverage = measured["after"]
     report(after, coverage, measured["before"][0] if "before" in measured else None)
     return 0

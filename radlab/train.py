@@ -27,7 +27,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,10 +124,13 @@ class ProgressState:
         """Share of the planned steps done, 0..1 (for a progress bar)."""
         return min(1.0, self.done / self.total) if self.total else 0.0
 
+    def where(self) -> str:
+        """``epoch 2/4 · batch 37/92``."""
+        return f"epoch {self.epoch}/{self.epochs} · batch {self.batch}/{self.batches}"
+
     def text(self) -> str:
         """One line for a status bar, e.g. ``epoch 2/4 · batch 37/92 · 4.1 s left``."""
-        where = f"epoch {self.epoch}/{self.epochs} · batch {self.batch}/{self.batches}"
-        return f"{where} · {format_seconds_left(self.left_s)}"
+        return f"{self.where()} · {format_seconds_left(self.left_s)}"
 
 
 def format_seconds_left(seconds: float | None) -> str:
@@ -171,13 +174,12 @@ class TrainingProgress(Callback):
         now = self.clock()
         if self.started is None:  # used without on_fit_start: count from here
             self.started = now
-        elapsed = now - self.started
-        done, total = (epoch - 1) * self.batches + batch, self.epochs * self.batches
-        left = elapsed / done * max(total - done, 0) if done > 0 and elapsed > 0 else None
-        self.state = ProgressState(epoch, self.epochs, batch, self.batches, elapsed, left)
-        last_step = done >= total
-        due = self.last_shown is None or now - self.last_shown >= self.interval_s or last_step
-        if due:
+        state = ProgressState(epoch, self.epochs, batch, self.batches, now - self.started, None)
+        if state.done > 0 and state.elapsed_s > 0:
+            state = replace(state, left_s=state.elapsed_s / state.done * max(state.total - state.done, 0))
+        self.state = state
+        last_step = state.done >= state.total
+        if self.last_shown is None or now - self.last_shown >= self.interval_s or last_step:
             self.last_shown = now
             self.on_update(self.state)
 

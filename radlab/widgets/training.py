@@ -350,7 +350,7 @@ class TrainingLab(W.VBox):
     def _end_progress(self, progress: TrainingProgress, result: FitResult, seconds: float) -> None:
         """After the run: where it ended and how long it took (no estimate left to show)."""
         state = progress.state
-        where = f"epoch {state.epoch}/{state.epochs} · batch {state.batch}/{state.batches} · " if state else ""
+        where = f"{state.where()} · " if state else ""
         ended = "stopped after" if result.interrupted else "finished in"
         self.progress_label.value = f"{where}{ended} {seconds:.1f} s"
         self.progress_bar.bar_style = "warning" if result.interrupted else "success"
