@@ -192,8 +192,8 @@ def median(values: list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def fmt(value: float | None, unit: str = "") -> str:
-    return "n/a" if value is None else f"{value:.1f}{unit}"
+def fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 def ratio(before: float | None, after: float | None) -> str:

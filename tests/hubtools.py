@@ -170,15 +170,13 @@ class Student:
 
 
 def _decode(raw: str | bytes) -> dict:
-    """A websocket message: JSON text, or (a message with binary buffers, e.g. a widget's arrays) the
-    Jupyter binary framing: a count n, n byte offsets (4-byte big-endian each), the JSON, the buffers."""
+    """A websocket message: JSON text, or (a message with binary buffers, e.g. a widget's arrays)
+    Jupyter's binary framing, read by the Jupyter server's own deserializer."""
     if isinstance(raw, str):
         return json.loads(raw)
-    n = int.from_bytes(raw[:4], "big")
-    offsets = [int.from_bytes(raw[4 * (i + 1):4 * (i + 2)], "big") for i in range(n)] + [len(raw)]
-    msg = json.loads(raw[offsets[0]:offsets[1]])
-    msg["buffers"] = [raw[a:b] for a, b in zip(offsets[1:-1], offsets[2:])]
-    return msg
+    from jupyter_server.services.kernels.connection.base import deserialize_binary_message
+
+    return deserialize_binary_message(raw)
 
 
 async def _execute(url: str, token: str, code: str, timeout: float,
