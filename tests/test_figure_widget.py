@@ -6,6 +6,7 @@ changes its widget bundle fails here instead of silently shipping plotly.js with
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -112,3 +113,79 @@ def test_an_unexpected_bundle_layout_is_a_clear_error(tmp_path, monkeypatch):
         split_bundle.cache_clear()
     monkeypatch.undo()
     assert split_bundle()[1] == Figure._esm
+
+
+def _rows(value) -> np.ndarray:
+    """The 2-D array back from figure_to_js's binary rows (what the browser gets as typed arrays)."""
+    return np.stack([np.frombuffer(row["buffer"], dtype=row["dtype"]) for row in value])
+
+
+def test_images_travel_as_binary_rows_not_json_text():
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    z = np.random.default_rng(0).integers(0, 256, size=(512, 480)).astype(np.uint8)
+    hover = (z.astype(np.int16) * 8 - 1024)
+    fig = Figure(go.Heatmap(z=z, customdata=hover, x=np.arange(480.0)))
+    state = fig.get_state("_widget_data")["_widget_data"]
+    trace = state[0]
+    assert len(trace["z"]) == 512 and trace["z"][0]["dtype"] == "uint8"
+    assert np.array_equal(_rows(trace["z"]), z) and np.array_equal(_rows(trace["customdata"]), hover)
+    assert trace["x"]["dtype"] == "float64"   # 1-D arrays: plotly's own single buffer, as before
+    json_part, _paths, buffers = _remove_buffers({"_widget_data": state})
+    assert len(buffers) == 2 * 512 + 1
+    assert sum(b.nbytes for b in buffers) == z.nbytes + hover.nbytes + 480 * 8
+    assert len(json.dumps(json_part)) < 100_000          # plotly's own serializer: JSON lists
+    plain = go.FigureWidget(go.Heatmap(z=z)).get_state("_widget_data")["_widget_data"]
+    assert len(json.dumps(_remove_buffers({"d": plain})[0])) > 1_000_000
+    # an update sends rows too
+    sent = []
+    fig.observe(lambda change: sent.append(fig.get_state("_py2js_update")["_py2js_update"]),
+                names="_py2js_update")
+    with fig.batch_update():
+        fig.data[0].z = z[::-1]
+    update = next(s for s in sent if s)
+    assert np.array_equal(_rows(update["style_data"]["z"][0]), z[::-1])
+
+
+@pytest.mark.parametrize("array, rows", [
+    (np.arange(6, dtype=np.int64).reshape(2, 3), True),        # int64 in int32's range: int32 rows
+    (np.full((2, 3), 2**40, dtype=np.int64), False),            # beyond int32: JSON lists, values kept
+    (np.zeros((2, 3, 3), dtype=np.uint8), False),               # an RGB image (3-D): JSON lists
+    (np.array([[True, False]]), False),                         # booleans: JSON lists
+    (np.array([["a", "b"]]), False),                            # text: JSON lists
+])
+def test_only_numeric_2d_arrays_become_rows(array, rows):
+    out = figure_module.figure_to_js({"z": array})["z"]
+    if rows:
+        assert np.array_equal(_rows(out), array) and out[0]["dtype"] == "int32"
+    else:
+        assert out == array.tolist()
+
+
+def test_plotly_js_draws_and_hovers_a_heatmap_given_typed_rows():
+    """The browser side of the binary rows: plotly.js takes an array of typed arrays as z and customdata."""
+    import plotly
+
+    from browser import chromium_browser
+
+    with chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 400, "height": 300})
+        page.set_content("<div id='plot'></div>")
+        page.add_script_tag(path=str(Path(plotly.__file__).parent / "package_data" / "plotly.min.js"))
+        page.evaluate("""async () => {
+          const rows = (n, m, f, T) => Array.from({length: n}, (_, i) => T.from({length: m}, (_, j) => f(i, j)));
+          await Plotly.newPlot('plot', [{type: 'heatmap', colorscale: 'Greys', zmin: 0, zmax: 255, showscale: false,
+              z: rows(20, 30, (i, j) => (i * 30 + j) % 256, Uint8Array),
+              customdata: rows(20, 30, (i, j) => i * 30 + j - 1000, Int16Array),
+              hovertemplate: '%{customdata} HU<extra></extra>'}],
+            {width: 400, height: 300, margin: {l: 0, r: 0, t: 0, b: 0},
+             xaxis: {range: [-0.5, 29.5]}, yaxis: {range: [-0.5, 19.5]}});
+        }""")
+        assert page.locator("#plot .heatmaplayer image").count() == 1
+        x, y = page.evaluate("""() => {  // the screen position of pixel (row 2, column 5)
+          const gd = document.getElementById('plot'), L = gd._fullLayout, box = gd.getBoundingClientRect();
+          return [box.left + L._size.l + L.xaxis.d2p(5), box.top + L._size.t + L.yaxis.d2p(2)];
+        }""")
+        page.mouse.move(x, y)
+        page.wait_for_selector("#plot .hovertext", timeout=5000)
+        assert page.locator("#plot .hovertext").text_content().strip() == f"{2 * 30 + 5 - 1000} HU"

@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import numpy as np
 import plotly
 import plotly.graph_objects as go
+from plotly.serializers import _js_to_py, _py_to_js
+from traitlets import Dict, List
 
 #: The plotly.js factory inside plotly's widget bundle (esbuild output): a CommonJS wrapper
 #: ``var A=B((C,D)=>{(function(E,F){typeof D=="object"&&D.exports?D.exports=F():E.moduleName=F()})``
@@ -102,14 +105,63 @@ def plotly_library() -> PlotlyLibrary:
     return _library
 
 
+#: Integer types JavaScript has typed arrays for, and what 64-bit integers travel as.
+_WIRE_INT = {np.dtype(np.int64): np.int32, np.dtype(np.uint64): np.uint32}
+
+
+def _rows_to_js(array: np.ndarray) -> list[dict] | None:
+    """A 2-D numeric array as one binary buffer per row (a typed array each in the browser), or None.
+
+    plotly's own serializer sends only 1-D arrays as buffers and turns every 2-D array (an
+    image's ``z``, its hover ``customdata``) into nested JSON lists: a 512×512 radiograph
+    became ~1 MB of text that ipywidgets walked value by value and the browser parsed again.
+    plotly.js reads a heatmap's ``z`` as an array of rows, and a typed array is a row.
+    """
+    if array.ndim != 2 or array.dtype.kind not in "uif" or array.shape[1] == 0:
+        return None
+    wire = _WIRE_INT.get(array.dtype)
+    if wire is not None:
+        info = np.iinfo(wire)
+        if array.size and (array.min() < info.min or array.max() > info.max):
+            return None
+        array = array.astype(wire)
+    rows = np.ascontiguousarray(array)
+    return [{"buffer": memoryview(row), "dtype": str(rows.dtype), "shape": row.shape} for row in rows]
+
+
+def figure_to_js(value: Any, manager: Any = None) -> Any:
+    """plotly's widget serializer, with 2-D numeric arrays sent as binary rows (see :func:`_rows_to_js`)."""
+    if isinstance(value, dict):
+        return {k: figure_to_js(v, manager) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [figure_to_js(v, manager) for v in value]
+    if isinstance(value, np.ndarray):
+        rows = _rows_to_js(value)
+        if rows is not None:
+            return rows
+    return _py_to_js(value, manager)
+
+
+_SERIALIZERS = {"to_json": figure_to_js, "from_json": _js_to_py}
+
+
 class Figure(go.FigureWidget):
-    """A plotly ``FigureWidget`` whose page gets plotly.js once, from :func:`plotly_library`.
+    """A plotly ``FigureWidget`` whose page gets plotly.js once, from :func:`plotly_library`,
+    and whose images travel as binary rows (:func:`figure_to_js`), not as JSON text.
 
     Use it exactly as ``go.FigureWidget`` (the FigureWidget rule in CONTRIBUTING applies).
     """
 
     if _FIGURE_ESM is not None:
         _esm = _FIGURE_ESM
+
+    # The same synced traits as plotly's BaseFigureWidget, with the binary-rows serializer.
+    _widget_layout = Dict().tag(sync=True, **_SERIALIZERS)
+    _widget_data = List().tag(sync=True, **_SERIALIZERS)
+    _py2js_addTraces = Dict(allow_none=True).tag(sync=True, **_SERIALIZERS)
+    _py2js_restyle = Dict(allow_none=True).tag(sync=True, **_SERIALIZERS)
+    _py2js_update = Dict(allow_none=True).tag(sync=True, **_SERIALIZERS)
+    _py2js_animate = Dict(allow_none=True).tag(sync=True, **_SERIALIZERS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if _FIGURE_ESM is not None:
