@@ -1,7 +1,8 @@
 """What one student's lab kernel costs: a real ipykernel runs a lab's code cells (FAST), then a control moves.
 
 The kernel is started with jupyter_client, as a Jupyter server starts it, in the lab's folder and with
-the hub's thread settings (``OMP_NUM_THREADS=1`` ...). Its code cells run top to bottom with
+the hub's environment (``STUDENT_ENV`` of binder/jupyterhub_config.py: ``OMP_NUM_THREADS=1``, glibc's
+malloc thresholds ...). Its code cells run top to bottom with
 ``FAST = True`` after the parameters cell (what papermill injects); then a control of the lab's widget
 moves (``CONTROLS``) and the code checks the figure it drives changed. Measured: seconds to the
 first figure (a plotly figure or a widget holding one, from the first cell's start), the kernel's
@@ -17,6 +18,7 @@ benchmarks/class_sim.py uses ``lab_cells``, ``CONTROLS`` and ``is_figure`` for i
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import queue
@@ -39,8 +41,24 @@ CONTROLS = {
            "lab.augment_select.value = tuple(lab.augment_select.options[:2])\n"
            "print('control_changed_figure', lab.preview_figure.to_json() != _before)"),
 }
-#: what the hub puts in every student's environment (binder/jupyterhub_config.py)
-HUB_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+HUB_CONFIG = ROOT / "binder" / "jupyterhub_config.py"
+
+
+def kernel_env(config: Path = HUB_CONFIG) -> dict[str, str]:
+    """What the hub puts in every student's environment: ``STUDENT_ENV`` of binder/jupyterhub_config.py.
+
+    Read from the file's syntax tree (a literal dict), not executed: the config needs JupyterHub's ``c``.
+    """
+    for node in ast.parse(config.read_text()).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "STUDENT_ENV" for t in targets):
+                return {str(k): str(v) for k, v in ast.literal_eval(node.value).items()}
+    raise LookupError(f"{config}: no STUDENT_ENV = {{...}} literal")
+
+
+#: what the hub puts in every student's environment (threads, malloc)
+HUB_ENV = kernel_env()
 FIGURE_MIMES = ("application/vnd.plotly.v1+json", "application/vnd.jupyter.widget-view+json")
 
 
@@ -103,7 +121,7 @@ def run_lab(lab: str, tree: Path = ROOT, env: dict[str, str] | None = None, time
 
     notebook = tree / LABS[lab]
     km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(notebook.parent), env={**(env or os.environ), **HUB_THREADS})
+    km.start_kernel(cwd=str(notebook.parent), env={**(env or os.environ), **HUB_ENV})
     kc = km.client()
     kc.start_channels()
     try:
