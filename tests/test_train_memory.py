@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import platform
+import subprocess
+import sys
 
 import psutil
 import pytest
@@ -33,3 +35,18 @@ def test_fit_releases_freed_memory_once_the_run_is_over(monkeypatch):
     result = fit(model, (x[:24], y[:24]), (x[24:], y[24:]), epochs=2, batch_size=8, save=False, progress=False)
     assert calls == [True]
     assert len(result.history) == 2
+
+
+def test_the_training_path_does_not_import_torchvision():
+    # torchvision pulls in torch._dynamo and sympy (~160 MB in each kernel): only the transfer
+    # learning lab, which builds a ResNet-18, should pay for it.
+    code = ("import sys, radlab.train, radlab.models, radlab.widgets; "
+            "assert 'torchvision' not in sys.modules, 'torchvision imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_building_a_resnet18_still_works_with_the_lazy_import():
+    from radlab.models import resnet18_transfer
+    with pytest.warns(UserWarning, match="RANDOMLY"):
+        model = resnet18_transfer(weights=None)
+    assert model(torch.rand(2, 1, 64, 64)).shape == (2, 1)

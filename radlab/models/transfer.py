@@ -30,7 +30,6 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import resnet18
 
 from radlab.errors import DataError
 from radlab.paths import data_cache
@@ -160,6 +159,10 @@ def resnet18_transfer(num_classes: int = 1, *, strategy: str = "fixed", freeze_s
         raise ValueError(f"channel_mode must be one of {CHANNEL_MODES}, got {channel_mode!r}")
     if in_channels not in (1, 3):
         raise ValueError(f"in_channels must be 1 (grayscale) or 3 (RGB), got {in_channels}")
+
+    # torchvision is imported here, not at module level: it pulls in torch._dynamo and sympy
+    # (~160 MB per kernel), which labs that never build a ResNet-18 should not pay for.
+    from torchvision.models import resnet18  # noqa: PLC0415
 
     backbone = resnet18(weights=None)                 # never downloads: weights come from a file
     if weights is None:
