@@ -55,9 +55,10 @@ What an instructor changes: environment variables (defaults in brackets)
 - ``RADLAB_HUB_MEM_LIMIT`` [2G]: memory per student. A local-process spawner passes it to the
   server (``MEM_LIMIT``, shown by jupyter-resource-usage) but cannot enforce it; enforced
   limits need ``jupyterhub-systemdspawner`` (what TLJH uses) or Kubernetes (binder/config.yaml).
-  Measured with benchmarks/class_sim.py (10 students at once, 2 cores), per student (server +
-  one lab kernel), median PSS: Lab 1 320 MB, Lab 3 (training) 867 MB (its kernel peaked at
-  1133 MB RSS); a 24 GB server holds ~75 students in Lab 1, ~27 in Lab 3 (hub and OS apart).
+  Measured with benchmarks/class_sim.py (10 students at once, 2 cores, 2026-12-05), per student
+  (server + one lab kernel), median PSS: Lab 1 289 MB, Lab 3 (training) 706 MB (its kernel
+  peaked at 1018 MB RSS); a 24 GB server holds ~82 students in Lab 1, ~34 in Lab 3 (hub and
+  OS apart): 30 students in the training lab fit in 24 GB.
 - ``RADLAB_HUB_CULL_TIMEOUT`` [3600]: seconds of inactivity before a server is stopped;
   ``RADLAB_HUB_CULL_EVERY`` [timeout / 4, at least 5]: how often the culler looks.
 - ``RADLAB_HUB_PORT`` [8000]: the public port (proxy); ``RADLAB_HUB_API_PORT`` [8081]: the

@@ -19,10 +19,10 @@ jsonschema = pytest.importorskip("jsonschema")
 
 CONFIG = PROJECT_ROOT / "binder" / "config.yaml"
 Z2JH = PROJECT_ROOT.parent / "shared" / "z2jh"
-# Measured per-student figures (benchmarks/class_sim.py, 10 students, 2026-12-04): one student in
+# Measured per-student figures (benchmarks/class_sim.py, 10 students, 2026-12-05): one student in
 # the training lab (their server + the lab's kernel, PSS), and the training lab's kernel at its peak.
-STUDENT_PSS_MB = 867
-TRAINING_PEAK_MB = 1133
+STUDENT_PSS_MB = 706
+TRAINING_PEAK_MB = 1018
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
