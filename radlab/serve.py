@@ -220,6 +220,10 @@ def lab_entries(labs_dir: Path) -> list[LabEntry]:
     return [LabEntry(p.relative_to(labs_dir).as_posix(), *read_title(p)) for p in notebooks]
 
 
+#: Federated extensions installed with the environment that only JupyterLab can load.
+LAB_ONLY_EXTENSIONS = ("@jupyter/nbgrader", "@jupyter-notebook/lab-extension")
+
+
 def voila_launch(options: ServeOptions, token: str, config_dir: Path) -> VoilaLaunch:
     """The Voilà command line, config and environment for ``options`` (config goes in ``config_dir``)."""
     labs_dir = Path(options.labs_dir).resolve()
@@ -258,6 +262,9 @@ def voila_launch(options: ServeOptions, token: str, config_dir: Path) -> VoilaLa
                for e in lab_entries(labs_dir)]
     hosts = served_host_names(options)
     config = {
+        # JupyterLab-only extensions that fail to load in a dashboard (their shared JupyterLab modules
+        # are not on a Voila page): a browser fetched and ran them on every page for nothing.
+        "VoilaConfiguration": {"extension_denylist": list(LAB_ONLY_EXTENSIONS)},
         "Voila": {
             "token": token,
             "tornado_settings": {"jinja_template_vars": {"radlab_labs": gallery}},

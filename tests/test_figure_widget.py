@@ -40,13 +40,14 @@ def test_the_installed_plotly_bundle_is_cut_in_two():
 def test_figures_use_the_cut_module_and_plain_figure_widgets_do_not():
     library, fig = split_bundle()
     assert Figure._esm == fig
-    assert PlotlyLibrary._esm == library
+    assert PlotlyLibrary._esm == figure_module.LOADER_ESM  # small: the library module goes on request
+    assert len(PlotlyLibrary._esm) < 5_000 and "__radlabShared.resolve(" in PlotlyLibrary._esm
     assert go.FigureWidget._esm != fig  # plotly's own class is left as it was
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_both_modules_are_valid_javascript(tmp_path):
-    for name, text in zip(("library.mjs", "figure.mjs"), split_bundle()):
+    for name, text in zip(("library.mjs", "figure.mjs", "loader.mjs"), (*split_bundle(), figure_module.LOADER_ESM)):
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         check = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True, timeout=120)
@@ -73,6 +74,17 @@ def test_a_figure_holds_the_same_data_as_plotlys_figure_widget():
         theirs.data[1].y = [0, 0, 5]
     assert _without_uids(ours) == _without_uids(theirs)
     assert list(ours.data[1].y) == [0, 0, 5]
+
+
+def test_the_library_widget_sends_the_library_module_when_asked():
+    library, sent = PlotlyLibrary(), []
+    library.send = lambda content, buffers=None: sent.append((content, buffers))
+    library._on_request(library, {"type": "something else"}, [])
+    assert sent == []
+    library._on_request(library, {"type": figure_module.REQUEST}, [])
+    assert sent == [({"type": figure_module.REPLY}, [split_bundle()[0].encode("utf-8")])]
+    from plotly.offline import get_plotlyjs_version
+    assert f'const WANT = "{get_plotlyjs_version()}";' in figure_module.LOADER_ESM
 
 
 def test_every_figure_of_a_kernel_shares_one_library_widget():
@@ -189,3 +201,54 @@ def test_plotly_js_draws_and_hovers_a_heatmap_given_typed_rows():
         page.mouse.move(x, y)
         page.wait_for_selector("#plot .hovertext", timeout=5000)
         assert page.locator("#plot .hovertext").text_content().strip() == f"{2 * 30 + 5 - 1000} HU"
+
+
+def _dashboard(static_figure: bool) -> dict:
+    """A notebook with one live figure and a slider that restyles it, after a static figure or not."""
+    cells = [["import ipywidgets as w\n",
+              "import plotly.graph_objects as go\n",
+              "from radlab.widgets.figure import Figure\n"],
+             ["fig = Figure(data=[{'type': 'heatmap', 'z': [[0, 1], [2, 3]]}], layout={'width': 300, 'height': 200})\n",
+              "s = w.IntSlider(0, 0, 9, description='shift')\n",
+              "s.observe(lambda c: fig.data[0].update(z=[[c.new, 1], [2, 3]]), 'value')\n",
+              "w.VBox([s, fig])\n"]]
+    if static_figure:
+        cells.insert(1, ["go.Figure(go.Bar(y=[1, 3, 2]), layout={'width': 300, 'height': 200})\n"])
+    return {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": c}
+                      for c in cells],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.mark.parametrize(("static_figure", "renderer", "source"), [
+    (True, True, "page"), (False, True, "page"), (False, False, "kernel")],
+    ids=["after-a-static-figure", "alone", "without-jupyterlab-plotly"])
+def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, renderer, source):
+    """Where the page has jupyterlab-plotly (the static figures' renderer, which brings plotly.js),
+    the live figures use that copy, whether a static figure has drawn yet or not; without it, the
+    kernel sends plotly.js. The live figure is drawn and answers a slider in every case, and
+    plotly.js crosses the kernel's websocket only in the last."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    (tmp_path / "labs").mkdir()
+    (tmp_path / "labs" / "dash.ipynb").write_text(json.dumps(_dashboard(static_figure)), encoding="utf-8")
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 900})
+        if not renderer:
+            page.route("**/labextensions/jupyterlab-plotly/**", lambda route: route.abort())
+        received: list[int] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(len(payload))))
+        open_lab(page, server.lab_url("dash.ipynb"))
+        page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= "
+                               f"{1 + static_figure}", timeout=30_000)
+        assert page.evaluate("() => globalThis.__radlabPlotly.source") == source
+        live = "Array.from(document.querySelectorAll('.js-plotly-plot')).find((p) => p.data[0].type === 'heatmap')"
+        assert page.evaluate(f"() => {live}.data[0].z[0][0]") == 0
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => {live}.data[0].z[0][0] === 1", timeout=15_000)
+        biggest = max(received)
+        if source == "page":
+            assert biggest < 1_000_000, f"a {biggest}-byte kernel message: plotly.js came from the kernel"
+        else:
+            assert biggest > len(split_bundle()[0]) * 0.9, "plotly.js should have come as one kernel message"

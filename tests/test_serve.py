@@ -99,6 +99,19 @@ def test_voila_command_line_carries_the_safety_settings_and_keeps_the_token_off_
     assert launch.config["Voila"]["token"] == "tok-123"
 
 
+def test_jupyterlab_only_extensions_are_kept_off_the_dashboards(tmp_path: Path):
+    """They fail to load on a Voila page (the JupyterLab modules they share are not there)."""
+    from jupyterlab_server.config import get_federated_extensions
+    from voila.utils import get_voila_labextensions_path
+
+    from radlab.serve import LAB_ONLY_EXTENSIONS
+    denied = voila_launch(parse_args([]), "t", tmp_path).config["VoilaConfiguration"]["extension_denylist"]
+    assert denied == list(LAB_ONLY_EXTENSIONS)
+    installed = get_federated_extensions(get_voila_labextensions_path())
+    for needed in ("jupyterlab-plotly", "anywidget", "@jupyter-widgets/jupyterlab-manager"):
+        assert needed in installed and needed not in denied
+
+
 def test_gallery_title_and_description_come_from_the_first_markdown_heading(labs: Path, tmp_path: Path):
     assert read_title(labs / "01_ok.ipynb") == ("Lab 1 — Okay", "One line that says what the lab is about.")
     nbformat.write(new_notebook(cells=[new_code_cell("1")]), tmp_path / "no_title.ipynb")

@@ -8,6 +8,14 @@ before, and the same front-end code draws it) with a different ``_esm``: the wid
 its plotly.js removed, waiting for one :class:`PlotlyLibrary` widget per kernel that carries
 plotly.js once and hands it to every figure of the page (``globalThis.__radlabPlotly``).
 
+The library widget itself is small (:data:`LOADER_ESM`). JupyterLab and Voilà pages already
+hold plotly.js: plotly's own renderer extension for static figures (``jupyterlab-plotly``, installed
+with plotly) fetches it over HTTP at start-up. When that copy is the version the Python side
+expects, the library has the renderer evaluate it (an empty figure, if no static figure did it
+yet) and hands it to the live figures; only a page without it (another front end, another
+version) asks the kernel for the library module, as one binary custom message. So a page gets
+plotly.js once: not once per figure, and not once more for the widgets.
+
 Both modules are cut out of the installed plotly's own ``widgetbundle.js`` at import, so the
 JavaScript is always the version the Python side expects. If a plotly release changes the
 bundle's layout so that the cut cannot be made exactly, :class:`Figure` falls back to the
@@ -17,6 +25,7 @@ once; ``tests/test_figure_widget.py`` fails in that case so the project notices.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import warnings
 from pathlib import Path
@@ -26,6 +35,7 @@ import anywidget
 import numpy as np
 import plotly
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs_version
 from plotly.serializers import _js_to_py, _py_to_js
 from traitlets import Dict, List
 
@@ -87,11 +97,81 @@ def _modules() -> tuple[str | None, str | None]:
 
 _LIBRARY_ESM, _FIGURE_ESM = _modules()
 
+#: The custom messages between :class:`PlotlyLibrary` and its front end.
+REQUEST, REPLY = "radlab-plotly-js-request", "radlab-plotly-js"
+
+#: The library widget's module: plotly.js from the page if it has the right version, else from the kernel.
+LOADER_ESM = (_SHARED_JS + """const WANT = __WANT__;
+const usable = (P) => !!P && P.version === WANT && typeof P.newPlot === "function";
+async function fromPage() {
+  if (usable(globalThis.Plotly)) return globalThis.Plotly;
+  // JupyterLab and Voila pages load jupyterlab-plotly (the static figures' renderer) at start-up,
+  // plotly.js included; the renderer evaluates it on its first figure. Ask it for an empty one.
+  try {
+    const container = globalThis._JUPYTERLAB && globalThis._JUPYTERLAB["jupyterlab-plotly"];
+    if (!container) return null;
+    const { RenderedPlotly: R, MIME_TYPE } = (await container.get("./mimeExtension"))();
+    if (!R.Plotly) {
+      const empty = new R({ mimeType: MIME_TYPE });
+      try { await empty.createGraph({ data: { [MIME_TYPE]: { data: [], layout: {} } } }); }
+      finally { empty.dispose(); }
+    }
+    const plotly = R.Plotly && (R.Plotly.default || R.Plotly);
+    return usable(plotly) ? plotly : (usable(globalThis.Plotly) ? globalThis.Plotly : null);
+  } catch (err) {
+    return null;   // another jupyterlab-plotly: the kernel sends plotly.js instead
+  }
+}
+function fromKernel(model) {
+  return new Promise((resolve, reject) => {
+    model.on("msg:custom", async (msg, buffers) => {
+      if (!msg || msg.type !== __REPLY__) return;
+      const url = URL.createObjectURL(new Blob([buffers[0]], { type: "text/javascript" }));
+      try { await import(url); resolve(); } catch (err) { reject(err); } finally { URL.revokeObjectURL(url); }
+    });
+    model.send({ type: __REQUEST__ });
+  });
+}
+async function load(model) {
+  __radlabShared.source = "page";
+  const plotly = await fromPage();
+  if (plotly) { __radlabShared.resolve(plotly); return; }
+  __radlabShared.source = "kernel";
+  try { await fromKernel(model); }       // the library module resolves the promise itself
+  catch (err) { __radlabShared.source = null; console.error("radlab: plotly.js from the kernel:", err); }
+}
+export default {
+  initialize({ model }) {
+    // not awaited: anywidget gives initialize 2 s, and the figures wait for the shared promise anyway
+    if (!__radlabShared.source) load(model);   // else another notebook of this page is loading it
+  },
+};
+""").replace("__WANT__", json.dumps(get_plotlyjs_version())).replace(
+    "__REPLY__", json.dumps(REPLY)).replace("__REQUEST__", json.dumps(REQUEST))
+
 
 class PlotlyLibrary(anywidget.AnyWidget):
-    """A widget that is never displayed: it carries plotly.js to the page once per kernel."""
+    """A widget that is never displayed: it gives the page's figures plotly.js, once per page.
 
-    _esm = _LIBRARY_ESM or "export default {};"
+    Its front end (:data:`LOADER_ESM`) takes plotly.js from the page when ``jupyterlab-plotly``
+    has loaded the same version, and otherwise asks for the library module, which this widget
+    sends as one binary buffer.
+    """
+
+    _esm = LOADER_ESM if _LIBRARY_ESM is not None else "export default {};"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_msg(self._on_request)
+
+    def _on_request(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == REQUEST and _LIBRARY_ESM is not None:
+            self.send({"type": REPLY}, buffers=[_library_bytes()])
+
+
+@functools.lru_cache(maxsize=1)
+def _library_bytes() -> bytes:
+    return (_LIBRARY_ESM or "").encode("utf-8")
 
 
 _library: PlotlyLibrary | None = None
