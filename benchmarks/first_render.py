@@ -13,7 +13,8 @@ The time runs from navigation to the first plotly figure drawn with data and the
 page. **Page weight**: the bytes the page received until it was drawn and stable — HTTP responses
 (``Network.loadingFinished``' encoded length) plus the kernel websocket's messages, which carry
 every widget's state, each plotly figure's JavaScript module included — and how many copies
-carried plotly.js (plotly's d3 module, bundled inside it, marks it). Memory: the peak resident set
+carried plotly.js (``window.Plotly=``, in every build of it, marks it). Over HTTP every page
+also gets one copy, in the renderer extension ``jupyterlab-plotly`` (its ~4.8 MB chunk). Memory: the peak resident set
 (VmHWM) of each cold page's kernel.
 
 With ``--baseline`` (the default) every measurement runs on the baseline commit too
@@ -45,8 +46,9 @@ from baseline import BASELINE_REF, chosen_labs, lab_copies, load_average  # noqa
 from browser import benchmark_env, chromium_path, launch_chromium, open_lab, serve_labs  # noqa: E402
 from lab_memory import high_water_mark_bytes  # noqa: E402
 
-#: A string that is in plotly.js (its bundled d3) and nowhere else a page receives.
-PLOTLY_JS_MARKER = "modules/@plotly/d3/d3.js"
+#: A string that is in every build of plotly.js a page can receive (the widget bundle's copy and the
+#: renderer extension jupyterlab-plotly's, which is minified differently) and nowhere else.
+PLOTLY_JS_MARKER = "window.Plotly="
 GOAL_COLD_S, GOAL_PREHEATED_S = 5.0, 1.5
 
 
@@ -214,9 +216,9 @@ def report(labs: list[str], after: dict[str, LabResult], before: dict[str, LabRe
                 line += f" (before {fmt(then)}, {ratio(then, now)}x faster)"
             print(f"{line}; goal <= {goal} s: {now is not None and now <= goal}")
         line = (f"{key}_page_weight_mb: {fmt(a.weight_mb)} (HTTP {fmt(a.http_mb)}, kernel messages "
-                f"{fmt(a.websocket_mb)}; {a.figures} figures, plotly.js sent {a.plotly_js_copies}x)")
+                f"{fmt(a.websocket_mb)}; {a.figures} figures, plotly.js in kernel messages {a.plotly_js_copies}x)")
         if b is not None:
-            line += (f"; before {fmt(b.weight_mb)} (plotly.js sent {b.plotly_js_copies}x), "
+            line += (f"; before {fmt(b.weight_mb)} (plotly.js in kernel messages {b.plotly_js_copies}x), "
                      f"{ratio(b.weight_mb, a.weight_mb)}x lighter")
         print(line)
         if a.kernel_peak_mb is not None:
