@@ -14,8 +14,8 @@ page. **Page weight**: the bytes the page received until it was drawn and stable
 (``Network.loadingFinished``' encoded length) plus the kernel websocket's messages, which carry
 every widget's state, each plotly figure's JavaScript module included — and how many copies
 carried plotly.js (``window.Plotly=``, in every build of it, marks it). Over HTTP every page
-also gets one copy, in the renderer extension ``jupyterlab-plotly`` (its ~4.8 MB chunk). Memory: the peak resident set
-(VmHWM) of each cold page's kernel.
+also gets one copy, in the renderer extension ``jupyterlab-plotly`` (its ~4.8 MB chunk).
+Memory: the peak resident set (VmHWM) of each cold page's kernel.
 
 With ``--baseline`` (the default) every measurement runs on the baseline commit too
 (``benchmarks/baseline.py``: main before the speed work, served with the same server code; its

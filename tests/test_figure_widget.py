@@ -13,9 +13,11 @@ import subprocess
 import warnings
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook
 
 from radlab.widgets import figure as figure_module
 from radlab.widgets.figure import BundleLayoutError, Figure, PlotlyLibrary, plotly_library, split_bundle
@@ -203,21 +205,17 @@ def test_plotly_js_draws_and_hovers_a_heatmap_given_typed_rows():
         assert page.locator("#plot .hovertext").text_content().strip() == f"{2 * 30 + 5 - 1000} HU"
 
 
-def _dashboard(static_figure: bool) -> dict:
+def _dashboard(static_figure: bool):
     """A notebook with one live figure and a slider that restyles it, after a static figure or not."""
-    cells = [["import ipywidgets as w\n",
-              "import plotly.graph_objects as go\n",
-              "from radlab.widgets.figure import Figure\n"],
-             ["fig = Figure(data=[{'type': 'heatmap', 'z': [[0, 1], [2, 3]]}], layout={'width': 300, 'height': 200})\n",
-              "s = w.IntSlider(0, 0, 9, description='shift')\n",
-              "s.observe(lambda c: fig.data[0].update(z=[[c.new, 1], [2, 3]]), 'value')\n",
-              "w.VBox([s, fig])\n"]]
+    cells = ["import ipywidgets as w\nimport plotly.graph_objects as go\nfrom radlab.widgets.figure import Figure",
+             "fig = Figure(data=[{'type': 'heatmap', 'z': [[0, 1], [2, 3]]}], layout={'width': 300, 'height': 200})\n"
+             "s = w.IntSlider(0, 0, 9, description='shift')\n"
+             "s.observe(lambda c: fig.data[0].update(z=[[c.new, 1], [2, 3]]), 'value')\n"
+             "w.VBox([s, fig])"]
     if static_figure:
-        cells.insert(1, ["go.Figure(go.Bar(y=[1, 3, 2]), layout={'width': 300, 'height': 200})\n"])
-    return {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": c}
-                      for c in cells],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
+        cells.insert(1, "go.Figure(go.Bar(y=[1, 3, 2]), layout={'width': 300, 'height': 200})")
+    return new_notebook(cells=[new_code_cell(c) for c in cells], metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
 
 
 @pytest.mark.parametrize(("static_figure", "renderer", "source"), [
@@ -231,7 +229,7 @@ def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, renderer, sou
     from browser import chromium_browser, open_lab, serve_labs
 
     (tmp_path / "labs").mkdir()
-    (tmp_path / "labs" / "dash.ipynb").write_text(json.dumps(_dashboard(static_figure)), encoding="utf-8")
+    nbformat.write(_dashboard(static_figure), tmp_path / "labs" / "dash.ipynb")
     with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
         page = browser.new_page(viewport={"width": 800, "height": 900})
         if not renderer:

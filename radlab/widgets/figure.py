@@ -5,7 +5,7 @@ plotly.js itself; every figure's widget state carries that module, so a page wit
 shipped plotly.js five times (measured in ``benchmarks/first_render.py``). :class:`Figure` is
 the same Python class (every ``fig.data[i]`` update, ``batch_update`` and callback works as
 before, and the same front-end code draws it) with a different ``_esm``: the widget code with
-its plotly.js removed, waiting for one :class:`PlotlyLibrary` widget per kernel that carries
+its plotly.js removed, waiting for one :class:`PlotlyLibrary` widget per kernel that gets
 plotly.js once and hands it to every figure of the page (``globalThis.__radlabPlotly``).
 
 The library widget itself is small (:data:`LOADER_ESM`). JupyterLab and Voilà pages already
@@ -171,7 +171,8 @@ class PlotlyLibrary(anywidget.AnyWidget):
 
 @functools.lru_cache(maxsize=1)
 def _library_bytes() -> bytes:
-    return (_LIBRARY_ESM or "").encode("utf-8")
+    """The library module as sent (encoded on the first request: most pages never ask)."""
+    return _LIBRARY_ESM.encode("utf-8")
 
 
 _library: PlotlyLibrary | None = None
