@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: main before the issue-14/13 work of 2026-12-04 (the "now" column of issue 14's table).
-BASELINE_REF = "2b8e5e7"
+#: main before the issue-14/13 work of 2026-12-04 (the "now" column of issue 14's table);
+#: RADLAB_BASELINE_REF=<commit> compares with another commit (e.g. the last one, for one change).
+BASELINE_REF = os.environ.get("RADLAB_BASELINE_REF", "2b8e5e7")
 
 
 def baseline_tree(ref: str = BASELINE_REF) -> Path:

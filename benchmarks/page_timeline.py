@@ -1,7 +1,8 @@
 """Where a lab page's first render goes: chromium's timeline of one Voilà page, and its largest downloads.
 
 The lab is served alone by ``radlab serve`` (``--pool 1`` with ``--preheated``: the page then takes a
-kernel that has already run the notebook) and opened twice in headless chromium. For each page it
+kernel that has already run the notebook) and opened twice in headless chromium
+(``--warm-cache``: the second time in the same browser context, as a student who has opened a lab before). For each page it
 prints, in ms from navigation: when the HTML started and finished arriving (Voilà runs the notebook
 while it streams the page), DOMContentLoaded, the load event, and each moment the number of drawn
 plotly figures or sliders/dropdowns changed (``figures/controls``); then the largest HTTP downloads.
@@ -43,6 +44,8 @@ def main() -> int:
     parser.add_argument("--fast", action="store_true", help="serve the lab's quick version")
     parser.add_argument("--preheated", action="store_true", help="serve with a pool of one preheated kernel")
     parser.add_argument("--largest", type=int, default=5, help="largest downloads listed (default 5)")
+    parser.add_argument("--warm-cache", action="store_true",
+                        help="open the second page in the same browser context (its HTTP cache warm)")
     args = parser.parse_args()
     lab = chosen_labs([args.lab], "page_timeline")[0]
     executable = chromium_path()
@@ -65,7 +68,8 @@ def main() -> int:
             for i in (1, 2):
                 if args.preheated:
                     wait_for_pools(log, i, server.process.pid)
-                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                if i == 1 or not args.warm_cache:
+                    context = browser.new_context(viewport={"width": 1280, "height": 900})
                 page = context.new_page()
                 page.add_init_script(MARKS_JS)
                 cdp = context.new_cdp_session(page)
@@ -86,7 +90,9 @@ def main() -> int:
                 print(f"page{i}_http_mb: {sum(s for s, _ in sizes) / 1e6:.1f}")
                 for size, url in sorted(sizes, reverse=True)[:args.largest]:
                     print(f"page{i}_download: {size / 1e6:.2f} MB {url.split('?')[0].split('/voila/', 1)[-1]}")
-                context.close()
+                page.close()
+                if i == 2 or not args.warm_cache:
+                    context.close()
         browser.close()
     print(f"load_average_at_end: {load_average()}")
     return 0

@@ -235,7 +235,10 @@ def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, renderer, sou
         if not renderer:
             page.route("**/labextensions/jupyterlab-plotly/**", lambda route: route.abort())
         received: list[int] = []
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(len(payload))))
+        sent: list[bytes] = []
+        page.on("websocket", lambda ws: (
+            ws.on("framereceived", lambda payload: received.append(len(payload))),
+            ws.on("framesent", lambda payload: sent.append(payload.encode() if isinstance(payload, str) else payload))))
         open_lab(page, server.lab_url("dash.ipynb"))
         page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= "
                                f"{1 + static_figure}", timeout=30_000)
@@ -245,6 +248,16 @@ def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, renderer, sou
         page.locator(".widget-slider .noUi-handle").first.focus()
         page.keyboard.press("ArrowRight")
         page.wait_for_function(f"() => {live}.data[0].z[0][0] === 1", timeout=15_000)
+        box = page.evaluate(f"() => {{ const r = {live}.querySelector('.nsewdrag').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }}")
+        for dx in (0.4, 0.5, 0.6):   # hover over the heatmap
+            page.mouse.move(box[0] + box[2] * dx, box[1] + box[3] * 0.5)
+            page.wait_for_timeout(100)
+        page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)   # the hover was seen
+        page.wait_for_timeout(500)
+        # the figure is one-way: the slider's change went to the kernel, nothing from the figure did
+        assert any(b'"value"' in frame for frame in sent), "the slider's change was not seen leaving the page"
+        back = [frame[:200] for frame in sent if b"_js2py_" in frame]
+        assert not back, f"the figure sent {len(back)} messages back to the kernel: {back[:2]}"
         biggest = max(received)
         if source == "page":
             assert biggest < 1_000_000, f"a {biggest}-byte kernel message: plotly.js came from the kernel"

@@ -81,8 +81,38 @@ def split_bundle() -> tuple[str, str]:
     library = (_SHARED_JS + helpers + bundle[start.start():end]
                + f"\n__radlabShared.resolve({name}());\nexport default {{ initialize() {{}} }};\n")
     figure = (_SHARED_JS + "const __radlabPlotlyLib = await __radlabShared.promise;\n"
-              + helpers + f"var {name}=()=>__radlabPlotlyLib;" + bundle[end:])
+              + helpers + f"var {name}=()=>__radlabPlotlyLib;" + _one_way(bundle[end:]))
     return library, figure
+
+
+#: What makes the figure module one-way (see :func:`_one_way`): (text in plotly's view class, its replacement).
+_ONE_WAY_EDITS = (
+    # every message from the view to the kernel goes through touch(): the computed trace and layout
+    # deltas after each draw, plotly_restyle/relayout/update events, hover, click and selection points
+    ("touch(){this.model.save_changes()}", "touch(){}"),
+    # and the deltas are not computed at all (a deep merge and diff of plotly.js's full layout and data)
+    ("_sendLayoutDelta(ne){", "_sendLayoutDelta(ne){return;"),
+    ("_sendTraceDeltas(ne){", "_sendTraceDeltas(ne){return;"),
+)
+
+
+def _one_way(view_code: str) -> str:
+    """plotly's widget view with nothing sent back to the kernel.
+
+    After every draw plotly's view computes what plotly.js filled in (the full layout and data,
+    merged and diffed) and sends it to the kernel, which echoes it and runs plotly's validators
+    over it; every hover over an image sends the point. Measured on Lab 1 (2 cores), that is a
+    4.8 kB message and ~40 ms of kernel time per slider step, during which the next step waits.
+    The labs never read those values back (no ``on_click``/``on_hover``, no computed defaults), so
+    :class:`Figure` draws what Python sends and says nothing back.
+    """
+    for old, new in _ONE_WAY_EDITS:
+        found = view_code.count(old)
+        if found != 1:
+            raise BundleLayoutError(f"{_bundle_path()}: expected {old!r} once in plotly's widget view, "
+                                    f"found it {found} times")
+        view_code = view_code.replace(old, new)
+    return view_code
 
 
 def _modules() -> tuple[str | None, str | None]:
@@ -228,9 +258,12 @@ _SERIALIZERS = {"to_json": figure_to_js, "from_json": _js_to_py}
 
 class Figure(go.FigureWidget):
     """A plotly ``FigureWidget`` whose page gets plotly.js once, from :func:`plotly_library`,
-    and whose images travel as binary rows (:func:`figure_to_js`), not as JSON text.
+    whose images travel as binary rows (:func:`figure_to_js`), not as JSON text, and whose
+    browser side sends nothing back (:func:`_one_way`).
 
-    Use it exactly as ``go.FigureWidget`` (the FigureWidget rule in CONTRIBUTING applies).
+    Use it as ``go.FigureWidget`` for everything Python sends (the FigureWidget rule in
+    CONTRIBUTING applies). Trace callbacks (``on_click``, ``on_hover``, ``on_selection``) never
+    fire and a zoom is not reported back: a lab lets its own controls choose a pixel or a case.
     """
 
     if _FIGURE_ESM is not None:
