@@ -1,8 +1,8 @@
 """Where a lab page's first render goes: chromium's timeline of one Voilà page, and its largest downloads.
 
 The lab is served alone by ``radlab serve`` (``--pool 1`` with ``--preheated``: the page then takes a
-kernel that has already run the notebook) and opened twice in headless chromium
-(``--warm-cache``: the second time in the same browser context, as a student who has opened a lab before). For each page it
+kernel that has already run the notebook) and opened twice in headless chromium (``--warm-cache``: the
+second time in the same browser context, as a student who has opened a lab before). For each page it
 prints, in ms from navigation: when the HTML started and finished arriving (Voilà runs the notebook
 while it streams the page), DOMContentLoaded, the load event, and each moment the number of drawn
 plotly figures or sliders/dropdowns changed (``figures/controls``); then the largest HTTP downloads.

@@ -205,7 +205,7 @@ def test_plotly_js_draws_and_hovers_a_heatmap_given_typed_rows():
         assert page.locator("#plot .hovertext").text_content().strip() == f"{2 * 30 + 5 - 1000} HU"
 
 
-def _dashboard(static_figure: bool):
+def _dashboard(static_figure: bool) -> nbformat.NotebookNode:
     """A notebook with one live figure and a slider that restyles it, after a static figure or not."""
     cells = ["import ipywidgets as w\nimport plotly.graph_objects as go\nfrom radlab.widgets.figure import Figure",
              "fig = Figure(data=[{'type': 'heatmap', 'z': [[0, 1], [2, 3]]}], layout={'width': 300, 'height': 200})\n"
@@ -248,7 +248,8 @@ def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, renderer, sou
         page.locator(".widget-slider .noUi-handle").first.focus()
         page.keyboard.press("ArrowRight")
         page.wait_for_function(f"() => {live}.data[0].z[0][0] === 1", timeout=15_000)
-        box = page.evaluate(f"() => {{ const r = {live}.querySelector('.nsewdrag').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }}")
+        box = page.evaluate(f"() => {{ const r = {live}.querySelector('.nsewdrag').getBoundingClientRect(); "
+                            f"return [r.x, r.y, r.width, r.height]; }}")
         for dx in (0.4, 0.5, 0.6):   # hover over the heatmap
             page.mouse.move(box[0] + box[2] * dx, box[1] + box[3] * 0.5)
             page.wait_for_timeout(100)

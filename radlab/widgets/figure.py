@@ -3,8 +3,8 @@
 Plotly's ``FigureWidget`` is an anywidget whose JavaScript module (``_esm``, ~4.9 MB) bundles
 plotly.js itself; every figure's widget state carries that module, so a page with five figures
 shipped plotly.js five times (measured in ``benchmarks/first_render.py``). :class:`Figure` is
-the same Python class (every ``fig.data[i]`` update, ``batch_update`` and callback works as
-before, and the same front-end code draws it) with a different ``_esm``: the widget code with
+the same Python class (every ``fig.data[i]`` update and ``batch_update`` works as before, and
+the same front-end code draws it; only nothing is sent back, see :func:`_one_way`) with a different ``_esm``: the widget code with
 its plotly.js removed, waiting for one :class:`PlotlyLibrary` widget per kernel that gets
 plotly.js once and hands it to every figure of the page (``globalThis.__radlabPlotly``).
 
@@ -85,14 +85,15 @@ def split_bundle() -> tuple[str, str]:
     return library, figure
 
 
-#: What makes the figure module one-way (see :func:`_one_way`): (text in plotly's view class, its replacement).
+#: What makes the figure module one-way (see :func:`_one_way`): (pattern in plotly's view class, replacement).
 _ONE_WAY_EDITS = (
     # every message from the view to the kernel goes through touch(): the computed trace and layout
     # deltas after each draw, plotly_restyle/relayout/update events, hover, click and selection points
-    ("touch(){this.model.save_changes()}", "touch(){}"),
-    # and the deltas are not computed at all (a deep merge and diff of plotly.js's full layout and data)
-    ("_sendLayoutDelta(ne){", "_sendLayoutDelta(ne){return;"),
-    ("_sendTraceDeltas(ne){", "_sendTraceDeltas(ne){return;"),
+    (re.compile(re.escape("touch(){this.model.save_changes()}")), "touch(){}"),
+    # and the deltas are not computed at all (a deep merge and diff of plotly.js's full layout and data);
+    # the parameter's minified name differs between builds
+    (re.compile(r"(_sendLayoutDelta\([\w$]+\)\{)"), r"\1return;"),
+    (re.compile(r"(_sendTraceDeltas\([\w$]+\)\{)"), r"\1return;"),
 )
 
 
@@ -106,12 +107,11 @@ def _one_way(view_code: str) -> str:
     The labs never read those values back (no ``on_click``/``on_hover``, no computed defaults), so
     :class:`Figure` draws what Python sends and says nothing back.
     """
-    for old, new in _ONE_WAY_EDITS:
-        found = view_code.count(old)
+    for pattern, replacement in _ONE_WAY_EDITS:
+        view_code, found = pattern.subn(replacement, view_code)
         if found != 1:
-            raise BundleLayoutError(f"{_bundle_path()}: expected {old!r} once in plotly's widget view, "
-                                    f"found it {found} times")
-        view_code = view_code.replace(old, new)
+            raise BundleLayoutError(f"{_bundle_path()}: expected {pattern.pattern!r} once in plotly's "
+                                    f"widget view, found it {found} times")
     return view_code
 
 
