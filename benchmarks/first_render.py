@@ -19,10 +19,14 @@ Memory: the peak resident set (VmHWM) of each cold page's kernel.
 
 With ``--baseline`` (the default) every measurement runs on the baseline commit too
 (``benchmarks/baseline.py``: main before the speed work, served with the same server code; its
-kernels import the old ``radlab``), side by side in one run, with ratios. Prints ``name: value``.
+kernels import the old ``radlab``), side by side in one run, with ratios. With ``--draw-once``
+the comparison is instead this tree with and without RadLab's page script ``plotly-draw-once.js``
+(the browser is answered an empty script for it, so jupyterlab-plotly draws its static figures
+its own way: three times), each page opened both ways in turn on the same servers. Prints
+``name: value``.
 
     .venv/bin/python benchmarks/first_render.py [--labs 01_data_collection ...] [--repeats 1] [--fast]
-                                                [--no-baseline] [--no-preheated]
+                                                [--no-baseline] [--no-preheated] [--draw-once]
 """
 from __future__ import annotations
 
@@ -146,8 +150,16 @@ class LabResult:
     kernel_peak_mb: float | None = None
 
 
-def open_and_measure(browser, server, lab: str, result: LabResult, *, cold: bool) -> None:
+#: The RadLab Voila template's page script that ``--draw-once`` compares with upstream drawing.
+DRAW_ONCE_SCRIPT = "**/static/plotly-draw-once.js"
+
+
+def open_and_measure(browser, server, lab: str, result: LabResult, *, cold: bool,
+                     without_draw_once: bool = False) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    if without_draw_once:
+        context.route(DRAW_ONCE_SCRIPT, lambda route: route.fulfill(
+            status=200, content_type="text/javascript", body="window.__radlabDrawOnce = null;"))
     page = context.new_page()
     weight = PageWeight(context, page) if cold and result.weight_mb is None else None
     try:
@@ -168,14 +180,20 @@ def open_and_measure(browser, server, lab: str, result: LabResult, *, cold: bool
 
 
 def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], scratch: Path, *,
-                 repeats: int, fast: bool, preheated: bool) -> dict[str, LabResult]:
-    """Every lab of ``labs_dir`` cold, then (one server with a pool of 1 per lab) preheated."""
-    results = {lab: LabResult() for lab in labs}
+                 repeats: int, fast: bool, preheated: bool,
+                 variants: tuple[bool, ...] = (False,)) -> dict[bool, dict[str, LabResult]]:
+    """Every lab of ``labs_dir`` cold, then (one server with a pool of 1 per lab) preheated.
+
+    ``variants``: for each page, the values of ``without_draw_once`` it is opened with, in turn;
+    the results are keyed by them.
+    """
+    by_variant = {variant: {lab: LabResult() for lab in labs} for variant in variants}
     with serve_labs(labs_dir, fast=fast, env=env) as server:
         for lab in labs:
             for _ in range(repeats):
-                wait_until_idle(server.process.pid, 60)   # the previous page's kernel has gone
-                open_and_measure(browser, server, lab, results[lab], cold=True)
+                for variant, results in by_variant.items():
+                    wait_until_idle(server.process.pid, 60)   # the previous page's kernel has gone
+                    open_and_measure(browser, server, lab, results[lab], cold=True, without_draw_once=variant)
     if preheated:
         log = scratch / f"voila-pool-{time.monotonic_ns()}.log"
         with serve_labs(labs_dir, fast=fast, env=env, pool=1, log=log) as server:
@@ -184,10 +202,11 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
                 print(f"# {labs_dir}: the kernel pools did not fill in time", file=sys.stderr)
             for lab in labs:
                 for _ in range(repeats):
-                    open_and_measure(browser, server, lab, results[lab], cold=False)
-                    expected += 1          # the page took the pooled kernel: wait for its refill
-                    wait_for_pools(log, expected, server.process.pid)
-    return results
+                    for variant, results in by_variant.items():
+                        open_and_measure(browser, server, lab, results[lab], cold=False, without_draw_once=variant)
+                        expected += 1          # the page took the pooled kernel: wait for its refill
+                        wait_for_pools(log, expected, server.process.pid)
+    return by_variant
 
 
 def median(values: list[float]) -> float | None:
@@ -202,7 +221,8 @@ def ratio(before: float | None, after: float | None) -> str:
     return "n/a" if not before or not after else f"{before / after:.1f}"
 
 
-def report(labs: list[str], after: dict[str, LabResult], before: dict[str, LabResult] | None) -> None:
+def report(labs: list[str], after: dict[str, LabResult], before: dict[str, LabResult] | None,
+           before_name: str = "before") -> None:
     for lab in labs:
         key = f"first_render_{Path(lab).stem}"
         a, b = after[lab], before[lab] if before else None
@@ -213,18 +233,18 @@ def report(labs: list[str], after: dict[str, LabResult], before: dict[str, LabRe
             line = f"{key}_{mode}_s: {fmt(now)}"
             if b is not None:
                 then = median(getattr(b, f"{mode}_s"))
-                line += f" (before {fmt(then)}, {ratio(then, now)}x faster)"
+                line += f" ({before_name} {fmt(then)}, {ratio(then, now)}x faster)"
             print(f"{line}; goal <= {goal} s: {now is not None and now <= goal}")
         line = (f"{key}_page_weight_mb: {fmt(a.weight_mb)} (HTTP {fmt(a.http_mb)}, kernel messages "
                 f"{fmt(a.websocket_mb)}; {a.figures} figures, plotly.js in kernel messages {a.plotly_js_copies}x)")
         if b is not None:
-            line += (f"; before {fmt(b.weight_mb)} (plotly.js in kernel messages {b.plotly_js_copies}x), "
+            line += (f"; {before_name} {fmt(b.weight_mb)} (plotly.js in kernel messages {b.plotly_js_copies}x), "
                      f"{ratio(b.weight_mb, a.weight_mb)}x lighter")
         print(line)
         if a.kernel_peak_mb is not None:
             line = f"{key}_kernel_peak_rss_mb: {a.kernel_peak_mb:.0f}"
             if b is not None and b.kernel_peak_mb is not None:
-                line += f" (before {b.kernel_peak_mb:.0f})"
+                line += f" ({before_name} {b.kernel_peak_mb:.0f})"
             print(line)
 
 
@@ -236,6 +256,9 @@ def main() -> int:
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help=f"skip the previous way (commit {BASELINE_REF})")
     parser.add_argument("--no-preheated", dest="preheated", action="store_false", help="measure cold pages only")
+    parser.add_argument("--draw-once", action="store_true",
+                        help="compare this tree with and without the page script plotly-draw-once.js "
+                             "(instead of the baseline commit)")
     args = parser.parse_args()
     executable = chromium_path()
     if executable is None:
@@ -252,12 +275,19 @@ def main() -> int:
         scratch = Path(tmp)
         env = benchmark_env(scratch)
         browser = launch_chromium(playwright, executable)
-        trees = {label: measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats,
-                                     fast=args.fast, preheated=args.preheated)
-                 for label, folder, tree_env in lab_copies(scratch, wanted, env, baseline=args.baseline)}
+        if args.draw_once:
+            (_, folder, tree_env), = lab_copies(scratch, wanted, env, baseline=False)
+            both = measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats,
+                                fast=args.fast, preheated=args.preheated, variants=(True, False))
+            trees, before_name = {"after": both[False], "before": both[True]}, "upstream drawing"
+        else:
+            trees = {label: measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats,
+                                         fast=args.fast, preheated=args.preheated)[False]
+                     for label, folder, tree_env in lab_copies(scratch, wanted, env, baseline=args.baseline)}
+            before_name = "before"
         browser.close()
     print(f"load_average_at_end: {load_average()}")
-    report(wanted, trees["after"], trees.get("before"))
+    report(wanted, trees["after"], trees.get("before"), before_name)
     return 0
 
 

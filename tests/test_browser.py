@@ -97,6 +97,11 @@ def test_gallery_lists_every_lab_with_its_title_and_a_working_link(server, page)
     save_screenshot(page, "gallery")
 
 
+#: Each static plotly figure's (width asked for or null, width drawn, its container's width).
+STATIC_FIGURE_WIDTHS_JS = """() => [...document.querySelectorAll('.jp-RenderedPlotly .js-plotly-plot')].map(e =>
+  [(e.layout && e.layout.width) || null, e._fullLayout && e._fullLayout.width, e.clientWidth])"""
+
+
 @pytest.mark.parametrize("lab", LABS, ids=[lab.path for lab in LABS])
 def test_lab_draws_its_figures_and_answers_a_control_without_errors(server, voila_log, page, lab):
     errors = watch_page_errors(page)
@@ -105,6 +110,12 @@ def test_lab_draws_its_figures_and_answers_a_control_without_errors(server, voil
         print(f"{lab.path}: drawn in {loaded.seconds_to_draw:.1f} s, {loaded.drawn_plots} figure(s) with data, "
               f"{loaded.widgets} control(s)")
         assert not page_problems(page), f"{lab.path} shows errors: {page_problems(page)}{_log_tail(voila_log)}"
+        # the RadLab page script (radlab/voila_templates/.../static/plotly-draw-once.js) took over
+        # jupyterlab-plotly's static figures, and they are drawn to their container's size
+        assert page.evaluate("() => window.__radlabDrawOnce") == {"wrapped": True, "patched": True, "reason": None}
+        for width, drawn, container in page.evaluate(STATIC_FIGURE_WIDTHS_JS):
+            assert drawn == (width or container), \
+                f"{lab.path}: a static figure drawn {drawn} px wide, expected {width or container} px"
 
         moved = move_a_control(page)
         assert moved is not None, f"{lab.path}: no slider, dropdown or button changed a figure or output"
