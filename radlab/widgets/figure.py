@@ -81,7 +81,7 @@ def split_bundle() -> tuple[str, str]:
     library = (_SHARED_JS + helpers + bundle[start.start():end]
                + f"\n__radlabShared.resolve({name}());\nexport default {{ initialize() {{}} }};\n")
     figure = (_SHARED_JS + "const __radlabPlotlyLib = await __radlabShared.promise;\n"
-              + helpers + f"var {name}=()=>__radlabPlotlyLib;" + _one_way(bundle[end:]))
+              + helpers + f"var {name}=()=>__radlabPlotlyLib;" + _fit_to_container(_one_way(bundle[end:])))
     return library, figure
 
 
@@ -112,6 +112,35 @@ def _one_way(view_code: str) -> str:
         if found != 1:
             raise BundleLayoutError(f"{_bundle_path()}: expected {pattern.pattern!r} once in plotly's "
                                     f"widget view, found it {found} times")
+    return view_code
+
+
+#: plotly's anywidget entry point: ``render({el}){let V=new View(model,el);return V.perform_render(),()=>V.remove()}``.
+_RENDER = re.compile(r"render\(\{el:(?P<el>[\w$]+)\}\)\{let (?P<view>[\w$]+)=new (?P<cls>[\w$]+)\((?P<model>[\w$]+),"
+                     r"(?P=el)\);return (?P=view)\.perform_render\(\),\(\)=>(?P=view)\.remove\(\)\}")
+#: The same, plus a ResizeObserver that fits the figure to its container's width (see _fit_to_container).
+_RENDER_FITTED = (
+    "render({{el:{el}}}){{let {view}=new {cls}({model},{el});{view}.perform_render();"
+    "const fit=()=>{{const asked={view}.model.get(\"_widget_layout\")||{{}},full={el}._fullLayout;"
+    "if(asked.width==null&&full&&{el}.clientWidth>0&&Math.abs(full.width-{el}.clientWidth)>1)"
+    "__radlabPlotlyLib.Plots.resize({el}).catch(()=>{{}})}};"
+    "const observer=new ResizeObserver(fit);observer.observe({el});"
+    "return()=>{{observer.disconnect();{view}.remove()}}}}")
+
+
+def _fit_to_container(view_code: str) -> str:
+    """plotly's widget view, resized whenever its container's width changes.
+
+    Under anywidget plotly's view draws as soon as it is rendered, often before its element is in
+    the page: plotly.js then falls back to 700 px and nothing resizes it later (the Lumino resize
+    messages the older widget handled no longer arrive). Measured on the labs' quick versions
+    (2026-12-05), live figures in labs 3, 7, 8, 9 and 11 were drawn 700 px wide in a 1250 px
+    column, differently from run to run. The observer resizes a figure whose width was not set
+    in Python when its drawn width differs from its element's.
+    """
+    view_code, found = _RENDER.subn(lambda m: _RENDER_FITTED.format(**m.groupdict()), view_code)
+    if found != 1:
+        raise BundleLayoutError(f"{_bundle_path()}: expected plotly's anywidget render() once, found {found}")
     return view_code
 
 
