@@ -181,19 +181,21 @@ def open_and_measure(browser, server, lab: str, result: LabResult, *, cold: bool
 
 def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], scratch: Path, *,
                  repeats: int, fast: bool, preheated: bool,
-                 variants: tuple[bool, ...] = (False,)) -> dict[bool, dict[str, LabResult]]:
+                 variants: dict[str, bool] | None = None) -> dict[str, dict[str, LabResult]]:
     """Every lab of ``labs_dir`` cold, then (one server with a pool of 1 per lab) preheated.
 
-    ``variants``: for each page, the values of ``without_draw_once`` it is opened with, in turn;
-    the results are keyed by them.
+    ``variants``: {name: ``without_draw_once``}, each page opened every way in turn (default:
+    ``{"after": False}``); the results are keyed by the names.
     """
-    by_variant = {variant: {lab: LabResult() for lab in labs} for variant in variants}
+    variants = variants or {"after": False}
+    by_variant = {name: {lab: LabResult() for lab in labs} for name in variants}
     with serve_labs(labs_dir, fast=fast, env=env) as server:
         for lab in labs:
             for _ in range(repeats):
-                for variant, results in by_variant.items():
+                for name, results in by_variant.items():
                     wait_until_idle(server.process.pid, 60)   # the previous page's kernel has gone
-                    open_and_measure(browser, server, lab, results[lab], cold=True, without_draw_once=variant)
+                    open_and_measure(browser, server, lab, results[lab], cold=True,
+                                     without_draw_once=variants[name])
     if preheated:
         log = scratch / f"voila-pool-{time.monotonic_ns()}.log"
         with serve_labs(labs_dir, fast=fast, env=env, pool=1, log=log) as server:
@@ -202,8 +204,9 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
                 print(f"# {labs_dir}: the kernel pools did not fill in time", file=sys.stderr)
             for lab in labs:
                 for _ in range(repeats):
-                    for variant, results in by_variant.items():
-                        open_and_measure(browser, server, lab, results[lab], cold=False, without_draw_once=variant)
+                    for name, results in by_variant.items():
+                        open_and_measure(browser, server, lab, results[lab], cold=False,
+                                         without_draw_once=variants[name])
                         expected += 1          # the page took the pooled kernel: wait for its refill
                         wait_for_pools(log, expected, server.process.pid)
     return by_variant
@@ -277,12 +280,12 @@ def main() -> int:
         browser = launch_chromium(playwright, executable)
         if args.draw_once:
             (_, folder, tree_env), = lab_copies(scratch, wanted, env, baseline=False)
-            both = measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats,
-                                fast=args.fast, preheated=args.preheated, variants=(True, False))
-            trees, before_name = {"after": both[False], "before": both[True]}, "upstream drawing"
+            trees = measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats, fast=args.fast,
+                                 preheated=args.preheated, variants={"before": True, "after": False})
+            before_name = "upstream drawing"
         else:
             trees = {label: measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats,
-                                         fast=args.fast, preheated=args.preheated)[False]
+                                         fast=args.fast, preheated=args.preheated)["after"]
                      for label, folder, tree_env in lab_copies(scratch, wanted, env, baseline=args.baseline)}
             before_name = "before"
         browser.close()

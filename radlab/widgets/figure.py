@@ -107,7 +107,12 @@ def _one_way(view_code: str) -> str:
     The labs never read those values back (no ``on_click``/``on_hover``, no computed defaults), so
     :class:`Figure` draws what Python sends and says nothing back.
     """
-    for pattern, replacement in _ONE_WAY_EDITS:
+    return _edit_view(view_code, _ONE_WAY_EDITS)
+
+
+def _edit_view(view_code: str, edits) -> str:
+    """``view_code`` with each (pattern, replacement) of ``edits`` made exactly once, else BundleLayoutError."""
+    for pattern, replacement in edits:
         view_code, found = pattern.subn(replacement, view_code)
         if found != 1:
             raise BundleLayoutError(f"{_bundle_path()}: expected {pattern.pattern!r} once in plotly's "
@@ -138,10 +143,7 @@ def _fit_to_container(view_code: str) -> str:
     column, differently from run to run. The observer resizes a figure whose width was not set
     in Python when its drawn width differs from its element's.
     """
-    view_code, found = _RENDER.subn(lambda m: _RENDER_FITTED.format(**m.groupdict()), view_code)
-    if found != 1:
-        raise BundleLayoutError(f"{_bundle_path()}: expected plotly's anywidget render() once, found {found}")
-    return view_code
+    return _edit_view(view_code, [(_RENDER, lambda m: _RENDER_FITTED.format(**m.groupdict()))])
 
 
 def _modules() -> tuple[str | None, str | None]:
