@@ -59,6 +59,42 @@ def test_switching_source_shows_the_new_image_and_its_deidentification(lab):
     assert "nothing to de-identify" in lab.deid_html.value
 
 
+def test_window_steps_reuse_the_block_averaged_frame_and_match_a_fresh_trace(monkeypatch):
+    """A level/width step re-windows the kept display-size frame: the same z as image_trace of the
+    full frame, for every source (the 1955 x 1841 radiograph included), without block-averaging it again."""
+    import radlab.widgets.collection as collection
+    from radlab.viz.images import image_trace
+
+    lab = DataCollectionLab(n_patients=2, size=32, seed=0)
+    calls = []
+    original = collection.display_pixels
+    monkeypatch.setattr(collection, "display_pixels", lambda image: calls.append(image.shape) or original(image))
+    for source in lab.source.options:
+        lab.source.value = source
+        for frame in sorted({0, lab.frame_slider.max}):
+            lab.frame_slider.value = frame
+            calls.clear()
+            for level in (lab.level_slider.value + 7 * lab.level_slider.step, lab.level_slider.min + 1):
+                lab.level_slider.value = level
+                lab.width_slider.value = lab.width_slider.value / 2
+                fresh = image_trace(lab._frame(), level=lab.window[0], width=lab.window[1], units=lab._units())
+                shown = lab.figure.data[0]
+                assert np.array_equal(np.asarray(shown.z), fresh.z), (source, frame, level)
+                assert np.array_equal(np.asarray(shown.customdata), fresh.customdata), (source, frame)
+                assert np.array_equal(np.asarray(shown.x), fresh.x) and np.array_equal(np.asarray(shown.y), fresh.y)
+            # at most once (the first step on the frame the lab opened with), never once per step
+            assert len(calls) <= 1, f"{source}: window steps block-averaged the frame {len(calls)} times"
+
+
+def test_image_trace_refuses_shown_pixels_of_another_size():
+    from radlab.viz.images import display_pixels, image_trace
+
+    image = np.arange(1030 * 700, dtype=np.float32).reshape(1030, 700)
+    assert np.array_equal(image_trace(image, shown=display_pixels(image)).z, image_trace(image).z)
+    with pytest.raises(ValueError, match=r"display_pixels\(image, max_size\)"):
+        image_trace(image, shown=image)
+
+
 def test_unknown_values_sent_from_the_browser_are_refused(lab):
     from traitlets import TraitError
 

@@ -29,7 +29,7 @@ from radlab.data.deid import PROFILE_EDITION, load_profile, mask, profile_rows
 from radlab.data.dicom import WINDOW_PRESETS, DicomImage, auto_window, read_dicom, sample_files
 from radlab.data.phantoms import LESION_TYPES, PhantomSet, make_phantoms
 from radlab.errors import DataError
-from radlab.viz.images import image_figure, image_trace
+from radlab.viz.images import display_pixels, grey_levels, image_figure, image_trace
 from radlab.widgets.figure import Figure
 
 #: viewer label -> pydicom sample file name (shown when installed; never a user-typed path)
@@ -156,6 +156,8 @@ class DataCollectionLab(W.VBox):
                           if (path := sample_files([name]).get(name)) is not None}
         self._cache: dict[str, ViewerImage] = {}
         self._syncing = False  # True while the lab itself moves sliders (no feedback loops)
+        self._shown_key: tuple | None = None  # which frame self._shown holds (see _shown_pixels)
+        self._shown = np.zeros((0, 0), dtype=np.float32)
 
         # --- DICOM viewer ------------------------------------------------------------
         self.source = W.Dropdown(options=list(self.available) + [PHANTOM_SOURCE], description="image",
@@ -351,15 +353,25 @@ class DataCollectionLab(W.VBox):
         level, width = self.window
         return f"{self.image.title} — level {level:.0f}, width {width:.0f} {self._units()}".rstrip()
 
+    def _shown_pixels(self) -> np.ndarray:
+        """The shown frame at display size, block-averaged once per image and frame, not per window step."""
+        key = (id(self.image), int(self.frame_slider.value))  # images stay in self._cache: ids are not reused
+        if self._shown_key != key:
+            self._shown_key, self._shown = key, display_pixels(self._frame())
+        return self._shown
+
     def _redraw_image(self, *, new_pixels: bool = False, new_shape: bool = False) -> None:
         """Re-window the shown frame (only z changes); new pixels/shape also update hover values and axes."""
         level, width = self.window
-        fresh = image_trace(self._frame(), level=level, width=width, units=self._units())
         with self.figure.batch_update():
             trace = self.figure.data[0]
-            trace.z = fresh.z
-            if new_pixels:
+            if new_pixels or new_shape:
+                fresh = image_trace(self._frame(), level=level, width=width, units=self._units(),
+                                    shown=self._shown_pixels())
+                trace.z = fresh.z
                 trace.customdata, trace.hovertemplate = fresh.customdata, fresh.hovertemplate
+            else:
+                trace.z = grey_levels(self._shown_pixels(), level, width)  # what image_trace(...).z is
             if new_shape:
                 trace.x, trace.y = fresh.x, fresh.y
                 h, w = self._frame().shape
