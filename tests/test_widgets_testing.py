@@ -58,6 +58,25 @@ def test_the_rule_menu_puts_the_slider_on_the_validation_choice(lab_parts):
     assert lab.val_metrics["sensitivity"] >= 0.89
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_a_rule_puts_the_slider_on_its_grid_at_or_below_the_rule_threshold(tmp_path, seed):
+    """Off the grid, the browser's slider snaps the value and sends it back: a second redraw of all
+    four figures after every rule change (seen as two kernel updates per press, 2026-12-06)."""
+    y_val, s_val = _scores(300, 0.74, seed=seed)
+    y_test, s_test = _scores(100, 0.6, seed=seed + 10)
+    lab = TestingLab(y_val, s_val, y_test, s_test, guard=TestSetGuard(tmp_path / "run"), n_boot=50)
+    step = lab.threshold_slider.step
+    for rule in RULE_LABELS:
+        lab.rule_dropdown.value = rule
+        value, exact = lab.threshold_slider.value, choose_threshold(y_val, s_val, rule, target=0.9)
+        assert value == round(round(value / step) * step, 6), (rule, value)   # what the slider would snap to
+        assert exact - step < value <= exact + 1e-9, (rule, value, exact)
+        predicted = s_val >= value   # rounding down keeps every image the rule calls positive positive
+        assert np.all(predicted[s_val >= exact])
+        if rule == "sensitivity":
+            assert lab.val_metrics["sensitivity"] >= 0.9
+
+
 def test_test_scores_are_not_touched_before_the_button(lab_parts):
     lab, calls, guard, _ = lab_parts
     lab.threshold_slider.value = 0.6

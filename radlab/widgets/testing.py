@@ -34,6 +34,7 @@ from radlab.widgets.figure import Figure
 RULE_LABELS = {"youden": "Youden's J (max sensitivity + specificity)", "accuracy": "maximum accuracy",
                "sensitivity": "sensitivity ≥ 0.90 (screening)", "0.5": "0.5 (no tuning)"}
 SENSITIVITY_TARGET = 0.90
+THRESHOLD_STEP = 0.005  # the threshold slider's step
 
 
 # ------------------------------------------------------------------ the report
@@ -93,7 +94,7 @@ class TestingLab(W.VBox):
         self.rule_dropdown = W.Dropdown(options=[(label, key) for key, label in RULE_LABELS.items()], value=rule,
                                         description="rule", layout=W.Layout(width="420px"))
         start = self._rule_threshold(rule)
-        self.threshold_slider = W.FloatSlider(value=start, min=0.0, max=1.0, step=0.005, readout_format=".3f",
+        self.threshold_slider = W.FloatSlider(value=start, min=0.0, max=1.0, step=THRESHOLD_STEP, readout_format=".3f",
                                               description="threshold", continuous_update=True,
                                               layout=W.Layout(width="420px"))
         self.reveal_button = W.Button(description="Evaluate on the test set (once)", button_style="danger",
@@ -163,8 +164,14 @@ class TestingLab(W.VBox):
         return threshold_metrics(self.y_test, self.test_scores, self.threshold)
 
     def _rule_threshold(self, rule: str) -> float:
-        t = choose_threshold(self.y_val, self.val_scores, rule, target=SENSITIVITY_TARGET)
-        return float(np.clip(t, 0.0, 1.0))
+        """The rule's threshold, on the slider's grid: the largest slider position at or below it.
+
+        The browser's slider snaps any value to its step and sends the snapped value back, which
+        redrew all four figures a second time after every rule change. Rounding down keeps every
+        validation image the rule calls positive positive, so "sensitivity ≥ 0.90" still holds.
+        """
+        t = float(np.clip(choose_threshold(self.y_val, self.val_scores, rule, target=SENSITIVITY_TARGET), 0.0, 1.0))
+        return round(float(np.floor(t / THRESHOLD_STEP + 1e-9)) * THRESHOLD_STEP, 6)
 
     def _prevalences(self) -> dict[str, float]:
         return {"validation": float(self.y_val.mean()), "test": float(self.y_test.mean())}
