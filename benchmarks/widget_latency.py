@@ -13,6 +13,10 @@ change inside a figure after it, and the update counts as drawn at the animation
 the last change of the burst (``requestAnimationFrame``). A slider goes right, left, right, ...
 so every press changes the value (a dropdown: down, up, ...).
 
+Each line also gives the most widget updates the page sent the kernel for one press: 1 is the
+control's own new value; more is an echo (the page answering the kernel, e.g. a slider snapping
+a value Python set off its step), which runs the lab's callback, and redraws, twice.
+
 With ``--baseline`` (the default) the same labs are measured on the baseline commit too
 (``benchmarks/baseline.py``), side by side in one run, matched by lab and control label.
 
@@ -90,12 +94,30 @@ class Latency:
     first_ms: np.ndarray
     done_ms: np.ndarray
     missed: int
+    updates_sent: int = 1   # most widget updates the page sent the kernel for one press (more: an echo)
 
 
 def keys_for(handle) -> tuple[str, str]:
     forth, back = ("ArrowDown", "ArrowUp") if handle.evaluate("(el) => el.tagName") == "SELECT" \
         else ("ArrowRight", "ArrowLeft")
     return (back, forth) if handle.evaluate(AT_END_JS) else (forth, back)
+
+
+class SentUpdates:
+    """Counts the widget state updates a page sends its kernel (``"method":"update"`` comm messages).
+
+    One press should send one: the control's new value. A second one is the page answering the
+    kernel, e.g. a slider snapping a value Python set off its step and sending it back, which runs
+    the lab's callback, and redraws its figures, twice.
+    """
+
+    def __init__(self, page) -> None:
+        self.count = 0
+        page.on("websocket", lambda ws: ws.on("framesent", self._sent))
+
+    def _sent(self, payload) -> None:
+        text = payload if isinstance(payload, str) else bytes(payload).decode("latin-1")
+        self.count += '"method":"update"' in text or '"method": "update"' in text
 
 
 def press_and_time(page, handle, key: str, quiet_ms: float = 300,
@@ -150,20 +172,24 @@ def choose(page, max_controls: int) -> tuple[list[tuple[object, str, tuple[int, 
 
 
 def measure(page, lab: str, handle, label: str, figures: tuple[int, ...], repeats: int,
-            warmup: int = 2) -> Latency:
+            warmup: int = 2, sent: SentUpdates | None = None) -> Latency:
     """Step the control forth and back with the keyboard; time every figure update."""
     keys = keys_for(handle)
-    first, done, missed = [], [], 0
+    first, done, missed, most_sent = [], [], 0, 0
     for i in range(warmup + repeats):
+        before = sent.count if sent else 0
         result = press_and_time(page, handle, keys[i % 2])
         if i < warmup:
             continue
+        if sent:
+            most_sent = max(most_sent, sent.count - before)
         if result is None:
             missed += 1
         else:
             first.append(result[0])
             done.append(result[1])
-    return Latency(lab, label, figures, np.array(first), np.array(done), missed)
+    return Latency(lab, label, figures, np.array(first), np.array(done), missed,
+                   most_sent if sent else 1)
 
 
 def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], *, repeats: int,
@@ -174,13 +200,14 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
         for lab in labs:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             page = context.new_page()
+            sent = SentUpdates(page)
             try:
                 open_lab(page, server.lab_url(lab))
                 page.bring_to_front()
                 page.evaluate(INSTRUMENT_JS)
                 chosen, n_plots, covered = choose(page, max_controls)
                 for handle, label, figures in chosen:
-                    results[(lab, label)] = measure(page, lab, handle, label, figures, repeats)
+                    results[(lab, label)] = measure(page, lab, handle, label, figures, repeats, sent=sent)
                 coverage[lab] = (f"{len(chosen)} controls measured; figures changed by them "
                                  f"{len(covered)} of {n_plots} on the page")
             except Exception as err:  # a lab that fails is reported; the others are measured
@@ -212,7 +239,10 @@ def report(after: dict, coverage: dict, before: dict | None) -> None:
                 then = stats(before.get((lab, label)))
                 line += (f"; before median {then[0]:.0f} ms, p95 {then[1]:.0f} ms ({then[0] / now[0]:.1f}x)"
                          if then else "; before: not measured")
-            line += f"; missed {result.missed}; meets goal: {ok}"
+            line += f"; missed {result.missed}; updates sent per press: {result.updates_sent}"
+            if before is not None and before.get((lab, label)) is not None:
+                line += f" (before {before[(lab, label)].updates_sent})"
+            line += f"; meets goal: {ok}"
         print(line)
     for lab, note in coverage.items():
         print(f"coverage_{Path(lab).stem}: {note}")
