@@ -53,6 +53,29 @@ def test_moving_the_dose_slider_redraws_the_slice_the_noise_and_the_marker(lab):
     assert "3.1% of the full dose" in lab.dose_html.value
 
 
+def _panels(fig) -> list:
+    """What the dose figure shows: each trace's values, hover values, axes and texts; the panel titles."""
+    keys = ("z", "customdata", "x", "y", "zmin", "zmax", "hovertemplate", "name", "colorscale", "xaxis", "yaxis")
+    traces = [{k: np.asarray(t[k]).tolist() if k in ("z", "customdata", "x", "y") and t[k] is not None else t[k]
+               for k in keys} for t in fig.data]
+    return traces + [a.text for a in fig.layout.annotations]
+
+
+def test_a_dose_or_denoiser_change_leaves_the_figure_a_fresh_dose_figure_would_draw(lab):
+    """The lab copies only the panels (update_dose_figure), not a whole new figure: the result is the same."""
+    for dose_level, method in ((len(DOSES) - 1, "gaussian"), (1, "residual_cnn"), (0, "low_dose")):
+        lab.dose_slider.value, lab.method_dropdown.value = dose_level, method
+        fresh = lab._dose()
+        assert _panels(lab.dose_fig) == _panels(fresh), (dose_level, method)
+        assert fresh.layout.annotations[0].text.startswith(f"{DOSES[dose_level]:.1%} dose")
+
+
+def test_another_lesion_leaves_the_figure_a_fresh_lesion_figure_would_draw(lab):
+    for case in [v for _, v in lab.case_dropdown.options] * 2:
+        lab.case_dropdown.value = case
+        assert _panels(lab.lesion_fig) == _panels(lab._lesion()), case
+
+
 def test_choosing_another_denoiser_or_lesion_redraws_its_panel(lab):
     out = _z(trace_named(lab.dose_fig, "denoised")).copy()
     lab.method_dropdown.value = "low_dose"

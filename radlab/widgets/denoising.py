@@ -19,8 +19,8 @@ from radlab.data.ct_dose import DoseSeries
 from radlab.denoising import METHOD_NAMES, DoseTable, LesionCase, most_erased
 from radlab.course.lab11_low_dose_ct_denoising import exercises
 from radlab.viz.denoising import (contrast_kept_figure, dose_curves_figure, dose_figure, lesion_figure,
-                                  update_dose_marker)
-from radlab.widgets.common import STYLE, copy_figure
+                                  update_dose_figure, update_dose_marker, update_lesion_figure)
+from radlab.widgets.common import STYLE
 from radlab.widgets.exercise import exercise_panel
 from radlab.widgets.figure import Figure
 
@@ -123,9 +123,12 @@ class DenoisingLab(W.VBox):
                            dose=self.dose, method=METHOD_NAMES.get(self.method, self.method),
                            noise_std_hu=float(self.noise_hu[k]))
 
-    def _lesion(self) -> go.Figure:
+    def _lesion_args(self) -> tuple:
         case = self.case
-        return lesion_figure(case.images_hu, case.mask, {"reference": "no-noise scan", **METHOD_NAMES}, case.cnr)
+        return case.images_hu, case.mask, {"reference": "no-noise scan", **METHOD_NAMES}, case.cnr
+
+    def _lesion(self) -> go.Figure:
+        return lesion_figure(*self._lesion_args())
 
     def _describe_dose(self) -> None:
         k = self.dose_index
@@ -147,14 +150,17 @@ class DenoisingLab(W.VBox):
 
     def refresh_dose(self) -> None:
         """The dose or the denoiser changed: redraw the slice, the noise, the output and the marker."""
-        copy_figure(self.dose_fig, self._dose())
+        k = self.dose_index
+        update_dose_figure(self.dose_fig, self.series.images_hu[k], self.series.reference_hu,
+                           self.outputs[self.method][k], dose=self.dose, method=METHOD_NAMES.get(self.method, self.method),
+                           noise_std_hu=float(self.noise_hu[k]))
         with self.curves_fig.batch_update():
             update_dose_marker(self.curves_fig, self.dose)
         self._describe_dose()
 
     def refresh_case(self) -> None:
         """Another planted lesion: redraw its panels and numbers."""
-        copy_figure(self.lesion_fig, self._lesion())
+        update_lesion_figure(self.lesion_fig, *self._lesion_args())
         self._describe_case()
 
 
