@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+from radlab.viz.style import plotly_white
 
 
 def timeline_figure(rows: Sequence[Any], counts: Sequence[int], *, height: int = 360) -> go.Figure:
@@ -14,9 +15,9 @@ def timeline_figure(rows: Sequence[Any], counts: Sequence[int], *, height: int =
     names = [f"{r.name} ({r.year})" for r in rows]
     fig = go.Figure(go.Bar(name="parameters", x=names, y=list(counts), text=[f"{c:,}" for c in counts], textposition="outside",
                            hovertext=[r.idea for r in rows], hoverinfo="x+text", marker_color="#4c78a8"))
+    plotly_white(fig)
     fig.update_layout(title="Trainable parameters of each miniature (1-channel 64 × 64 input)", height=height,
-                      yaxis=dict(type="log", title="parameters (log scale)"), margin=dict(t=50, b=40, l=60, r=20),
-                      template="plotly_white")
+                      yaxis=dict(type="log", title="parameters (log scale)"), margin=dict(t=50, b=40, l=60, r=20))
     return fig
 
 

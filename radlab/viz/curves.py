@@ -14,6 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from radlab.viz.style import plotly_white
 
 TRAIN_COLOR, VAL_COLOR, LR_COLOR, BEST_COLOR = "#1f77b4", "#ff7f0e", "#7f7f7f", "#2ca02c"
 
@@ -77,7 +78,8 @@ def history_figure(history: Any | None = None, previous: Any | None = None, *, t
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
-    fig.update_layout(title=title, height=height, template="plotly_white",
+    plotly_white(fig)
+    fig.update_layout(title=title, height=height,
                       margin=dict(l=50, r=20, t=70 if title else 50, b=40),
                       legend=dict(orientation="h", y=-0.22))
     return fig

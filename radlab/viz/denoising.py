@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.viz.images import image_trace, mask_trace
+from radlab.viz.style import plotly_white
 
 SOFT_TISSUE = (40.0, 400.0)   # the window every CT image of the lab is shown in (level, width HU)
 NOISE_RANGE_HU = 150.0        # the noise map's colour scale: ±150 HU
@@ -94,7 +95,8 @@ def dose_curves_figure(doses: Sequence[float], psnr: Mapping[str, np.ndarray], s
                                                dash="dot" if method == "low_dose" else "solid")), row=1, col=col)
     fig.add_trace(_marker(doses, psnr, ssim, current), row=1, col=1)
     fig.update_xaxes(type="log", title="dose (fraction of full)", tickformat=".1%")
-    fig.update_layout(height=height, template="plotly_white", legend=dict(orientation="h", y=-0.3),
+    plotly_white(fig)
+    fig.update_layout(height=height, legend=dict(orientation="h", y=-0.3),
                       margin=dict(l=50, r=10, t=40, b=40))
     return fig
 
@@ -135,8 +137,9 @@ def contrast_kept_figure(labels: Sequence[str], kept: Mapping[str, Sequence[floa
     fig = go.Figure(data=[go.Bar(x=list(labels), y=np.asarray(values, dtype=float), name=names.get(m, m),
                                  marker_color=COLORS.get(m, "black")) for m, values in kept.items()])
     fig.add_hline(y=0.5, line=dict(color="grey", dash="dot"))
+    plotly_white(fig)
     fig.update_layout(barmode="group", title="Lesion contrast kept (1 = as in the no-noise scan; below 0.5: erased)",
-                      yaxis_title="contrast kept", height=height, template="plotly_white",
+                      yaxis_title="contrast kept", height=height,
                       legend=dict(orientation="h", y=-0.35), margin=dict(l=50, r=10, t=50, b=40))
     return fig
 

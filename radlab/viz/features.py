@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.errors import DataError
+from radlab.viz.style import plotly_white
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
@@ -25,7 +26,8 @@ def feature_boxes_figure(values_by_feature: Mapping[str, tuple[np.ndarray, np.nd
                                  jitter=0.4, pointpos=0, marker_size=3, showlegend=i == 1, legendgroup=class_names[k]),
                           row=1, col=i)
     fig.update_annotations(font_size=11)
-    fig.update_layout(height=height, template="plotly_white", margin=dict(l=40, r=10, t=40, b=30),
+    plotly_white(fig)
+    fig.update_layout(height=height, margin=dict(l=40, r=10, t=40, b=30),
                       legend=dict(orientation="h", y=-0.15))
     return fig
 
@@ -49,7 +51,8 @@ def gates_figure(results: Mapping[str, Any], x: np.ndarray, labels: Mapping[str,
                                      line=dict(color="black", dash="dash")), row=1, col=i)
         fig.update_xaxes(range=[-0.5, 1.5], title_text="x₁", row=1, col=i)
         fig.update_yaxes(range=[-0.5, 1.5], title_text="x₂" if i == 1 else None, row=1, col=i)
-    fig.update_layout(height=height, template="plotly_white", margin=dict(l=40, r=10, t=40, b=30))
+    plotly_white(fig)
+    fig.update_layout(height=height, margin=dict(l=40, r=10, t=40, b=30))
     return fig
 
 
@@ -69,7 +72,8 @@ def depth_figure(x: np.ndarray, target: np.ndarray, fits: Mapping[str, np.ndarra
     fig.update_xaxes(title_text="x", row=1, col=1)
     fig.update_xaxes(title_text="straight pieces in the zig-zag", type="log", row=1, col=2)
     fig.update_yaxes(title_text="learnable parameters", type="log", row=1, col=2)
-    fig.update_layout(height=height, template="plotly_white", margin=dict(l=50, r=10, t=40, b=40),
+    plotly_white(fig)
+    fig.update_layout(height=height, margin=dict(l=50, r=10, t=40, b=40),
                       legend=dict(orientation="h", y=-0.2))
     return fig
 

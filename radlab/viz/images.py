@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.data.dicom import apply_window, auto_window
+from radlab.viz.style import plotly_white
 
 MAX_DISPLAY = 512          # longest side shown, in pixels
 MASK_COLOR = "#ff3b30"
@@ -202,5 +203,6 @@ def augmentation_preview_figure(original: np.ndarray, augmented: Sequence[np.nda
                                  hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>"), row=1, col=i)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x")
-    fig.update_layout(height=200, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white")
+    plotly_white(fig)
+    fig.update_layout(height=200, margin=dict(l=10, r=10, t=30, b=10))
     return fig

@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from radlab.errors import DataError
+from radlab.viz.style import plotly_white
 
 
 def kappa_figure(matrix: np.ndarray, names: Sequence[str] | None = None, *, height: int = 330) -> go.Figure:
@@ -16,7 +17,8 @@ def kappa_figure(matrix: np.ndarray, names: Sequence[str] | None = None, *, heig
     fig = go.Figure(go.Heatmap(z=m, x=names, y=names, zmin=0, zmax=1, colorscale="Blues",
                                text=np.round(m, 2), texttemplate="%{text}", colorbar=dict(title="κ"),
                                hovertemplate="%{y} vs %{x}: κ = %{z:.2f}<extra></extra>"))
-    fig.update_layout(height=height, template="plotly_white", yaxis_autorange="reversed",
+    plotly_white(fig)
+    fig.update_layout(height=height, yaxis_autorange="reversed",
                       margin=dict(l=70, r=10, t=30, b=40), title="Cohen's kappa between readers")
     return fig
 
@@ -29,7 +31,8 @@ def metrics_figure(results: Mapping[str, Mapping[str, float]], *, metrics: Seque
     metrics = list(metrics or next(iter(results.values())))
     fig = go.Figure([go.Bar(name=name, x=metrics, y=[row[m] for m in metrics], text=[f"{row[m]:.2f}" for m in metrics],
                             textposition="outside") for name, row in results.items()])
-    fig.update_layout(barmode="group", height=height, template="plotly_white", yaxis_range=[0, 1.1], title=title,
+    plotly_white(fig)
+    fig.update_layout(barmode="group", height=height, yaxis_range=[0, 1.1], title=title,
                       margin=dict(l=40, r=10, t=40 if title else 20, b=40), legend=dict(orientation="h", y=-0.2))
     return fig
 

@@ -28,6 +28,7 @@ from plotly.subplots import make_subplots
 
 from radlab.errors import DataError
 from radlab.viz.images import box_shape, image_trace, mask_trace
+from radlab.viz.style import plotly_white
 
 #: One colour per path / run, in order (plotly's default qualitative palette).
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
@@ -64,9 +65,10 @@ def loss_functions_figure() -> go.Figure:
     fig = go.Figure([go.Scatter(x=p, y=y, mode="lines", name=name, line=dict(color=_color(i % 2), dash=dash),
                                 hovertemplate="p = %{x:.2f}: loss %{y:.3f}<extra></extra>")
                      for i, (name, y, dash) in enumerate(curves)])
+    plotly_white(fig)
     fig.update_layout(title="Loss of one image against the predicted probability of a lesion",
                       xaxis_title="predicted probability p (model output after the sigmoid)",
-                      yaxis_title="loss", yaxis_range=[0, 5], height=360, template="plotly_white",
+                      yaxis_title="loss", yaxis_range=[0, 5], height=360,
                       margin=dict(l=50, r=20, t=50, b=40), legend=dict(x=0.28, y=0.98))
     return fig
 
@@ -372,7 +374,8 @@ def descent_figure(landscape: Landscape, paths: Sequence[DescentPath], *, title:
     fig.update_xaxes(title_text="step", row=1, col=last)
     fig.update_yaxes(type="log", exponentformat="power", title_text="loss − lowest loss", row=1, col=last)
     fig.update_annotations(font_size=12)
-    fig.update_layout(title=title or landscape.name, height=height, template="plotly_white",
+    plotly_white(fig)
+    fig.update_layout(title=title or landscape.name, height=height,
                       margin=dict(l=50, r=20, t=70, b=40), legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -411,7 +414,8 @@ def runs_figure(histories: Mapping[str, Any], *, title: str | None = None, log_l
     if log_loss:
         fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
     fig.update_xaxes(title_text="epoch")
-    fig.update_layout(title=title, height=height, template="plotly_white",
+    plotly_white(fig)
+    fig.update_layout(title=title, height=height,
                       margin=dict(l=50, r=20, t=70 if title else 50, b=40), legend=dict(orientation="h", y=-0.22))
     return fig
 
@@ -427,8 +431,9 @@ def sweep_figure(x: Sequence[float], series: Mapping[str, Sequence[float]], *, x
     fig = go.Figure([go.Scatter(x=x, y=list(ys), mode="lines+markers", name=name, line=dict(color=_color(i)),
                                 hovertemplate="%{x}: %{y:.3f}<extra></extra>")
                      for i, (name, ys) in enumerate(series.items())])
+    plotly_white(fig)
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=height,
-                      template="plotly_white", margin=dict(l=50, r=20, t=50 if title else 20, b=40),
+                      margin=dict(l=50, r=20, t=50 if title else 20, b=40),
                       xaxis_tickformat=".0%" if x_percent else None, showlegend=len(series) > 1)
     return fig
 
@@ -451,7 +456,8 @@ def parameter_counts_figure(counts: Mapping[str, tuple[int, int]], *, title: str
         go.Bar(y=names, x=frozen, name="frozen (kept from pretraining)", orientation="h",
                marker_color="#c7c7c7", text=[f"{f:,}" if f else "" for f in frozen], textposition="auto"),
     ])
-    fig.update_layout(barmode="stack", title=title, height=height, template="plotly_white",
+    plotly_white(fig)
+    fig.update_layout(barmode="stack", title=title, height=height,
                       xaxis_title="parameters", margin=dict(l=10, r=20, t=50 if title else 20, b=40),
                       legend=dict(orientation="h", y=-0.3))
     return fig

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from radlab.errors import DataError
 from radlab.viz.learning import DescentPath, descent_figure
+from radlab.viz.style import plotly_white
 
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
@@ -30,7 +31,8 @@ def gradient_norms_figure(norms: Mapping[str, Sequence[float]], *, height: int =
                                 line=dict(color=_COLORS[i % len(_COLORS)]),
                                 hovertemplate="layer %{x}: %{y:.2e}<extra></extra>")
                      for i, (name, v) in enumerate(norms.items())])
-    fig.update_layout(height=height, template="plotly_white", xaxis_title="hidden layer (1 = next to the input)",
+    plotly_white(fig)
+    fig.update_layout(height=height, xaxis_title="hidden layer (1 = next to the input)",
                       yaxis_title="gradient norm of the layer's weights", yaxis_type="log",
                       yaxis_exponentformat="power", margin=dict(l=60, r=10, t=30, b=40),
                       legend=dict(orientation="h", y=-0.25))

@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from radlab.viz.images import image_trace, mask_trace
+from radlab.viz.style import plotly_white
 
 TRUE_COLOR = "#30d158"    # the ground truth: green
 PRED_COLOR = "#ff9f0a"    # the prediction: orange
@@ -41,8 +42,9 @@ def dice_distribution_figure(per_image: Mapping[str, np.ndarray], *, title: str 
                    marker=dict(color=METHOD_COLORS[i % len(METHOD_COLORS)], size=5), boxmean=True)
             for i, (name, values) in enumerate(per_image.items())]
     fig = go.Figure(data=data)
+    plotly_white(fig)
     fig.update_layout(title=title, yaxis=dict(title="Dice", range=[-0.05, 1.05]), height=height,
-                      template="plotly_white", showlegend=False, margin=dict(l=50, r=10, t=50, b=40))
+                      showlegend=False, margin=dict(l=50, r=10, t=50, b=40))
     return fig
 
 
@@ -64,8 +66,9 @@ def dice_by_size_figure(area: Mapping[str, np.ndarray], per_image: Mapping[str, 
     for _name, low, _high in groups:
         if low > 0:
             fig.add_vline(x=low, line=dict(color="grey", dash="dot"))
+    plotly_white(fig)
     fig.update_layout(title="Where it fails: Dice by lesion size", xaxis_title="lesion size (pixels of the true mask)",
-                      yaxis=dict(title="Dice", range=[-0.05, 1.05]), height=height, template="plotly_white",
+                      yaxis=dict(title="Dice", range=[-0.05, 1.05]), height=height,
                       legend=dict(orientation="h", y=-0.25), margin=dict(l=50, r=10, t=50, b=40))
     return fig
 
@@ -79,8 +82,9 @@ def threshold_curve_figure(thresholds: Sequence[float], mean_dice: Sequence[floa
                                      line=dict(color=METHOD_COLORS[0])),
                           go.Scatter(x=[current], y=[at], mode="markers", name="slider",
                                      marker=dict(color=PRED_COLOR, size=14, symbol="diamond"))])
+    plotly_white(fig)
     fig.update_layout(title="U-Net: mean Dice on the test slices against the threshold", xaxis_title="threshold",
-                      yaxis=dict(title="mean Dice", range=[0, 1]), height=height, template="plotly_white",
+                      yaxis=dict(title="mean Dice", range=[0, 1]), height=height,
                       showlegend=False, margin=dict(l=50, r=10, t=50, b=40))
     return fig
 
@@ -97,7 +101,8 @@ def masks_figure(frames: np.ndarray, titles: Sequence[str], *, height: int = 300
                                  zmax=1, showscale=False, hoverinfo="skip"), row=1, col=i)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
+    plotly_white(fig)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.data.splits import LeakageReport, Split
+from radlab.viz.style import plotly_white
 
 SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
 LABEL_NAMES = {0: "no lesion", 1: "lesion"}
@@ -90,9 +91,10 @@ def split_grid_figure(splits: Mapping[str, Split], reports: Mapping[str, Leakage
                          showticklabels=col == 1, tickfont=dict(size=8), row=1, col=col)
     fig.update_yaxes(matches="y", row=1, col=2)
     fig.update_yaxes(title_text="count", row=1, col=3)
+    plotly_white(fig)
     fig.update_layout(height=max(420, 11 * len(patients) + 140), barmode="group",
                       margin=dict(l=60, r=20, t=90, b=40),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0), template="plotly_white")
+                      legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0))
     return fig
 
 
@@ -112,7 +114,8 @@ def kfold_figure(folds: Sequence[Split], patient_ids: np.ndarray) -> go.Figure:
                       xgap=2, ygap=1, hovertemplate="patient %{y}, %{x}<extra></extra>")
     fig = go.Figure(data=[heat])
     fig.update_yaxes(autorange="reversed", tickfont=dict(size=8))
-    fig.update_layout(height=max(320, 9 * len(patients) + 100), template="plotly_white",
+    plotly_white(fig)
+    fig.update_layout(height=max(320, 9 * len(patients) + 100),
                       title="k-fold by patient: orange = held out (val) in that fold, blue = train",
                       margin=dict(l=60, r=20, t=50, b=40))
     return fig
@@ -121,15 +124,15 @@ def kfold_figure(folds: Sequence[Split], patient_ids: np.ndarray) -> go.Figure:
 def leak_experiment_figure(method_names: Sequence[str]) -> go.Figure:
     """Two bar traces, ``its own test set`` and ``new patients``, empty until the experiment runs."""
     n = len(method_names)
-    return go.Figure(data=[
+    return plotly_white(go.Figure(data=[
         go.Bar(x=list(method_names), y=[0.0] * n, name="its own test set", marker_color="#8c6d31",
                error_y=dict(type="data", symmetric=False, array=[0.0] * n, arrayminus=[0.0] * n),
                text=["not run"] * n, textposition="outside"),
         go.Bar(x=list(method_names), y=[0.0] * n, name="new patients", marker_color="#1a7f37",
                text=[""] * n, textposition="outside"),
     ], layout=dict(title="Test AUC of the same CNN: press 'Train both' to measure", barmode="group",
-                   yaxis=dict(range=[0, 1.15], title="ROC AUC"), height=380, template="plotly_white",
-                   legend=dict(orientation="h", y=-0.15), margin=dict(l=60, r=20, t=50, b=60)))
+                   yaxis=dict(range=[0, 1.15], title="ROC AUC"), height=380,
+                   legend=dict(orientation="h", y=-0.15), margin=dict(l=60, r=20, t=50, b=60))))
 
 
 def patient_images_figure(phantoms: Any, n_patients: int = 3) -> go.Figure:

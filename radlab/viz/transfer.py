@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from radlab.viz.style import plotly_white
 
 #: One colour per learning-curve method / strategy.
 METHOD_COLORS = {"scratch": "#7f7f7f", "augmented": "#1f77b4", "transfer": "#d62728"}
@@ -37,9 +38,10 @@ def learning_curves_figure(curves: Any | None, methods: dict[str, str], *, title
                      for (m, label), data in zip(methods.items(), learning_curve_traces(curves, methods))])
     fig.add_hline(y=0.5, line=dict(color="#bbbbbb", dash="dot"), annotation_text="chance",
                   annotation_position="bottom right")
+    plotly_white(fig)
     fig.update_layout(title=title or "Learning curves: validation AUC against training-set size",
                       xaxis=dict(title="training images (log scale)", type="log"),
-                      yaxis=dict(title="validation AUC", range=[0.4, 1.0]), height=height, template="plotly_white",
+                      yaxis=dict(title="validation AUC", range=[0.4, 1.0]), height=height,
                       margin=dict(l=60, r=20, t=50, b=40), legend=dict(orientation="h", y=-0.2))
     return fig
 
@@ -70,7 +72,8 @@ def strategies_figure(runs: Sequence[Any], strategies: dict[str, str], *, height
                                  showlegend=False, **traces[n + i],
                                  hovertemplate="epoch %{x}: loss %{y:.4f}<extra></extra>"), row=1, col=2)
     fig.update_xaxes(title_text="epoch")
-    fig.update_layout(height=height, template="plotly_white", margin=dict(l=50, r=20, t=50, b=40),
+    plotly_white(fig)
+    fig.update_layout(height=height, margin=dict(l=50, r=20, t=50, b=40),
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -97,7 +100,8 @@ def channel_adaptation_figure(ca: Any, *, height: int = 260) -> go.Figure:
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed")
     fig.update_annotations(font_size=11)
-    fig.update_layout(height=height, template="plotly_white", margin=dict(l=10, r=10, t=40, b=10))
+    plotly_white(fig)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from radlab.viz.style import plotly_white
 
 
 def tuning_figure(result: Any, *, height: int = 340) -> go.Figure:
@@ -28,7 +29,8 @@ def tuning_figure(result: Any, *, height: int = 340) -> go.Figure:
     fig.update_yaxes(title_text="test AUC", row=1, col=1)
     fig.update_xaxes(title_text="test AUC", row=1, col=2)
     fig.update_yaxes(title_text="AUC on new patients", row=1, col=2)
-    fig.update_layout(height=height, template="plotly_white", margin=dict(l=50, r=10, t=40, b=40),
+    plotly_white(fig)
+    fig.update_layout(height=height, margin=dict(l=50, r=10, t=40, b=40),
                       legend=dict(orientation="h", y=-0.25))
     return fig
 

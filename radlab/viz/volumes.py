@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.viz.images import windowed
+from radlab.viz.style import plotly_white
 
 MASK_COLOR = "#ff7f0e"
 
@@ -59,7 +60,8 @@ def slice_view_figure(volume_hu: np.ndarray, z: int, *, level_hu: float, width_h
     fig.update_xaxes(showticklabels=False, constrain="domain")
     fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x", row=1, col=1)
     fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x2", row=1, col=2)
-    fig.update_layout(height=height, template="plotly_white", showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
+    plotly_white(fig)
+    fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
@@ -85,7 +87,8 @@ def slice_scores_figure(slice_scores: np.ndarray | None, z: int, volume_score: f
         go.Scatter(mode="lines", name="3-D CNN: score of the volume", line=dict(color="#2ca02c", dash="dash"),
                    hovertemplate="3-D: %{y:.2f}<extra></extra>", **data[2]),
     ])
-    fig.update_layout(height=height, template="plotly_white", xaxis_title="axial slice", yaxis=dict(
+    plotly_white(fig)
+    fig.update_layout(height=height, xaxis_title="axial slice", yaxis=dict(
         title="probability of a nodule", range=[0, 1.02]), margin=dict(l=60, r=20, t=20, b=40),
         legend=dict(orientation="h", y=-0.35))
     return fig
@@ -111,7 +114,8 @@ def comparison_figure(results: Sequence[Any], names: Sequence[str], *, height: i
     fig.add_trace(go.Bar(name="parameters", marker_color="#9467bd", showlegend=False, **data[2]), row=1, col=2)
     fig.add_trace(go.Bar(name="seconds", marker_color="#8c564b", showlegend=False, **data[3]), row=1, col=3)
     fig.update_yaxes(range=[0, 1], row=1, col=1)
-    fig.update_layout(height=height, template="plotly_white", barmode="group", margin=dict(l=40, r=20, t=50, b=40),
+    plotly_white(fig)
+    fig.update_layout(height=height, barmode="group", margin=dict(l=40, r=20, t=50, b=40),
                       legend=dict(orientation="h", y=-0.2))
     return fig
 
@@ -135,7 +139,8 @@ def phases_figure(non_contrast_hu: np.ndarray, venous_hu: np.ndarray, *, level_h
                       row=1, col=col)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed")
-    fig.update_layout(height=height, template="plotly_white", showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
+    plotly_white(fig)
+    fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
