@@ -6,11 +6,14 @@ another lab's module.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
+from plotly.utils import PlotlyJSONEncoder
 
 STYLE = {"description_width": "90px"}
 
@@ -24,8 +27,18 @@ def copy_figure(target: go.FigureWidget, source: go.Figure) -> None:
     with target.batch_update():
         for old, new in zip(target.data, source.data):
             old.update({k: v for k, v in new.to_plotly_json().items() if k != "type"})
-        target.layout.update(title=source.layout.title, shapes=source.layout.shapes,
-                             annotations=source.layout.annotations)
+        for name in ("title", "shapes", "annotations"):   # re-validating equal shapes costs ~4 ms each
+            if _plain(target.layout[name]) != _plain(source.layout[name]):
+                target.layout[name] = source.layout[name]
+
+
+def _plain(value: Any) -> str:
+    """A layout title, or tuple of shapes or annotations, as JSON text (to compare them)."""
+    if isinstance(value, tuple):
+        value = [item.to_plotly_json() for item in value]
+    elif hasattr(value, "to_plotly_json"):
+        value = value.to_plotly_json()
+    return json.dumps(value, cls=PlotlyJSONEncoder, sort_keys=True)
 
 
 def window_sliders(images: np.ndarray, level: float, width: float, units: str) -> tuple[W.FloatSlider, W.FloatSlider]:
