@@ -34,6 +34,20 @@ def test_the_slice_slider_scrolls_through_the_volume(lab):
     assert list(trace_named(lab.view_fig, "this slice").y) == [lab.z, lab.z]                    # the line on the coronal view
 
 
+def test_the_phases_figure_follows_every_control_as_a_fresh_one_would(lab):
+    """The lab updates the phases' values in place (phases_data), not from a rebuilt figure."""
+    n_volumes = lab.volume_slider.max + 1
+    for change in (lambda: setattr(lab.slice_slider, "value", (lab.z + 3) % 16),
+                   lambda: setattr(lab.volume_slider, "value", (lab.volume_slider.value + 1) % n_volumes),
+                   lambda: setattr(lab.window_dropdown, "value", list(WINDOWS)[-1]),
+                   lambda: setattr(lab.level_slider, "value", lab.level_slider.value + 40)):
+        change()
+        fresh = lab._phases_figure()
+        assert len(lab.phases_fig.data) == len(fresh.data) == 6
+        for shown, new in zip(lab.phases_fig.data, fresh.data):
+            np.testing.assert_array_equal(np.asarray(shown.z, dtype=float), np.asarray(new.z, dtype=float))
+
+
 def test_a_window_preset_sets_level_and_width_and_changes_the_image(lab):
     before = axial(lab)
     lab.window_dropdown.value = "mediastinum"

@@ -120,20 +120,28 @@ def comparison_figure(results: Sequence[Any], names: Sequence[str], *, height: i
     return fig
 
 
+def phases_data(non_contrast_hu: np.ndarray, venous_hu: np.ndarray, *, level_hu: float, width_hu: float,
+                mask: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """:func:`phases_figure`'s trace values in trace order (three images, three outlines): what a widget updates."""
+    outline = _outline(mask, np.shape(non_contrast_hu))
+    return [{"z": windowed(non_contrast_hu, level_hu, width_hu)}, {"z": windowed(venous_hu, level_hu, width_hu)},
+            {"z": venous_hu - non_contrast_hu}] + [dict(outline) for _ in range(3)]
+
+
 def phases_figure(non_contrast_hu: np.ndarray, venous_hu: np.ndarray, *, level_hu: float, width_hu: float,
                   mask: np.ndarray | None = None, height: int = 280) -> go.Figure:
     """Multi-phase input: the same slice before and after contrast, and what contrast added (HU)."""
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.04,
                         subplot_titles=("channel 1: non-contrast", "channel 2: venous phase",
                                         "venous − non-contrast (HU)"))
+    data = phases_data(non_contrast_hu, venous_hu, level_hu=level_hu, width_hu=width_hu, mask=mask)
     grey = dict(colorscale="gray", zmin=0, zmax=1, showscale=False, hoverinfo="skip")
-    fig.add_trace(go.Heatmap(z=windowed(non_contrast_hu, level_hu, width_hu), **grey), row=1, col=1)
-    fig.add_trace(go.Heatmap(z=windowed(venous_hu, level_hu, width_hu), **grey), row=1, col=2)
-    fig.add_trace(go.Heatmap(z=venous_hu - non_contrast_hu, colorscale="Magma", zmin=-50, zmax=250, showscale=True,
+    fig.add_trace(go.Heatmap(**data[0], **grey), row=1, col=1)
+    fig.add_trace(go.Heatmap(**data[1], **grey), row=1, col=2)
+    fig.add_trace(go.Heatmap(**data[2], colorscale="Magma", zmin=-50, zmax=250, showscale=True,
                              colorbar=dict(len=0.8, thickness=10),
                              hovertemplate="%{z:.0f} HU<extra></extra>"), row=1, col=3)
-    outline = _outline(mask, non_contrast_hu.shape)
-    for col in (1, 2, 3):
+    for col, outline in zip((1, 2, 3), data[3:]):
         fig.add_trace(go.Contour(showscale=False, contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
                                  colorscale=[[0, MASK_COLOR], [1, MASK_COLOR]], hoverinfo="skip", **outline),
                       row=1, col=col)
@@ -144,5 +152,5 @@ def phases_figure(non_contrast_hu: np.ndarray, venous_hu: np.ndarray, *, level_h
     return fig
 
 
-__all__ = ["comparison_data", "comparison_figure", "phases_figure", "slice_scores_data", "slice_scores_figure",
+__all__ = ["comparison_data", "comparison_figure", "phases_data", "phases_figure", "slice_scores_data", "slice_scores_figure",
            "slice_view_data", "slice_view_figure"]

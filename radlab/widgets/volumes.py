@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from radlab.course.lab12_volumes_3d import exercises as lab_exercises
 from radlab.volumetric import MODELS, WINDOWS, ModelResult, compare_2d_3d, load_volume_data, nodule_extent
-from radlab.viz.volumes import (comparison_data, comparison_figure, phases_figure, slice_scores_data,
+from radlab.viz.volumes import (comparison_data, comparison_figure, phases_data, phases_figure, slice_scores_data,
                                 slice_scores_figure, slice_view_data, slice_view_figure)
 from radlab.widgets.exercise import exercise_panel
 from radlab.widgets.figure import Figure
@@ -123,10 +123,15 @@ class VolumesLab(W.VBox):
         level, width = self.window
         return {"level_hu": level, "width_hu": width, "mask": self.volumes.masks[self.index], "row": self._row()}
 
-    def _phases_figure(self) -> go.Figure:
+    def _phases_args(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.volumes.volumes[self.index, self.z], self.volumes.enhanced[self.index, self.z]
+
+    def _phases_kwargs(self) -> dict[str, Any]:
         level, width = self.window
-        return phases_figure(self.volumes.volumes[self.index, self.z], self.volumes.enhanced[self.index, self.z],
-                             level_hu=level, width_hu=width, mask=self.volumes.masks[self.index, self.z])
+        return {"level_hu": level, "width_hu": width, "mask": self.volumes.masks[self.index, self.z]}
+
+    def _phases_figure(self) -> go.Figure:
+        return phases_figure(*self._phases_args(), **self._phases_kwargs())
 
     # ------------------------------------------------------------------ updates
     def _apply_preset(self) -> None:
@@ -141,10 +146,9 @@ class VolumesLab(W.VBox):
         with self.view_fig.batch_update():
             for trace, data in zip(self.view_fig.data, slice_view_data(*self._view_args(), **self._view_kwargs())):
                 trace.update(data)
-        fresh = self._phases_figure()
         with self.phases_fig.batch_update():
-            for trace, new in zip(self.phases_fig.data, fresh.data):
-                trace.z = new.z
+            for trace, data in zip(self.phases_fig.data, phases_data(*self._phases_args(), **self._phases_kwargs())):
+                trace.z = data["z"]
         self._show_scores()
         self._describe()
 
