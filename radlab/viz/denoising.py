@@ -62,13 +62,8 @@ def dose_panels(image_hu: np.ndarray, reference_hu: np.ndarray, denoised_hu: np.
     return traces, titles
 
 
-def update_dose_figure(fig: go.Figure, image_hu: np.ndarray, reference_hu: np.ndarray, denoised_hu: np.ndarray,
-                       **panels) -> None:
-    """Make ``fig`` (a :func:`dose_figure` of images of the same size) show new panels, in one batch.
-
-    Only what differs is sent: each trace's values and hover values, and the panel titles.
-    """
-    traces, titles = dose_panels(image_hu, reference_hu, denoised_hu, **panels)
+def _show_panels(fig: go.Figure, traces: Sequence[go.BaseTraceType], titles: Sequence[str]) -> None:
+    """Copy fresh panels' values (z, hover values) and titles into ``fig``, in one batch."""
     with fig.batch_update():
         for shown, fresh in zip(fig.data, traces):
             shown.z = fresh.z
@@ -76,6 +71,15 @@ def update_dose_figure(fig: go.Figure, image_hu: np.ndarray, reference_hu: np.nd
                 shown.customdata = fresh.customdata
         for annotation, title in zip(fig.layout.annotations, titles):
             annotation.text = title
+
+
+def update_dose_figure(fig: go.Figure, image_hu: np.ndarray, reference_hu: np.ndarray, denoised_hu: np.ndarray,
+                       **panels) -> None:
+    """Make ``fig`` (a :func:`dose_figure` of images of the same size) show new panels, in one batch.
+
+    Only what differs is sent: each trace's values and hover values, and the panel titles.
+    """
+    _show_panels(fig, *dose_panels(image_hu, reference_hu, denoised_hu, **panels))
 
 
 def dose_curves_figure(doses: Sequence[float], psnr: Mapping[str, np.ndarray], ssim: Mapping[str, np.ndarray],
@@ -166,14 +170,7 @@ def update_lesion_figure(fig: go.Figure, images_hu: Mapping[str, np.ndarray], ma
 
     Only the values (images, hover values, outlines) and the panel titles are sent, in one batch.
     """
-    traces, titles = lesion_panels(images_hu, mask, names, cnr, crop=crop)
-    with fig.batch_update():
-        for shown, fresh in zip(fig.data, traces):
-            shown.z = fresh.z
-            if fresh.customdata is not None:
-                shown.customdata = fresh.customdata
-        for annotation, title in zip(fig.layout.annotations, titles):
-            annotation.text = title
+    _show_panels(fig, *lesion_panels(images_hu, mask, names, cnr, crop=crop))
 
 
 __all__ = ["SOFT_TISSUE", "contrast_kept_figure", "dose_curves_figure", "dose_figure", "dose_panels", "lesion_figure",
