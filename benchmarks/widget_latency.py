@@ -18,7 +18,10 @@ control's own new value; more is an echo (the page answering the kernel, e.g. a 
 a value Python set off its step), which runs the lab's callback, and redraws, twice.
 
 With ``--baseline`` (the default) the same labs are measured on the baseline commit too
-(``benchmarks/baseline.py``), side by side in one run, matched by lab and control label.
+(``benchmarks/baseline.py``), side by side in one run, matched by lab and control label: both
+trees are served at once, each lab is open in both, and the presses alternate (new, old, new,
+old, ...), so that both ways meet the same machine. Measuring one tree after the other
+(``--sequential``) put the tree measured first at a disadvantage: 1.2-2x on the same code.
 
 Goal on 2 CPU cores: median <= 50 ms, p95 <= 100 ms for every control. Prints ``name: value``.
 
@@ -28,6 +31,7 @@ Goal on 2 CPU cores: median <= 50 ms, p95 <= 100 ms for every control. Prints ``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -217,6 +221,66 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
     return results, coverage
 
 
+def measure_interleaved(browser, copies: list[tuple[str, Path, dict[str, str]]], labs: list[str], *,
+                        repeats: int, max_controls: int, fast: bool, warmup: int = 2
+                        ) -> tuple[dict[str, dict[tuple[str, str], Latency]], dict[str, str]]:
+    """Both trees served at once; per lab, one page each; the presses alternate between the pages.
+
+    The controls are chosen on the new tree's page and found by label on the old one's; a control
+    the old page lacks is measured on the new page only.
+    """
+    results: dict[str, dict[tuple[str, str], Latency]] = {label: {} for label, _, _ in copies}
+    coverage = {}
+    with contextlib.ExitStack() as servers:
+        served = {label: servers.enter_context(serve_labs(folder, fast=fast, env=env))
+                  for label, folder, env in copies}
+        for lab in labs:
+            with contextlib.ExitStack() as contexts:
+                try:
+                    pages, sent = {}, {}
+                    for label, server in served.items():
+                        context = browser.new_context(viewport={"width": 1280, "height": 900})
+                        contexts.callback(context.close)
+                        pages[label] = context.new_page()
+                        sent[label] = SentUpdates(pages[label])
+                        open_lab(pages[label], server.lab_url(lab))
+                        pages[label].evaluate(INSTRUMENT_JS)
+                    pages["after"].bring_to_front()
+                    chosen, n_plots, covered = choose(pages["after"], max_controls)
+                    found = {}
+                    for label, page in pages.items():
+                        found[label] = {}
+                        for handle, name in controls(page):
+                            found[label].setdefault(name, handle)
+                    for _, name, figures in chosen:
+                        runs = [(label, pages[label], found[label][name]) for label in pages if name in found[label]]
+                        keys = {label: keys_for(handle) for label, _, handle in runs}
+                        times = {label: ([], [], 0, 0) for label, _, _ in runs}
+                        for i in range(warmup + repeats):
+                            for label, page, handle in runs:
+                                page.bring_to_front()
+                                before = sent[label].count
+                                result = press_and_time(page, handle, keys[label][i % 2])
+                                if i < warmup:
+                                    continue
+                                first, done, missed, most = times[label]
+                                most = max(most, sent[label].count - before)
+                                if result is None:
+                                    missed += 1
+                                else:
+                                    first.append(result[0])
+                                    done.append(result[1])
+                                times[label] = (first, done, missed, most)
+                        for label, (first, done, missed, most) in times.items():
+                            results[label][(lab, name)] = Latency(lab, name, figures, np.array(first),
+                                                                  np.array(done), missed, most)
+                    coverage[lab] = (f"{len(chosen)} controls measured; figures changed by them "
+                                     f"{len(covered)} of {n_plots} on the page")
+                except Exception as err:  # a lab that fails is reported; the others are measured
+                    coverage[lab] = f"failed: {str(err).splitlines()[0][:200]}"
+    return results, coverage
+
+
 def stats(result: Latency | None) -> tuple[float, float] | None:
     if result is None or not len(result.done_ms):
         return None
@@ -258,8 +322,10 @@ def main() -> int:
     parser.add_argument("--fast", action="store_true", help="serve the labs' quick versions (default: full)")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help=f"skip the previous way (commit {BASELINE_REF})")
+    parser.add_argument("--sequential", action="store_true",
+                        help="measure one tree after the other instead of alternating presses between them")
     parser.add_argument("--before-first", action="store_true",
-                        help="measure the baseline first (to check that the order does not matter)")
+                        help="with --sequential: measure the baseline first")
     args = parser.parse_args()
     executable = chromium_path()
     if executable is None:
@@ -277,10 +343,16 @@ def main() -> int:
         scratch = Path(tmp)
         env = benchmark_env(scratch)
         browser = launch_chromium(playwright, executable)
-        for label, folder, tree_env in lab_copies(scratch, wanted, env, baseline=args.baseline,
-                                                  before_first=args.before_first):
-            measured[label] = measure_tree(browser, folder, wanted, tree_env, repeats=args.repeats,
-                                           max_controls=args.max_controls, fast=args.fast)
+        copies = lab_copies(scratch, wanted, env, baseline=args.baseline, before_first=args.before_first)
+        if args.baseline and not args.sequential:
+            print("order: presses alternate between the two trees (new, old, ...)")
+            both, coverage = measure_interleaved(browser, copies, wanted, repeats=args.repeats,
+                                                 max_controls=args.max_controls, fast=args.fast)
+            measured = {label: (times, coverage) for label, times in both.items()}
+        else:
+            for label, folder, tree_env in copies:
+                measured[label] = measure_tree(browser, folder, wanted, tree_env, repeats=args.repeats,
+                                               max_controls=args.max_controls, fast=args.fast)
         browser.close()
     print(f"load_average_at_end: {load_average()}")
     after, coverage = measured["after"]
