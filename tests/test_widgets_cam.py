@@ -24,7 +24,7 @@ def heat(lab: CamExplorerLab) -> np.ndarray:
 
 def test_the_lab_builds_figure_widgets_with_data_in_them(lab):
     assert isinstance(lab.overlay_fig, go.FigureWidget) and isinstance(lab.report_fig, go.FigureWidget)
-    assert [t.type for t in lab.overlay_fig.data] == ["heatmap", "heatmap", "contour", "scatter"]
+    assert [t.type for t in lab.overlay_fig.data] == ["image", "heatmap", "contour", "scatter"]
     assert heat(lab).shape == (24, 24)
     assert len(trace_named(lab.report_fig, "pointing game (hit rate)").y) == 3            # CAM, Grad-CAM, saliency
 

@@ -7,7 +7,7 @@ import pytest
 from radlab import denoising as D
 from radlab.data.ct_dose import Scanner, dose_series
 from radlab.widgets.denoising import DenoisingLab
-from figures import trace_named
+from figures import shown_values, trace_named
 
 DOSES = (1.0, 0.25, 0.125, 0.03125)
 
@@ -32,7 +32,7 @@ def lab(parts, tmp_path, monkeypatch) -> DenoisingLab:
 
 
 def _z(trace) -> np.ndarray:
-    return np.asarray(trace.z, dtype=float)
+    return np.asarray(shown_values(trace), dtype=float)
 
 
 def test_the_lab_opens_on_the_residual_networks_worst_lesion_case(lab, parts):
@@ -55,9 +55,11 @@ def test_moving_the_dose_slider_redraws_the_slice_the_noise_and_the_marker(lab):
 
 def _panels(fig) -> list:
     """What the dose figure shows: each trace's values, hover values, axes and texts; the panel titles."""
-    keys = ("z", "customdata", "x", "y", "zmin", "zmax", "hovertemplate", "name", "colorscale", "xaxis", "yaxis")
-    traces = [{k: np.asarray(t[k]).tolist() if k in ("z", "customdata", "x", "y") and t[k] is not None else t[k]
-               for k in keys} for t in fig.data]
+    keys = ("type", "z", "source", "customdata", "x", "y", "x0", "dx", "y0", "dy", "zmin", "zmax", "hovertemplate",
+            "name", "colorscale", "xaxis", "yaxis")
+    values = [{k: (t[k] if k in t else None) for k in keys} for t in fig.data]   # heatmaps have no source
+    traces = [{k: np.asarray(v).tolist() if k in ("z", "customdata", "x", "y") and v is not None else v
+               for k, v in t.items()} for t in values]
     return traces + [a.text for a in fig.layout.annotations]
 
 

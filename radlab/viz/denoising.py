@@ -47,7 +47,7 @@ def dose_figure(image_hu: np.ndarray, reference_hu: np.ndarray, denoised_hu: np.
 
 
 def dose_panels(image_hu: np.ndarray, reference_hu: np.ndarray, denoised_hu: np.ndarray, *, dose: float,
-                method: str, noise_std_hu: float) -> tuple[list[go.Heatmap], list[str]]:
+                method: str, noise_std_hu: float) -> tuple[list[go.BaseTraceType], list[str]]:
     """:func:`dose_figure`'s three traces and three panel titles, without building the figure.
 
     A widget showing the figure copies these when the dose or the method changes
@@ -63,10 +63,13 @@ def dose_panels(image_hu: np.ndarray, reference_hu: np.ndarray, denoised_hu: np.
 
 
 def _show_panels(fig: go.Figure, traces: Sequence[go.BaseTraceType], titles: Sequence[str]) -> None:
-    """Copy fresh panels' values (z, hover values) and titles into ``fig``, in one batch."""
+    """Copy fresh panels' values (an image's picture or a heatmap's z, hover values) and titles into ``fig``, in one batch."""
     with fig.batch_update():
         for shown, fresh in zip(fig.data, traces):
-            shown.z = fresh.z
+            if fresh.type == "image":
+                shown.source = fresh.source
+            else:
+                shown.z = fresh.z
             if fresh.customdata is not None:
                 shown.customdata = fresh.customdata
         for annotation, title in zip(fig.layout.annotations, titles):

@@ -8,10 +8,15 @@ a side to keep the figure light; coordinates stay those of the full image.
 """
 from __future__ import annotations
 
+import base64
+import functools
+import io
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
+from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
 from plotly.subplots import make_subplots
 
 from radlab.data.dicom import apply_window, auto_window
@@ -49,6 +54,43 @@ def grey_levels(image: np.ndarray, level: float | None = None, width: float | No
     return np.round(windowed(image, level, width) * 255).astype(np.uint8)
 
 
+@functools.lru_cache(maxsize=32)
+def _palette(colorscale: str) -> np.ndarray | None:
+    """The 256 colours of a plotly colour scale as an RGB lookup table (None for plain grey)."""
+    if colorscale.lower() in ("gray", "grey", "greys_r"):
+        return None
+    colors = sample_colorscale(get_colorscale(colorscale), np.linspace(0.0, 1.0, 256), colortype="rgb")
+    return np.array([unlabel_rgb(c) for c in colors], dtype=np.float64).round().clip(0, 255).astype(np.uint8)
+
+
+def image_source(grey: np.ndarray, colorscale: str = "gray") -> str:
+    """0…255 grey levels (a 2-D uint8 array) as a data URI, through ``colorscale``: an image trace's ``source``.
+
+    The browser decodes the picture natively, so a new window or slice is drawn without plotly.js
+    re-colouring every pixel in JavaScript (a heatmap's z: ~40–50 ms a 460² frame on 2 cores; an
+    image ``source``: ~10 ms). BMP, not PNG: it is written in under 1 ms where PNG's compression
+    takes ~12 ms (460² pixels), for about twice the bytes (~280 kB as base64).
+    """
+    grey = np.asarray(grey)
+    if grey.ndim != 2 or grey.dtype != np.uint8:
+        raise ValueError(f"image_source takes a 2-D uint8 array of grey levels; got {grey.dtype} {grey.shape} "
+                         "(pass grey_levels(image, level, width))")
+    palette = _palette(colorscale)
+    picture = Image.fromarray(grey, "L") if palette is None else Image.fromarray(palette[grey], "RGB")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="BMP")
+    return "data:image/bmp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode_source(source: str) -> np.ndarray:
+    """The pixels of an :func:`image_source` data URI (uint8: H × W grey or H × W × 3 colour)."""
+    header, _, payload = str(source).partition(",")
+    if not header.startswith("data:image/") or not header.endswith(";base64"):
+        raise ValueError(f"not a base64 image data URI: {str(source)[:40]!r}...")
+    picture = Image.open(io.BytesIO(base64.b64decode(payload)))
+    return np.asarray(picture.convert("L" if picture.mode in ("L", "P") else "RGB"))
+
+
 def compact_values(values: np.ndarray) -> np.ndarray:
     """Pixel values for the hover text, as integers (int16/int32) when that loses nothing visible.
 
@@ -82,8 +124,10 @@ def display_pixels(image: np.ndarray, max_size: int = MAX_DISPLAY) -> np.ndarray
 
 def image_trace(image: np.ndarray, *, level: float | None = None, width: float | None = None,
                 colorscale: str = "gray", units: str = "", max_size: int = MAX_DISPLAY,
-                name: str = "image", shown: np.ndarray | None = None) -> go.Heatmap:
-    """The heatmap of one windowed image (z: 0…255 grey levels); hover shows the original value (HU for CT).
+                name: str = "image", shown: np.ndarray | None = None) -> go.Image:
+    """One windowed image as a picture (``source``: :func:`image_source` of its grey levels); hover
+    shows the original value (HU for CT), from ``customdata``. Pixel centres sit at full-image
+    coordinates (``x0 + i·dx``), so boxes and outlines drawn in full-image pixels line up.
 
     ``shown``: ``display_pixels(image, max_size)`` when the caller already has it (not recomputed).
     """
@@ -97,10 +141,10 @@ def image_trace(image: np.ndarray, *, level: float | None = None, width: float |
                          "display_pixels(image, max_size) or nothing")
     x, y = pixel_axes(image.shape, step)
     unit = f" {units}" if units else ""
-    return go.Heatmap(z=grey_levels(small, level, width), x=x, y=y, customdata=compact_values(small),
-                      zmin=0, zmax=255, name=name,
-                      colorscale=colorscale, showscale=False,
-                      hovertemplate=f"x %{{x:.0f}}, y %{{y:.0f}}: %{{customdata:.4g}}{unit}<extra></extra>")
+    return go.Image(source=image_source(grey_levels(small, level, width), colorscale),
+                    x0=float(x[0]), dx=float(step), y0=float(y[0]), dy=float(step),
+                    customdata=compact_values(small), name=name,
+                    hovertemplate=f"x %{{x:.0f}}, y %{{y:.0f}}: %{{customdata:.4g}}{unit}<extra></extra>")
 
 
 def mask_trace(mask: np.ndarray, *, max_size: int = MAX_DISPLAY, color: str = MASK_COLOR) -> go.Contour:

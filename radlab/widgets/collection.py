@@ -29,7 +29,7 @@ from radlab.data.deid import PROFILE_EDITION, load_profile, mask, profile_rows
 from radlab.data.dicom import WINDOW_PRESETS, DicomImage, auto_window, read_dicom, sample_files
 from radlab.data.phantoms import LESION_TYPES, PhantomSet, make_phantoms
 from radlab.errors import DataError
-from radlab.viz.images import display_pixels, grey_levels, image_figure, image_trace
+from radlab.viz.images import display_pixels, grey_levels, image_figure, image_source, image_trace
 from radlab.widgets.figure import Figure
 
 #: viewer label -> pydicom sample file name (shown when installed; never a user-typed path)
@@ -361,19 +361,19 @@ class DataCollectionLab(W.VBox):
         return self._shown
 
     def _redraw_image(self, *, new_pixels: bool = False, new_shape: bool = False) -> None:
-        """Re-window the shown frame (only z changes); new pixels/shape also update hover values and axes."""
+        """Re-window the shown frame (only the picture changes); new pixels/shape also update hover values and axes."""
         level, width = self.window
         with self.figure.batch_update():
             trace = self.figure.data[0]
             if new_pixels or new_shape:
                 fresh = image_trace(self._frame(), level=level, width=width, units=self._units(),
                                     shown=self._shown_pixels())
-                trace.z = fresh.z
+                trace.source = fresh.source
                 trace.customdata, trace.hovertemplate = fresh.customdata, fresh.hovertemplate
-            else:
-                trace.z = grey_levels(self._shown_pixels(), level, width)  # what image_trace(...).z is
+            else:   # what image_trace(...).source is
+                trace.source = image_source(grey_levels(self._shown_pixels(), level, width))
             if new_shape:
-                trace.x, trace.y = fresh.x, fresh.y
+                trace.x0, trace.dx, trace.y0, trace.dy = fresh.x0, fresh.dx, fresh.y0, fresh.dy
                 h, w = self._frame().shape
                 self.figure.layout.xaxis.range = [-0.5, w - 0.5]
                 self.figure.layout.yaxis.range = [h - 0.5, -0.5]
@@ -402,7 +402,7 @@ class DataCollectionLab(W.VBox):
         fresh = self.phantom_view()
         with self.phantom_figure.batch_update():
             image = self.phantom_figure.data[0]
-            image.z, image.customdata = fresh.data[0].z, fresh.data[0].customdata
+            image.source, image.customdata = fresh.data[0].source, fresh.data[0].customdata
             image.hovertemplate = fresh.data[0].hovertemplate
             self.phantom_figure.data[1].z = fresh.data[1].z
             self.phantom_figure.layout.shapes[0].update(fresh.layout.shapes[0].to_plotly_json())

@@ -1,0 +1,81 @@
+"""radlab.viz.images: an image is drawn as a picture (an image trace's ``source``), hover shows its values.
+
+The picture is written by Pillow and decoded here by Pillow, and drawn and hovered by plotly.js in
+chromium, so both ends are checked against the libraries that read it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from plotly.colors import sample_colorscale, unlabel_rgb
+
+from radlab.viz.images import (decode_source, display_pixels, grey_levels, image_figure, image_source,
+                               image_trace, pixel_axes)
+
+
+def test_the_picture_holds_exactly_the_windowed_grey_levels():
+    rng = np.random.default_rng(0)
+    for shape in ((1, 1), (7, 5), (128, 128), (151, 333)):     # odd widths: BMP pads every row
+        grey = rng.integers(0, 256, shape, dtype=np.uint8)
+        assert np.array_equal(decode_source(image_source(grey)), grey), shape
+
+
+def test_a_colour_scale_maps_each_grey_level_to_plotlys_colour():
+    grey = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    rgb = decode_source(image_source(grey, "Viridis"))
+    expected = np.array([unlabel_rgb(c) for c in sample_colorscale("Viridis", np.linspace(0, 1, 256))])
+    assert rgb.shape == (16, 16, 3)
+    assert np.abs(rgb.reshape(256, 3).astype(float) - expected).max() <= 0.5
+
+
+def test_image_trace_draws_the_window_and_keeps_the_values_and_full_image_coordinates():
+    image = np.arange(1030 * 700, dtype=np.float32).reshape(1030, 700)   # shown at a third of its size
+    trace = image_trace(image, level=300_000, width=200_000, units="HU")
+    shown = display_pixels(image)
+    assert isinstance(trace, go.Image)
+    assert np.array_equal(decode_source(trace.source), grey_levels(shown, 300_000, 200_000))
+    assert np.array_equal(np.asarray(trace.customdata), np.round(shown).astype(np.int32))
+    x, y = pixel_axes(image.shape, 3)
+    assert (trace.x0, trace.dx, trace.y0, trace.dy) == (x[0], 3, y[0], 3)
+
+
+def test_bad_grey_levels_get_an_error_that_names_the_fix():
+    with pytest.raises(ValueError, match=r"grey_levels\(image, level, width\)"):
+        image_source(np.zeros((4, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="not a base64 image data URI"):
+        decode_source("https://example.org/x.png")
+
+
+def test_plotly_js_draws_the_picture_and_hover_reads_the_original_value_at_full_image_coordinates():
+    import plotly
+
+    from browser import chromium_browser
+
+    image = np.arange(90 * 60, dtype=np.float32).reshape(90, 60) * 3 - 1000    # HU-like, shown at 1/1
+    bigger = np.kron(image, np.ones((7, 7), dtype=np.float32))                  # 630 × 420: shown at 1/2
+    for img, row, col in ((image, 20, 30), (bigger, 41, 61)):
+        fig = image_figure(img, level=0, width=2000, units="HU", height=760)   # a shown pixel: >= 2 screen px
+        step = 2 if img is bigger else 1
+        value = img[row * step:(row + 1) * step, col * step:(col + 1) * step].mean()
+        with chromium_browser() as browser:
+            page = browser.new_page(viewport={"width": 700, "height": 800})
+            page.set_content("<div id='plot'></div>")
+            page.add_script_tag(path=str(Path(plotly.__file__).parent / "package_data" / "plotly.min.js"))
+            page.evaluate("async (fig) => { await Plotly.newPlot('plot', fig.data, fig.layout); }",
+                          json.loads(fig.to_json()))
+            href = page.locator("#plot .imagelayer image").first.get_attribute("href")
+            assert href == fig.data[0].source
+            cx, cy = col * step + (step - 1) / 2, row * step + (step - 1) / 2
+            x, y = page.evaluate("""([cx, cy]) => {
+              const gd = document.getElementById('plot'), L = gd._fullLayout, box = gd.getBoundingClientRect();
+              return [box.left + L.xaxis._offset + L.xaxis.d2p(cx), box.top + L.yaxis._offset + L.yaxis.d2p(cy)];
+            }""", [cx, cy])
+            page.mouse.move(x, y)
+            page.wait_for_selector("#plot .hovertext", timeout=5000)
+            text = page.locator("#plot .hovertext").text_content().strip()
+            x_label, y_label = int(np.floor(cx + 0.5)), int(np.floor(cy + 0.5))   # d3 rounds halves up
+            assert text == f"x {x_label}, y {y_label}: {value:.4g} HU", (img.shape, text)
