@@ -221,11 +221,13 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
     return results, coverage
 
 
-def measure_interleaved(browser, copies: list[tuple[str, Path, dict[str, str]]], labs: list[str], *,
+def measure_interleaved(browsers: dict, copies: list[tuple[str, Path, dict[str, str]]], labs: list[str], *,
                         repeats: int, max_controls: int, fast: bool, warmup: int = 2
                         ) -> tuple[dict[str, dict[tuple[str, str], Latency]], dict[str, str]]:
     """Both trees served at once; per lab, one page each; the presses alternate between the pages.
 
+    Each tree's page has a browser of its own (``browsers``: label → browser), so both pages stay in
+    front: switching one page to the front per press repaints it whole, which slowed both trees.
     The controls are chosen on the new tree's page and found by label on the old one's; a control
     the old page lacks is measured on the new page only.
     """
@@ -239,13 +241,12 @@ def measure_interleaved(browser, copies: list[tuple[str, Path, dict[str, str]]],
                 try:
                     pages, sent = {}, {}
                     for label, server in served.items():
-                        context = browser.new_context(viewport={"width": 1280, "height": 900})
+                        context = browsers[label].new_context(viewport={"width": 1280, "height": 900})
                         contexts.callback(context.close)
                         pages[label] = context.new_page()
                         sent[label] = SentUpdates(pages[label])
                         open_lab(pages[label], server.lab_url(lab))
                         pages[label].evaluate(INSTRUMENT_JS)
-                    pages["after"].bring_to_front()
                     chosen, n_plots, covered = choose(pages["after"], max_controls)
                     found = {}
                     for label, page in pages.items():
@@ -258,7 +259,6 @@ def measure_interleaved(browser, copies: list[tuple[str, Path, dict[str, str]]],
                         times = {label: ([], [], 0, 0) for label, _, _ in runs}
                         for i in range(warmup + repeats):
                             for label, page, handle in runs:
-                                page.bring_to_front()
                                 before = sent[label].count
                                 result = press_and_time(page, handle, keys[label][i % 2])
                                 if i < warmup:
@@ -346,8 +346,10 @@ def main() -> int:
         copies = lab_copies(scratch, wanted, env, baseline=args.baseline, before_first=args.before_first)
         if args.baseline and not args.sequential:
             print("order: presses alternate between the two trees (new, old, ...)")
-            both, coverage = measure_interleaved(browser, copies, wanted, repeats=args.repeats,
+            browsers = {"after": browser, "before": launch_chromium(playwright, executable)}
+            both, coverage = measure_interleaved(browsers, copies, wanted, repeats=args.repeats,
                                                  max_controls=args.max_controls, fast=args.fast)
+            browsers["before"].close()
             measured = {label: (times, coverage) for label, times in both.items()}
         else:
             for label, folder, tree_env in copies:
