@@ -9,8 +9,11 @@ instructors use) and opened in headless chromium:
   to go idle, also after each page while the pool refills, so no kernel is still running its
   notebook while a page is timed).
 
-The time runs from navigation to the first plotly figure drawn with data and the widgets on the
-page. **Page weight**: the bytes the page received until it was drawn and stable — HTTP responses
+Three times per page, from navigation: **main content** (chromium's largest contentful paint: when
+the biggest text block, table or image of the first screen is painted, what a student sees before
+scrolling), **ready** (the first plotly figure drawn with data and the widgets on the page: the
+number the goals speak of) and **all drawn** (the last moment the number of drawn figures or shown
+controls changed, once the page is stable). **Page weight**: the bytes the page received until it was drawn and stable — HTTP responses
 (``Network.loadingFinished``' encoded length) plus the kernel websocket's messages, which carry
 every widget's state, each plotly figure's JavaScript module included — and how many copies
 carried plotly.js (``window.Plotly=``, in every build of it, marks it). Over HTTP every page
@@ -22,17 +25,21 @@ With ``--baseline`` (the default) every measurement runs on the baseline commit 
 kernels import the old ``radlab``), side by side in one run, with ratios. With ``--draw-once``
 the comparison is instead this tree with and without RadLab's page script ``plotly-draw-once.js``
 (the browser is answered an empty script for it, so jupyterlab-plotly draws its static figures
-its own way: three times), each page opened both ways in turn on the same servers. Prints
+its own way: three times), each page opened both ways in turn on the same servers. With
+``--script-from <commit>`` it is this tree with its page script against the same tree with the
+page script as it was at that commit (the browser is answered that file), the same way. Prints
 ``name: value``.
 
     .venv/bin/python benchmarks/first_render.py [--labs 01_data_collection ...] [--repeats 1] [--fast]
-                                                [--no-baseline] [--no-preheated] [--draw-once]
+                                                [--no-baseline] [--no-preheated]
+                                                [--draw-once | --script-from <commit>]
 """
 from __future__ import annotations
 
 import argparse
 import base64
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +61,22 @@ from lab_memory import high_water_mark_bytes  # noqa: E402
 #: renderer extension jupyterlab-plotly's, which is minified differently) and nowhere else.
 PLOTLY_JS_MARKER = "window.Plotly="
 GOAL_COLD_S, GOAL_PREHEATED_S = 5.0, 1.5
+
+#: Records chromium's largest-contentful-paint entries and (figures drawn/controls shown, ms) whenever
+#: that pair changes, from the page's first script on.
+PAGE_MARKS_JS = """
+window.__radlabLcp = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) window.__radlabLcp.push(entry.startTime);
+}).observe({type: 'largest-contentful-paint', buffered: true});
+window.__radlabMarks = [];
+new MutationObserver(() => {
+  const key = document.querySelectorAll('.js-plotly-plot .main-svg').length + '/' +
+              document.querySelectorAll('.widget-slider, .widget-dropdown').length;
+  const marks = window.__radlabMarks;
+  if (!marks.length || marks[marks.length - 1][0] !== key) marks.push([key, performance.now()]);
+}).observe(document, {subtree: true, childList: true});
+"""
 
 
 def kernel_process(server_pid: int, kernel_id: str) -> psutil.Process | None:
@@ -142,6 +165,10 @@ class LabResult:
 
     cold_s: list[float] = field(default_factory=list)
     preheated_s: list[float] = field(default_factory=list)
+    cold_main_content_s: list[float] = field(default_factory=list)
+    preheated_main_content_s: list[float] = field(default_factory=list)
+    cold_all_drawn_s: list[float] = field(default_factory=list)
+    preheated_all_drawn_s: list[float] = field(default_factory=list)
     weight_mb: float | None = None
     http_mb: float | None = None
     websocket_mb: float | None = None
@@ -150,17 +177,31 @@ class LabResult:
     kernel_peak_mb: float | None = None
 
 
-#: The RadLab Voila template's page script that ``--draw-once`` compares with upstream drawing.
-DRAW_ONCE_SCRIPT = "**/static/plotly-draw-once.js"
+#: The RadLab Voila template's page script that ``--draw-once`` and ``--script-from`` replace.
+PAGE_SCRIPT = "radlab/voila_templates/voila/templates/radlab/static/plotly-draw-once.js"
+PAGE_SCRIPT_URL = "**/static/plotly-draw-once.js"
+#: The page script answered by ``--draw-once``: none, so jupyterlab-plotly draws its own way.
+NO_PAGE_SCRIPT = "window.__radlabDrawOnce = null;"
+
+
+def page_script_at(ref: str) -> str:
+    """The page script as it was at commit ``ref`` (a clear error if it did not exist there)."""
+    done = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:{PAGE_SCRIPT}"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"first_render: --script-from {ref}: {PAGE_SCRIPT} is not in that commit "
+                         f"({done.stderr.strip()}); name a commit that has it")
+    return done.stdout
 
 
 def open_and_measure(browser, server, lab: str, result: LabResult, *, cold: bool,
-                     without_draw_once: bool = False) -> None:
+                     page_script: str | None = None) -> None:
+    """Open ``lab`` once and record its times; ``page_script``: answer the RadLab page script with this."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    if without_draw_once:
-        context.route(DRAW_ONCE_SCRIPT, lambda route: route.fulfill(
-            status=200, content_type="text/javascript", body="window.__radlabDrawOnce = null;"))
+    if page_script is not None:
+        context.route(PAGE_SCRIPT_URL, lambda route: route.fulfill(
+            status=200, content_type="text/javascript", body=page_script))
     page = context.new_page()
+    page.add_init_script(PAGE_MARKS_JS)
     weight = PageWeight(context, page) if cold and result.weight_mb is None else None
     try:
         loaded = open_lab(page, server.lab_url(lab))
@@ -168,7 +209,13 @@ def open_and_measure(browser, server, lab: str, result: LabResult, *, cold: bool
         print(f"# {lab}: {'cold' if cold else 'preheated'} page did not draw: {err}", file=sys.stderr)
         context.close()
         return
-    (result.cold_s if cold else result.preheated_s).append(loaded.seconds_to_draw)
+    mode = "cold" if cold else "preheated"
+    getattr(result, f"{mode}_s").append(loaded.seconds_to_draw)
+    lcp, marks = page.evaluate("() => [window.__radlabLcp, window.__radlabMarks]")
+    if lcp:
+        getattr(result, f"{mode}_main_content_s").append(lcp[-1] / 1000)
+    if marks:
+        getattr(result, f"{mode}_all_drawn_s").append(marks[-1][1] / 1000)
     if weight is not None:
         result.weight_mb = weight.total / 1e6
         result.http_mb, result.websocket_mb = weight.http / 1e6, weight.websocket / 1e6
@@ -181,13 +228,13 @@ def open_and_measure(browser, server, lab: str, result: LabResult, *, cold: bool
 
 def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], scratch: Path, *,
                  repeats: int, fast: bool, preheated: bool,
-                 variants: dict[str, bool] | None = None) -> dict[str, dict[str, LabResult]]:
+                 variants: dict[str, str | None] | None = None) -> dict[str, dict[str, LabResult]]:
     """Every lab of ``labs_dir`` cold, then (one server with a pool of 1 per lab) preheated.
 
-    ``variants``: {name: ``without_draw_once``}, each page opened every way in turn (default:
-    ``{"after": False}``); the results are keyed by the names.
+    ``variants``: {name: the page script to answer, or None for the tree's own}, each page opened
+    every way in turn (default: ``{"after": None}``); the results are keyed by the names.
     """
-    variants = variants or {"after": False}
+    variants = variants or {"after": None}
     by_variant = {name: {lab: LabResult() for lab in labs} for name in variants}
     with serve_labs(labs_dir, fast=fast, env=env) as server:
         for lab in labs:
@@ -195,7 +242,7 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
                 for name, results in by_variant.items():
                     wait_until_idle(server.process.pid, 60)   # the previous page's kernel has gone
                     open_and_measure(browser, server, lab, results[lab], cold=True,
-                                     without_draw_once=variants[name])
+                                     page_script=variants[name])
     if preheated:
         log = scratch / f"voila-pool-{time.monotonic_ns()}.log"
         with serve_labs(labs_dir, fast=fast, env=env, pool=1, log=log) as server:
@@ -206,7 +253,7 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
                 for _ in range(repeats):
                     for name, results in by_variant.items():
                         open_and_measure(browser, server, lab, results[lab], cold=False,
-                                         without_draw_once=variants[name])
+                                         page_script=variants[name])
                         expected += 1          # the page took the pooled kernel: wait for its refill
                         wait_for_pools(log, expected, server.process.pid)
     return by_variant
@@ -238,6 +285,13 @@ def report(labs: list[str], after: dict[str, LabResult], before: dict[str, LabRe
                 then = median(getattr(b, f"{mode}_s"))
                 line += f" ({before_name} {fmt(then)}, {ratio(then, now)}x faster)"
             print(f"{line}; goal <= {goal} s: {now is not None and now <= goal}")
+            for part in ("main_content", "all_drawn"):
+                now = median(getattr(a, f"{mode}_{part}_s"))
+                line = f"{key}_{mode}_{part}_s: {fmt(now)}"
+                if b is not None:
+                    then = median(getattr(b, f"{mode}_{part}_s"))
+                    line += f" ({before_name} {fmt(then)}, {ratio(then, now)}x faster)"
+                print(line)
         line = (f"{key}_page_weight_mb: {fmt(a.weight_mb)} (HTTP {fmt(a.http_mb)}, kernel messages "
                 f"{fmt(a.websocket_mb)}; {a.figures} figures, plotly.js in kernel messages {a.plotly_js_copies}x)")
         if b is not None:
@@ -259,10 +313,15 @@ def main() -> int:
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help=f"skip the previous way (commit {BASELINE_REF})")
     parser.add_argument("--no-preheated", dest="preheated", action="store_false", help="measure cold pages only")
-    parser.add_argument("--draw-once", action="store_true",
-                        help="compare this tree with and without the page script plotly-draw-once.js "
-                             "(instead of the baseline commit)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--draw-once", action="store_true",
+                       help="compare this tree with and without the page script plotly-draw-once.js "
+                            "(instead of the baseline commit)")
+    which.add_argument("--script-from", metavar="COMMIT",
+                       help="compare this tree with its page script and with the page script of COMMIT "
+                            "(instead of the baseline commit)")
     args = parser.parse_args()
+    old_script = page_script_at(args.script_from) if args.script_from else None
     executable = chromium_path()
     if executable is None:
         print("first_render: chromium not found (apt-get install -y chromium, or set RADLAB_CHROMIUM)",
@@ -278,11 +337,12 @@ def main() -> int:
         scratch = Path(tmp)
         env = benchmark_env(scratch)
         browser = launch_chromium(playwright, executable)
-        if args.draw_once:
+        if args.draw_once or args.script_from:
             (_, folder, tree_env), = lab_copies(scratch, wanted, env, baseline=False)
+            before = NO_PAGE_SCRIPT if args.draw_once else old_script
             trees = measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats, fast=args.fast,
-                                 preheated=args.preheated, variants={"before": True, "after": False})
-            before_name = "upstream drawing"
+                                 preheated=args.preheated, variants={"before": before, "after": None})
+            before_name = "upstream drawing" if args.draw_once else f"page script of {args.script_from}"
         else:
             trees = {label: measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats,
                                          fast=args.fast, preheated=args.preheated)["after"]
