@@ -280,18 +280,13 @@ def report(labs: list[str], after: dict[str, LabResult], before: dict[str, LabRe
             now = median(getattr(a, f"{mode}_s"))
             if now is None and (b is None or not getattr(b, f"{mode}_s")):
                 continue
-            line = f"{key}_{mode}_s: {fmt(now)}"
-            if b is not None:
-                then = median(getattr(b, f"{mode}_s"))
-                line += f" ({before_name} {fmt(then)}, {ratio(then, now)}x faster)"
-            print(f"{line}; goal <= {goal} s: {now is not None and now <= goal}")
-            for part in ("main_content", "all_drawn"):
-                now = median(getattr(a, f"{mode}_{part}_s"))
-                line = f"{key}_{mode}_{part}_s: {fmt(now)}"
+            for part in ("", "_main_content", "_all_drawn"):   # ready (the goals' number), then the other two
+                now = median(getattr(a, f"{mode}{part}_s"))
+                line = f"{key}_{mode}{part}_s: {fmt(now)}"
                 if b is not None:
-                    then = median(getattr(b, f"{mode}_{part}_s"))
+                    then = median(getattr(b, f"{mode}{part}_s"))
                     line += f" ({before_name} {fmt(then)}, {ratio(then, now)}x faster)"
-                print(line)
+                print(f"{line}; goal <= {goal} s: {now is not None and now <= goal}" if not part else line)
         line = (f"{key}_page_weight_mb: {fmt(a.weight_mb)} (HTTP {fmt(a.http_mb)}, kernel messages "
                 f"{fmt(a.websocket_mb)}; {a.figures} figures, plotly.js in kernel messages {a.plotly_js_copies}x)")
         if b is not None:

@@ -24,18 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from baseline import chosen_labs, load_average  # noqa: E402
 from browser import benchmark_env, chromium_path, launch_chromium, open_lab, serve_labs  # noqa: E402
-from first_render import wait_for_pools  # noqa: E402
-
-#: Records (figures drawn/controls shown, ms) whenever that pair changes, from the page's first script on.
-MARKS_JS = """
-window.__marks = [];
-new MutationObserver(() => {
-  const key = document.querySelectorAll('.js-plotly-plot .main-svg').length + '/' +
-              document.querySelectorAll('.widget-slider, .widget-dropdown').length;
-  const m = window.__marks;
-  if (!m.length || m[m.length - 1][0] !== key) m.push([key, Math.round(performance.now())]);
-}).observe(document, {subtree: true, childList: true});
-"""
+from first_render import PAGE_MARKS_JS, wait_for_pools  # noqa: E402
 
 
 def main() -> int:
@@ -71,7 +60,7 @@ def main() -> int:
                 if i == 1 or not args.warm_cache:
                     context = browser.new_context(viewport={"width": 1280, "height": 900})
                 page = context.new_page()
-                page.add_init_script(MARKS_JS)
+                page.add_init_script(PAGE_MARKS_JS)
                 cdp = context.new_cdp_session(page)
                 urls: dict[str, str] = {}
                 sizes: list[tuple[int, str]] = []
@@ -85,8 +74,8 @@ def main() -> int:
                 print(f"page{i}_first_figure_ms: {loaded.seconds_to_draw * 1000:.0f}")
                 for name in ("responseStart", "responseEnd", "domContentLoadedEventEnd", "loadEventEnd"):
                     print(f"page{i}_{name}_ms: {nav[name]:.0f}")
-                marks = page.evaluate("() => window.__marks")
-                print(f"page{i}_figures/controls_at_ms: " + ", ".join(f"{k} @ {t}" for k, t in marks))
+                marks = page.evaluate("() => window.__radlabMarks")
+                print(f"page{i}_figures/controls_at_ms: " + ", ".join(f"{k} @ {t:.0f}" for k, t in marks))
                 print(f"page{i}_http_mb: {sum(s for s, _ in sizes) / 1e6:.1f}")
                 for size, url in sorted(sizes, reverse=True)[:args.largest]:
                     print(f"page{i}_download: {size / 1e6:.2f} MB {url.split('?')[0].split('/voila/', 1)[-1]}")
