@@ -8,6 +8,7 @@ saved under tests/screenshots/.
 """
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -97,6 +98,12 @@ def test_gallery_lists_every_lab_with_its_title_and_a_working_link(server, page)
     save_screenshot(page, "gallery")
 
 
+#: The trace types of the RadLab page's plotly.js bundle, as its page script lists them.
+BUNDLE_TYPES = set(re.findall(r'"(\w+)"', re.search(
+    r"BUNDLE_TYPES = new Set\(\[(.*?)\]\)", (PROJECT_ROOT / "radlab" / "voila_templates" / "voila" / "templates" / "radlab"
+                                             / "static" / "plotly-draw-once.js").read_text(), re.S).group(1)))
+
+
 #: Each shown plotly figure's ("static" | "live", width asked for or null, width drawn, its element's width).
 FIGURE_WIDTHS_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(e => e.clientWidth > 0).map(e =>
   [e.closest('.jp-RenderedPlotly') ? 'static' : 'live', (e.layout && e.layout.width) || null,
@@ -116,7 +123,17 @@ def test_lab_draws_its_figures_and_answers_a_control_without_errors(server, voil
         # the RadLab page script (radlab/voila_templates/.../static/plotly-draw-once.js) took over
         # jupyterlab-plotly's static figures, and every figure fits its column (live ones are resized
         # by radlab.widgets.figure's observer, which waits 100 ms as plotly.js's resize does)
-        assert page.evaluate("() => window.__radlabDrawOnce") == {"wrapped": True, "patched": True, "reason": None}
+        assert page.evaluate("() => window.__radlabDrawOnce") == {
+            "wrapped": True, "patched": True, "reason": None, "bundle": "loaded"}
+        # every figure is of a trace type in the page's plotly.js bundle (plotly's cartesian one), so
+        # jupyterlab-plotly's full plotly.js was never evaluated and the live figures use the bundle
+        types = set(page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].flatMap("
+                                  "(p) => (p.data || []).map((t) => t.type || 'scatter'))"))
+        assert types and types <= BUNDLE_TYPES, f"{lab.path}: trace types outside the bundle: {types - BUNDLE_TYPES}"
+        assert page.evaluate("async () => ((await window._JUPYTERLAB['jupyterlab-plotly']"
+                             ".get('./mimeExtension'))()).RenderedPlotly.Plotly") is None
+        if page.locator(".js-plotly-plot:not(.jp-RenderedPlotly .js-plotly-plot)").count():
+            assert page.evaluate("() => globalThis.__radlabPlotly.source") == "bundle"
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
         try:
             page.wait_for_function(FIGURES_FIT_JS, timeout=10_000)

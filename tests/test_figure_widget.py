@@ -218,14 +218,17 @@ def _dashboard(static_figure: bool) -> nbformat.NotebookNode:
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
 
 
-@pytest.mark.parametrize(("static_figure", "renderer", "source"), [
-    (True, True, "page"), (False, True, "page"), (False, False, "kernel")],
-    ids=["after-a-static-figure", "alone", "without-jupyterlab-plotly"])
-def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, renderer, source):
-    """Where the page has jupyterlab-plotly (the static figures' renderer, which brings plotly.js),
-    the live figures use that copy, whether a static figure has drawn yet or not; without it, the
-    kernel sends plotly.js. The live figure is drawn and answers a slider in every case, and
-    plotly.js crosses the kernel's websocket only in the last."""
+@pytest.mark.parametrize(("static_figure", "bundle", "renderer", "source"), [
+    (True, True, True, "bundle"), (False, True, True, "bundle"),
+    (True, False, True, "page"), (False, False, True, "page"), (False, False, False, "kernel")],
+    ids=["after-a-static-figure", "alone", "no-bundle-after-a-static-figure", "no-bundle",
+         "without-jupyterlab-plotly"])
+def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, bundle, renderer, source):
+    """A RadLab page loads plotly's cartesian bundle, and its static and live figures all use that
+    copy, whether a static figure has drawn yet or not. Without the bundle, where the page has
+    jupyterlab-plotly (the static figures' renderer, which brings plotly.js) the live figures use
+    that copy; without either, the kernel sends plotly.js. The live figure is drawn and answers a
+    slider in every case, and plotly.js crosses the kernel's websocket only in the last."""
     from browser import chromium_browser, open_lab, serve_labs
 
     (tmp_path / "labs").mkdir()
@@ -234,6 +237,8 @@ def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, renderer, sou
         page = browser.new_page(viewport={"width": 800, "height": 900})
         if not renderer:
             page.route("**/labextensions/jupyterlab-plotly/**", lambda route: route.abort())
+        if not bundle:
+            page.route("**/plotly-cartesian.min.js*", lambda route: route.abort())
         received: list[int] = []
         sent: list[bytes] = []
         page.on("websocket", lambda ws: (
@@ -243,6 +248,11 @@ def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, renderer, sou
         page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= "
                                f"{1 + static_figure}", timeout=30_000)
         assert page.evaluate("() => globalThis.__radlabPlotly.source") == source
+        assert page.evaluate("() => window.__radlabDrawOnce.bundle") == ("loaded" if bundle else "failed")
+        if renderer:   # with the bundle, jupyterlab-plotly's own plotly.js is never evaluated
+            full = page.evaluate("async () => ((await window._JUPYTERLAB['jupyterlab-plotly']"
+                                 ".get('./mimeExtension'))()).RenderedPlotly.Plotly !== null")
+            assert full is (not bundle)
         live = "Array.from(document.querySelectorAll('.js-plotly-plot')).find((p) => p.data[0].type === 'heatmap')"
         assert page.evaluate(f"() => {live}.data[0].z[0][0]") == 0
         page.locator(".widget-slider .noUi-handle").first.focus()
@@ -260,7 +270,21 @@ def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, renderer, sou
         back = [frame[:200] for frame in sent if b"_js2py_" in frame]
         assert not back, f"the figure sent {len(back)} messages back to the kernel: {back[:2]}"
         biggest = max(received)
-        if source == "page":
+        if source != "kernel":
             assert biggest < 1_000_000, f"a {biggest}-byte kernel message: plotly.js came from the kernel"
         else:
             assert biggest > len(split_bundle()[0]) * 0.9, "plotly.js should have come as one kernel message"
+
+
+def test_the_page_bundle_is_the_plotly_js_version_plotly_py_expects():
+    """The RadLab Voilà template's plotly.js (plotly's cartesian bundle, vendored) is the version of
+    the installed plotly; after a plotly upgrade this fails until the bundle is refreshed:
+    ``npm pack plotly.js-cartesian-dist-min@<version>`` and copy its ``plotly-cartesian.min.js``."""
+    from plotly.offline import get_plotlyjs_version
+
+    static = Path(__file__).resolve().parent.parent / "radlab/voila_templates/voila/templates/radlab/static"
+    head = (static / "plotly-cartesian.min.js").read_text(encoding="utf-8")[:300]
+    found = re.search(r"plotly\.js \(cartesian - minified\) v(\S+)", head)
+    assert found, f"{static / 'plotly-cartesian.min.js'} does not start with plotly's cartesian bundle header"
+    assert found.group(1) == get_plotlyjs_version()
+    assert (static / "plotly-cartesian.LICENSE").read_text(encoding="utf-8").startswith("MIT License")

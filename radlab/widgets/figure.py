@@ -14,7 +14,12 @@ with plotly) fetches it over HTTP at start-up. When that copy is the version the
 expects, the library has the renderer evaluate it (an empty figure, if no static figure did it
 yet) and hands it to the live figures; only a page without it (another front end, another
 version) asks the kernel for the library module, as one binary custom message. So a page gets
-plotly.js once: not once per figure, and not once more for the widgets.
+plotly.js once: not once per figure, and not once more for the widgets. A lab under ``radlab serve``
+loads a smaller plotly.js still, plotly's cartesian bundle (the Voilà template's
+``static/plotly-cartesian.min.js``: every trace type the labs draw, about half the evaluation
+time), and the library takes that one when its version is the expected one; a live figure on such
+a page must keep to the bundle's trace types (``BUNDLE_TYPES`` in the template's
+``plotly-draw-once.js``; ``tests/test_figure_widget.py`` checks every lab's figures).
 
 Both modules are cut out of the installed plotly's own ``widgetbundle.js`` at import, so the
 JavaScript is always the version the Python side expects. If a plotly release changes the
@@ -165,6 +170,11 @@ REQUEST, REPLY = "radlab-plotly-js-request", "radlab-plotly-js"
 LOADER_ESM = (_SHARED_JS + """const WANT = __WANT__;
 const usable = (P) => !!P && P.version === WANT && typeof P.newPlot === "function";
 async function fromPage() {
+  // a RadLab page (radlab serve) loads plotly's cartesian bundle itself (static/plotly-draw-once.js)
+  if (__radlabShared.bundle) {
+    const bundle = await __radlabShared.bundle;
+    if (usable(bundle)) { __radlabShared.source = "bundle"; return bundle; }
+  }
   if (usable(globalThis.Plotly)) return globalThis.Plotly;
   // JupyterLab and Voila pages load jupyterlab-plotly (the static figures' renderer) at start-up,
   // plotly.js included; the renderer evaluates it on its first figure. Ask it for an empty one.
@@ -172,6 +182,10 @@ async function fromPage() {
     const container = globalThis._JUPYTERLAB && globalThis._JUPYTERLAB["jupyterlab-plotly"];
     if (!container) return null;
     const { RenderedPlotly: R, MIME_TYPE } = (await container.get("./mimeExtension"))();
+    if (__radlabShared.fullPlotly) {   // a RadLab page's script has taken over the renderer
+      const plotly = await __radlabShared.fullPlotly();
+      if (usable(plotly)) return plotly;
+    }
     if (!R.Plotly) {
       const empty = new R({ mimeType: MIME_TYPE });
       try { await empty.createGraph({ data: { [MIME_TYPE]: { data: [], layout: {} } } }); }
