@@ -288,3 +288,80 @@ def test_the_page_bundle_is_the_plotly_js_version_plotly_py_expects():
     assert found, f"{static / 'plotly-cartesian.min.js'} does not start with plotly's cartesian bundle header"
     assert found.group(1) == get_plotlyjs_version()
     assert (static / "plotly-cartesian.LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+
+
+def _image_dashboard() -> nbformat.NotebookNode:
+    """A live image figure: a slider gives it a new picture of the same size (and a new title), a
+    dropdown a picture of another size."""
+    cells = [
+        "import ipywidgets as w\nimport numpy as np\nfrom radlab.widgets.figure import Figure\n"
+        "from radlab.viz.images import image_trace",
+        "def picture(level, shape):\n"
+        "    h, w_ = shape\n"
+        "    return image_trace(np.arange(h * w_).reshape(h, w_) * 10.0 + 1000 * level, level=150 + 1000 * level + 50 * level,\n"
+        "                       width=300, units='HU')\n"
+        "first = picture(0, (20, 30))\n"
+        "fig = Figure(data=[first], layout={'width': 400, 'height': 300, 'margin': dict(l=0, r=0, t=30, b=0),\n"
+        "             'title': {'text': 'level 0'}, 'xaxis': {'range': [-0.5, 29.5]}, 'yaxis': {'range': [19.5, -0.5]}})\n"
+        "level = w.IntSlider(0, 0, 9, description='level')\n"
+        "size = w.Dropdown(options=['20x30', '10x15'], description='size')\n"
+        "def redraw(_=None):\n"
+        "    shape = (20, 30) if size.value == '20x30' else (10, 15)\n"
+        "    fresh = picture(level.value, shape)\n"
+        "    with fig.batch_update():\n"
+        "        t = fig.data[0]\n"
+        "        t.source, t.customdata = fresh.source, fresh.customdata\n"
+        "        t.x0, t.dx, t.y0, t.dy = fresh.x0, fresh.dx, fresh.y0, fresh.dy\n"
+        "        fig.layout.title.text = f'level {level.value}'\n"
+        "level.observe(redraw, 'value')\n"
+        "size.observe(redraw, 'value')\n"
+        "w.VBox([level, size, fig])",
+    ]
+    return new_notebook(cells=[new_code_cell(c) for c in cells], metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
+def test_a_new_picture_of_the_same_size_skips_plotly_js_redraw_and_hovers_right(tmp_path):
+    """The figure module's fast way (IMAGE_SWAP_JS): a new picture of the same size only changes the
+    image element's address, the figure's data and the hover values, and the title still follows;
+    a picture of another size goes through plotly.js. Both draw the picture sent and hover the
+    value sent for the pixel under the mouse."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    (tmp_path / "labs").mkdir()
+    nbformat.write(_image_dashboard(), tmp_path / "labs" / "images.ipynb")
+    gd = "document.querySelector('.js-plotly-plot')"
+    href = f"() => {gd}.querySelector('.imagelayer image').getAttribute('xlink:href') || " \
+           f"{gd}.querySelector('.imagelayer image').getAttribute('href')"
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 900})
+        open_lab(page, server.lab_url("images.ipynb"))
+        page.wait_for_function(f"() => {gd} && {gd}.querySelector('.imagelayer image')", timeout=30_000)
+
+        def hover(row: int, col: int) -> float:
+            x, y = page.evaluate(f"""() => {{
+              const g = {gd}, L = g._fullLayout, box = g.getBoundingClientRect();
+              return [box.left + L._size.l + L.xaxis.d2p({col}), box.top + L._size.t + L.yaxis.d2p({row})];
+            }}""")
+            page.mouse.move(x - 40, y - 40)
+            page.wait_for_timeout(100)
+            page.mouse.move(x, y)
+            page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
+            text = page.locator(".js-plotly-plot .hovertext").text_content()   # "x 6, y 0: 60.00 HU"
+            return float(text.split(": ")[1].removesuffix(" HU"))
+
+        assert hover(0, 6) == 60.0         # (0·30 + 6) · 10
+        before = page.evaluate(href)
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")      # level 1: the same size
+        page.wait_for_function(f"() => ({href})() !== {json.dumps(before)}", timeout=15_000)
+        assert page.evaluate("() => globalThis.__radlabImageSwaps") == 1
+        assert page.evaluate(href) == page.evaluate(f"() => {gd}.data[0].source")
+        page.wait_for_function(f"() => {gd}.querySelector('.gtitle').textContent === 'level 1'", timeout=5000)
+        assert hover(1, 4) == 1340.0       # 1000 + (1·30 + 4) · 10, the value sent with the new picture
+
+        page.locator(".widget-dropdown select").select_option("10x15")   # another size: plotly.js redraws
+        page.wait_for_function(f"() => {gd}._fullData[0] && {gd}.calcdata[0][0].w === 15", timeout=15_000)
+        assert page.evaluate("() => globalThis.__radlabImageSwaps") == 1
+        assert page.evaluate(href) == page.evaluate(f"() => {gd}.data[0].source")
+        assert hover(0, 2) == 1020.0
