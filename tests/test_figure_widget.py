@@ -302,7 +302,9 @@ def _image_dashboard() -> nbformat.NotebookNode:
         "                       width=300, units='HU')\n"
         "first = picture(0, (20, 30))\n"
         "fig = Figure(data=[first], layout={'width': 400, 'height': 300, 'margin': dict(l=0, r=0, t=30, b=0),\n"
-        "             'title': {'text': 'level 0'}, 'xaxis': {'range': [-0.5, 29.5]}, 'yaxis': {'range': [19.5, -0.5]}})\n"
+        "             'title': {'text': 'level 0'}, 'xaxis': {'range': [-0.5, 29.5]}, 'yaxis': {'range': [19.5, -0.5]},\n"
+        "             'annotations': [dict(text='panel 0', x=0.5, y=1, xref='paper', yref='paper', xanchor='center',\n"
+        "                                  yanchor='bottom', showarrow=False)]})\n"
         "level = w.IntSlider(0, 0, 9, description='level')\n"
         "size = w.Dropdown(options=['20x30', '10x15'], description='size')\n"
         "def redraw(_=None):\n"
@@ -313,6 +315,7 @@ def _image_dashboard() -> nbformat.NotebookNode:
         "        t.source, t.customdata = fresh.source, fresh.customdata\n"
         "        t.x0, t.dx, t.y0, t.dy = fresh.x0, fresh.dx, fresh.y0, fresh.dy\n"
         "        fig.layout.title.text = f'level {level.value}'\n"
+        "        fig.layout.annotations[0].text = f'panel {level.value}'\n"
         "level.observe(redraw, 'value')\n"
         "size.observe(redraw, 'value')\n"
         "w.VBox([level, size, fig])",
@@ -358,6 +361,10 @@ def test_a_new_picture_of_the_same_size_skips_plotly_js_redraw_and_hovers_right(
         assert page.evaluate("() => globalThis.__radlabImageSwaps") == 1
         assert page.evaluate(href) == page.evaluate(f"() => {gd}.data[0].source")
         page.wait_for_function(f"() => {gd}.querySelector('.gtitle').textContent === 'level 1'", timeout=5000)
+        # the subplot title (an annotation) is rewritten in place, and plotly.js knows its new text
+        assert page.evaluate("() => globalThis.__radlabTitleSwaps") == 1
+        assert page.evaluate(f"() => [{gd}.querySelector('.annotation-text').textContent, "
+                             f"{gd}.layout.annotations[0].text, {gd}._fullLayout.annotations[0].text]") == ["panel 1"] * 3
         assert hover(1, 4) == 1340.0       # 1000 + (1·30 + 4) · 10, the value sent with the new picture
 
         page.locator(".widget-dropdown select").select_option("10x15")   # another size: plotly.js redraws
@@ -365,3 +372,5 @@ def test_a_new_picture_of_the_same_size_skips_plotly_js_redraw_and_hovers_right(
         assert page.evaluate("() => globalThis.__radlabImageSwaps") == 1
         assert page.evaluate(href) == page.evaluate(f"() => {gd}.data[0].source")
         assert hover(0, 2) == 1020.0
+        # plotly.js's full redraw (the new size) draws the title text the fast update left in the figure
+        assert page.evaluate(f"() => {gd}.querySelector('.annotation-text').textContent") == "panel 1"

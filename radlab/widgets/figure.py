@@ -101,9 +101,11 @@ def split_bundle() -> tuple[str, str]:
 #: hover values, ``customdata``) of image traces drawn as real images, at the same pixel size,
 #: :data:`IMAGE_SWAP_JS` writes the new values into the figure's data and full data (as restyle
 #: would), points the element at the new picture and reloads the hover canvas plotly.js keeps
-#: for it; a layout part of an update (a title) still goes through ``Plotly.relayout``. Anything
-#: else takes plotly.js's own way. ``window.__radlabImageSwaps`` counts the fast updates
-#: (``tests/test_figure_widget.py`` checks both ways draw and hover the same).
+#: for it. Likewise a new plain text for a subplot title (a centred annotation: plotly.js would
+#: recompute the whole figure for it) is written into the layout, full layout and its text element;
+#: any other layout change still goes through ``Plotly.relayout``, and any other restyle through
+#: plotly.js's own way. ``window.__radlabImageSwaps`` and ``__radlabTitleSwaps`` count the fast
+#: updates (``tests/test_figure_widget.py`` checks that both ways draw and hover the same).
 IMAGE_SWAP_JS = r"""
 const __radlabXlink = "http://www.w3.org/1999/xlink";
 function __radlabImageSize(source) {   // [width, height] of a BMP or PNG data URI, from its header
@@ -120,7 +122,7 @@ function __radlabImageSize(source) {   // [width, height] of a BMP or PNG data U
   return [be(16), be(20)];
 }
 function __radlabSwapImages(gd, style, traces) {
-  const keys = Object.keys(style || {}).filter((k) => k !== "_doNotReportToPy");
+  const keys = Object.keys(style || {}).filter(__radlabNotSent);
   if (!keys.length || keys.some((k) => k !== "source" && k !== "customdata") || !("source" in style)) return false;
   const indexes = traces === undefined || traces === null ? (gd.data || []).map((_, i) => i) : [].concat(traces);
   const plan = [];
@@ -156,13 +158,46 @@ function __radlabSwapImages(gd, style, traces) {
   globalThis.__radlabImageSwaps = (globalThis.__radlabImageSwaps || 0) + 1;
   return true;
 }
+const __radlabNotSent = (k) => k !== "_doNotReportToPy";   // the view's marker in the data it passes
+const __radlabAnnotationText = /^annotations(?:\.(\d+)|\[(\d+)\])\.text$/;
+function __radlabSetTitles(gd, layout) {
+  // plain new texts of centred annotations without arrows (subplot titles): plotly.js gives an
+  // annotation's text editType "calc+arraydraw", so relayout recomputes and redraws the whole figure
+  const rest = {}, plan = [];
+  for (const [key, value] of Object.entries(layout || {})) {
+    const m = __radlabAnnotationText.exec(key);
+    const i = m ? Number(m[1] ?? m[2]) : -1;
+    const full = m && ((gd._fullLayout && gd._fullLayout.annotations) || [])[i];
+    const element = full && gd.querySelector(`.annotation[data-index="${i}"] text.annotation-text`);
+    if (element && typeof value === "string" && /^[^<>&$\n]+$/.test(value) && typeof full.text === "string"
+        && /^[^<>&$\n]+$/.test(full.text) && !full.showarrow && full.xanchor === "center"
+        && full.align === "center" && full.visible !== false && (gd.layout.annotations || [])[i]) {
+      plan.push({ i, full, element, value });
+    } else {
+      rest[key] = value;
+    }
+  }
+  for (const { i, full, element, value } of plan) {
+    gd.layout.annotations[i].text = full.text = value;
+    element.textContent = value;
+    element.setAttribute("data-unformatted", value);
+  }
+  if (plan.length) globalThis.__radlabTitleSwaps = (globalThis.__radlabTitleSwaps || 0) + 1;
+  return rest;
+}
 function __radlabSwapping(lib) {
   const fast = Object.create(lib);
+  const relayoutRest = (gd, layout) => {
+    const rest = __radlabSetTitles(gd, layout);
+    return Object.keys(rest).some(__radlabNotSent) ? lib.relayout(gd, rest) : Promise.resolve(gd);
+  };
   fast.restyle = (gd, style, traces) => (__radlabSwapImages(gd, style, traces)
     ? Promise.resolve(gd) : lib.restyle(gd, style, traces));
+  fast.relayout = (gd, layout, ...more) => (typeof layout === "object" && layout !== null && !more.length
+    ? relayoutRest(gd, layout) : lib.relayout(gd, layout, ...more));
   fast.update = (gd, style, layout, traces) => {
-    if (!__radlabSwapImages(gd, style, traces)) return lib.update(gd, style, layout, traces);
-    return Object.keys(layout || {}).length ? lib.relayout(gd, layout) : Promise.resolve(gd);
+    const restyled = !Object.keys(style || {}).some(__radlabNotSent) || __radlabSwapImages(gd, style, traces);
+    return restyled ? relayoutRest(gd, layout) : lib.update(gd, style, layout, traces);
   };
   return fast;
 }
