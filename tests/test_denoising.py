@@ -82,3 +82,22 @@ def test_both_cnns_train_with_fit_and_denoise_whole_slices(data):
         assert len(result.history) == 1 and result.history.metric_name == "PSNR"
         out = D.cnn_denoiser(result.model)(data.test_low[0])
         assert out.shape == data.test_low[0].shape and np.all(np.isfinite(out))
+
+
+def test_the_dose_figures_noise_panel_is_a_picture_of_the_noise_in_rdbu():
+    """The noise panel is an image trace (so a dose step only swaps pictures in the browser): its
+    colours are plotly's RdBu at ±NOISE_RANGE_HU, as the heatmap's zmin/zmax were, and its hover
+    values are the noise itself."""
+    from radlab.viz.denoising import NOISE_RANGE_HU, dose_panels
+    from radlab.viz.images import _palette, decode_source, grey_levels
+
+    rng = np.random.default_rng(0)
+    reference = rng.normal(40, 5, (64, 64)).astype(np.float32)
+    image = reference + rng.normal(0, 60, (64, 64)).astype(np.float32)
+    traces, titles = dose_panels(image, reference, reference, dose=0.25, method="none", noise_std_hu=60)
+    noise = traces[1]
+    assert noise.type == "image" and noise.name == "noise" and titles[1].startswith("noise")
+    expected = _palette("RdBu")[grey_levels(image - reference, 0.0, 2 * NOISE_RANGE_HU)]
+    assert np.array_equal(decode_source(noise.source), expected)
+    assert np.allclose(np.asarray(noise.customdata, dtype=float), image - reference, atol=0.5)
+    assert noise.hovertemplate.endswith(" HU<extra></extra>")
