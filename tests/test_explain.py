@@ -295,3 +295,20 @@ def test_one_image_is_explained_on_one_thread_and_the_threads_are_restored():
         np.testing.assert_allclose(one[0], batch[0], atol=1e-5)   # the same map either way
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_adversarial_figures_perturbation_is_a_picture_in_rdbu_r_with_the_change_as_hover_values():
+    from radlab.viz.explain import adversarial_figure
+    from radlab.viz.images import _palette, decode_source, grey_levels
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (32, 32)).astype(np.float32)
+    adversarial = image + rng.choice([-1, 1], (32, 32)).astype(np.float32) * 0.0005   # changes below 0.001
+    fig = adversarial_figure(image, adversarial, level=0.5, width=1.0, eps_units=0.0005,
+                             prediction="benign (60%)", adversarial_prediction="malignant (55%)")
+    trace = [t for t in fig.data if t.meta == "perturbation"][0]
+    assert trace.type == "image"
+    delta = adversarial - image
+    assert np.allclose(np.asarray(trace.customdata, dtype=float), delta, atol=1e-7)   # not rounded to 0
+    bound = max(0.0005, float(np.abs(delta).max()))
+    assert np.array_equal(decode_source(trace.source), _palette("RdBu_r")[grey_levels(delta, 0.0, 2 * bound)])

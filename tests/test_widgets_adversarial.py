@@ -19,7 +19,7 @@ def lab() -> AdversarialLab:
 
 
 def adversarial_z(lab: AdversarialLab) -> np.ndarray:
-    return np.asarray(trace_named(lab.adversarial_fig, "perturbation").z, dtype=float)
+    return np.asarray(trace_named(lab.adversarial_fig, "perturbation").customdata, dtype=float)   # the change per pixel
 
 
 def test_the_lab_builds_figure_widgets_with_data_in_them(lab):

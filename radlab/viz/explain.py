@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.explain import METHODS, RightReasonReport
-from radlab.viz.images import box_shape, image_trace, mask_trace, square_axes
+from radlab.viz.images import box_shape, display_pixels, image_trace, mask_trace, square_axes
 
 #: Transparent where the map is cold, then blue → yellow → red: the image stays readable underneath.
 HEAT_COLORSCALE = [[0.0, "rgba(0,0,255,0)"], [0.2, "rgba(0,0,255,0)"], [0.4, "rgba(0,160,255,0.45)"],
@@ -76,9 +76,12 @@ def adversarial_figure(image: np.ndarray, adversarial: np.ndarray, *, level: flo
               f"adversarial: {adversarial_prediction}" + (" — FLIPPED" if flipped else "")]
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
     fig.add_trace(image_trace(image, level=level, width=width, units=units).update(meta="original"), row=1, col=1)
-    fig.add_trace(go.Heatmap(z=delta, zmin=-bound, zmax=bound, zmid=0.0, colorscale="RdBu_r", showscale=False,
-                             meta="perturbation",
-                             hovertemplate=f"x %{{x}}, y %{{y}}: change %{{z:.3g}} {units}<extra></extra>"),
+    # a picture (not a heatmap) so that a new ε or attack only swaps pictures in the browser; the
+    # hover values are the change itself, unrounded (compact_values would round a change of < 0.001)
+    shown = display_pixels(delta)
+    fig.add_trace(image_trace(delta, level=0.0, width=2 * bound, colorscale="RdBu_r", units=units, shown=shown)
+                  .update(meta="perturbation", customdata=shown.astype(np.float32),
+                          hovertemplate=f"x %{{x:.0f}}, y %{{y:.0f}}: change %{{customdata:.3g}} {units}<extra></extra>"),
                   row=1, col=2)
     fig.add_trace(image_trace(adversarial, level=level, width=width, units=units).update(meta="adversarial"),
                   row=1, col=3)

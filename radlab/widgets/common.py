@@ -29,7 +29,18 @@ def copy_figure(target: go.FigureWidget, source: go.Figure) -> None:
             old.update({k: v for k, v in new.to_plotly_json().items() if k != "type"})
         for name in ("title", "shapes", "annotations"):   # re-validating equal shapes costs ~4 ms each
             if _plain(target.layout[name]) != _plain(source.layout[name]):
-                target.layout[name] = source.layout[name]
+                if name == "annotations" and _only_texts_differ(target.layout.annotations, source.layout.annotations):
+                    for shown, fresh in zip(target.layout.annotations, source.layout.annotations):
+                        if shown.text != fresh.text:   # sent as annotations.i.text: the browser rewrites it in place
+                            shown.text = fresh.text
+                else:
+                    target.layout[name] = source.layout[name]
+
+
+def _only_texts_differ(shown: tuple, fresh: tuple) -> bool:
+    """Whether two tuples of annotations (subplot titles) differ in their texts only."""
+    strip = [{k: v for k, v in a.to_plotly_json().items() if k != "text"} for a in (*shown, *fresh)]
+    return len(shown) == len(fresh) and strip[:len(shown)] == strip[len(shown):]
 
 
 def _plain(value: Any) -> str:
