@@ -5,8 +5,8 @@
 // application/vnd.plotly.v1+json) evaluates its full plotly.js build (4.8 MB, every trace type) on
 // the page's first figure, a task of ~0.7 s on 2 cores that held back the kernel's websocket
 // handshake. This page instead loads plotly's own cartesian bundle (static/plotly-cartesian.min.js,
-// 1.5 MB: the trace types in BUNDLE_TYPES, every type the labs draw) once the page's text is
-// painted. The static figures here and the live ones (radlab/widgets/figure.py, through
+// 1.5 MB: the trace types in BUNDLE_TYPES, every type the labs draw) when the first figure
+// needs it. The static figures here and the live ones (radlab/widgets/figure.py, through
 // globalThis.__radlabPlotly.bundle) draw with it; a static figure with another trace type (a
 // table, a 3-D plot) is drawn by jupyterlab-plotly's own plotly.js, as before. The template gives
 // the bundle's address in this script's data-plotly attribute; without it nothing changes.
@@ -41,29 +41,38 @@
     return { promise, resolve };
   })());
   const src = document.currentScript && document.currentScript.dataset.plotly;
-  shared.bundle = !src ? null : new Promise((resolve) => {
-    state.bundle = "waiting";
-    const load = () => {
-      state.bundle = "loading";
-      const script = document.createElement("script");
-      script.src = src;
-      script.async = true;
-      script.onload = () => {
-        const P = window.Plotly;
-        const ok = !!P && typeof P.newPlot === "function";
-        state.bundle = ok ? "loaded" : "unusable";
-        resolve(ok ? P : null);
-      };
-      script.onerror = () => {
-        state.bundle = "failed";
-        console.warn("radlab: plotly.js bundle not loaded; jupyterlab-plotly's plotly.js draws instead:", src);
-        resolve(null);
-      };
-      document.head.appendChild(script);
+  // Downloaded at once (a preload), evaluated when a figure first asks for it: Voila's own start-up
+  // (its extensions, the kernel's websocket) goes first, and plotly.js is evaluated while the page
+  // waits for the kernel (measured with benchmarks/first_render.py --script-from).
+  let loading = null;
+  const load = () => (loading ??= new Promise((resolve) => {
+    state.bundle = "loading";
+    const script = document.createElement("script");
+    script.src = src;
+    script.async = true;
+    script.onload = () => {
+      const P = window.Plotly;
+      const ok = !!P && typeof P.newPlot === "function";
+      state.bundle = ok ? "loaded" : "unusable";
+      resolve(ok ? P : null);
     };
-    // after the first frame is painted (a task queued from an animation frame runs after it)
-    requestAnimationFrame(() => setTimeout(load, 0));
-  });
+    script.onerror = () => {
+      state.bundle = "failed";
+      console.warn("radlab: plotly.js bundle not loaded; jupyterlab-plotly's plotly.js draws instead:", src);
+      resolve(null);
+    };
+    document.head.appendChild(script);
+  }));
+  if (src) {
+    state.bundle = "waiting";
+    const preload = document.createElement("link");
+    preload.rel = "preload";
+    preload.as = "script";
+    preload.href = src;
+    document.head.appendChild(preload);
+  }
+  // a thenable: awaiting it (the static figures below, the live figures' loader) starts the evaluation
+  shared.bundle = !src ? null : { then: (ok, fail) => load().then(ok, fail) };
   const bundleDraws = (data) => (data || []).every((trace) => BUNDLE_TYPES.has((trace && trace.type) || "scatter"));
 
   function patch(mod) {
