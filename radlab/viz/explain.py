@@ -80,7 +80,7 @@ def adversarial_figure(image: np.ndarray, adversarial: np.ndarray, *, level: flo
     # hover values are the change itself, unrounded (compact_values would round a change of < 0.001)
     shown = display_pixels(delta)
     fig.add_trace(image_trace(delta, level=0.0, width=2 * bound, colorscale="RdBu_r", units=units, shown=shown)
-                  .update(meta="perturbation", customdata=shown.astype(np.float32),
+                  .update(meta="perturbation", customdata=shown,
                           hovertemplate=f"x %{{x:.0f}}, y %{{y:.0f}}: change %{{customdata:.3g}} {units}<extra></extra>"),
                   row=1, col=2)
     fig.add_trace(image_trace(adversarial, level=level, width=width, units=units).update(meta="adversarial"),

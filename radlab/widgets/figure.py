@@ -108,18 +108,14 @@ def split_bundle() -> tuple[str, str]:
 #: updates (``tests/test_figure_widget.py`` checks that both ways draw and hover the same).
 IMAGE_SWAP_JS = r"""
 const __radlabXlink = "http://www.w3.org/1999/xlink";
-function __radlabImageSize(source) {   // [width, height] of a BMP or PNG data URI, from its header
-  const m = /^data:image\/(bmp|png);base64,/.exec(source);
-  if (!m) return null;
+const __radlabBmp = "data:image/bmp;base64,";   // what radlab.viz.images.image_source writes
+function __radlabImageSize(source) {   // [width, height] of a BMP data URI, from its header
+  if (!source.startsWith(__radlabBmp)) return null;
   let head;
-  try { head = atob(source.slice(m[0].length, m[0].length + 40)); } catch (err) { return null; }
-  const byte = (i) => head.charCodeAt(i);
-  if (m[1] === "bmp") {
-    const le = (i) => (byte(i) | (byte(i + 1) << 8) | (byte(i + 2) << 16) | (byte(i + 3) << 24));
-    return [Math.abs(le(18)), Math.abs(le(22))];
-  }
-  const be = (i) => ((byte(i) << 24) | (byte(i + 1) << 16) | (byte(i + 2) << 8) | byte(i + 3)) >>> 0;
-  return [be(16), be(20)];
+  try { head = atob(source.slice(__radlabBmp.length, __radlabBmp.length + 40)); } catch (err) { return null; }
+  const le = (i) => head.charCodeAt(i) | (head.charCodeAt(i + 1) << 8) | (head.charCodeAt(i + 2) << 16)
+    | (head.charCodeAt(i + 3) << 24);
+  return [Math.abs(le(18)), Math.abs(le(22))];
 }
 function __radlabSwapImages(gd, style, traces) {
   const keys = Object.keys(style || {}).filter(__radlabNotSent);
@@ -160,6 +156,8 @@ function __radlabSwapImages(gd, style, traces) {
 }
 const __radlabNotSent = (k) => k !== "_doNotReportToPy";   // the view's marker in the data it passes
 const __radlabAnnotationText = /^annotations(?:\.(\d+)|\[(\d+)\])\.text$/;
+// text plotly.js draws as it is (no tags, entities or LaTeX, one line)
+const __radlabPlainText = (text) => typeof text === "string" && /^[^<>&$\n]+$/.test(text);
 function __radlabSetTitles(gd, layout) {
   // plain new texts of centred annotations without arrows (subplot titles): plotly.js gives an
   // annotation's text editType "calc+arraydraw", so relayout recomputes and redraws the whole figure
@@ -169,8 +167,7 @@ function __radlabSetTitles(gd, layout) {
     const i = m ? Number(m[1] ?? m[2]) : -1;
     const full = m && ((gd._fullLayout && gd._fullLayout.annotations) || [])[i];
     const element = full && gd.querySelector(`.annotation[data-index="${i}"] text.annotation-text`);
-    if (element && typeof value === "string" && /^[^<>&$\n]+$/.test(value) && typeof full.text === "string"
-        && /^[^<>&$\n]+$/.test(full.text) && !full.showarrow && full.xanchor === "center"
+    if (element && __radlabPlainText(value) && __radlabPlainText(full.text) && !full.showarrow && full.xanchor === "center"
         && full.align === "center" && full.visible !== false && (gd.layout.annotations || [])[i]) {
       plan.push({ i, full, element, value });
     } else {

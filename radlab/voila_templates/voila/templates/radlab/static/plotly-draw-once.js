@@ -1,4 +1,4 @@
-// RadLab, Voila pages only: plotly.js loaded once, small, after the first paint; and
+// RadLab, Voila pages only: a small plotly.js, loaded once, when the first figure needs it; and
 // jupyterlab-plotly draws each static figure once instead of three times.
 //
 // plotly.js: jupyterlab-plotly (the renderer of every static plotly figure,
@@ -84,10 +84,10 @@
       return leave("RenderedPlotly is not laid out as expected");
     }
     const original = R.prototype.createGraph;
-    let loading = null;
+    let fullLoading = null;
     // jupyterlab-plotly's own plotly.js, loaded by the renderer's own code on an empty figure that
     // is not in the page (its offsetWidth is 0, so it makes no PNG either)
-    const fullPlotlyJs = () => (loading ??= (async () => {
+    const fullPlotlyJs = () => (fullLoading ??= (async () => {
       if (!R.Plotly) {
         const empty = new R({ mimeType: mod.MIME_TYPE });
         try {
