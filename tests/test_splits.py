@@ -313,6 +313,28 @@ def test_near_identical_images_are_flagged_but_different_images_are_not():
     assert any(r["count"] == 1 and "train #3 ~ test #20" in r["examples"] for r in rows)
 
 
+@pytest.mark.parametrize("max_pairs", [100_000, 150])
+def test_a_registration_cache_gives_the_same_reports_and_aligns_each_pair_once(max_pairs):
+    """Phantom patients' views are moved copies of each other: at 0.9, many pairs are flagged."""
+    from radlab.data.duplicates import RegistrationCache
+    from radlab.data.phantoms import make_phantoms
+
+    phantoms = make_phantoms("chest", n_patients=24, images_per_patient=3, size=32, seed=0)
+    cache = RegistrationCache(max_pairs=max_pairs)
+    splits = [split_by_image(phantoms.labels, seed=s) for s in (0, 1, 0, 2, 1)]
+    misses = []
+    for split in splits:
+        fresh = check_leakage(split, images=phantoms.images, near_duplicate_threshold=0.9)
+        cached = check_leakage(split, images=phantoms.images, near_duplicate_threshold=0.9, registrations=cache)
+        assert cached.near_duplicate_images == fresh.near_duplicate_images
+        assert sum(map(len, fresh.near_duplicate_images.values())) > 0
+        misses.append(cache.misses)
+    assert len(cache) <= 2 * max_pairs
+    if max_pairs > 1000:   # a split seen before is answered from the cache alone
+        assert misses[2] == misses[1] and misses[4] == misses[3] and cache.hits > 0
+        assert misses[3] - misses[2] < misses[0]   # a new seed meets pairs other seeds aligned
+
+
 def test_a_clean_split_reports_ok_and_lists_what_was_not_checked():
     labels, pids = phantom_like(30, 2)
     report = check_leakage(split_by_patient(labels, pids), patient_ids=pids)

@@ -269,14 +269,67 @@ def register(ref: np.ndarray, query: np.ndarray, flipped: np.ndarray, dy: np.nda
     return similarity(ref, _warp(q, p)), p
 
 
+class RegistrationCache:
+    """Alignments already computed, so that searching the same images again aligns only new pairs.
+
+    Each pair's alignment depends only on the two (prepared) images and the start that
+    :func:`candidates` found (mirrored or not, shift), never on the other pairs aligned with it, so a
+    result is keyed by those: the two images' bytes (hashed) and the start. A lab that re-splits the
+    same images (Lab 2's seed slider) meets mostly the same pairs again: with a cache, a new seed
+    aligns only the pairs it has not seen. At most ``max_pairs`` results are kept per stage (about
+    250 bytes each); when that would be exceeded, the stage starts over empty.
+    """
+
+    def __init__(self, max_pairs: int = 100_000):
+        self.max_pairs = int(max_pairs)
+        self._results: dict[str, dict[tuple, tuple[float, np.ndarray]]] = {"coarse": {}, "fine": {}}
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self._results.values())
+
+    def align(self, stage: str, keys: list[tuple], compute) -> tuple[np.ndarray, np.ndarray]:
+        """(similarity, params) per key; ``compute(rows)`` aligns only the pairs at rows not seen yet."""
+        table = self._results[stage]
+        sim, params = np.empty(len(keys), dtype=np.float32), np.empty((len(keys), 4), dtype=np.float32)
+        todo = []
+        for i, key in enumerate(keys):
+            known = table.get(key)
+            if known is None:
+                todo.append(i)
+            else:
+                sim[i], params[i] = known
+        self.hits += len(keys) - len(todo)
+        self.misses += len(todo)
+        if todo:
+            rows = np.array(todo, dtype=np.int64)
+            sim[rows], params[rows] = compute(rows)
+            if len(table) + len(todo) > self.max_pairs:
+                table.clear()
+            for i in todo[:self.max_pairs]:
+                table[keys[i]] = (float(sim[i]), params[i].copy())
+        return sim, params
+
+
+def _pair_keys(a: np.ndarray, b: np.ndarray, ri: np.ndarray, qi: np.ndarray, flipped: np.ndarray,
+               dy: np.ndarray, dx: np.ndarray) -> list[tuple]:
+    """A key per candidate pair: both images' bytes (hashed) and where the alignment starts."""
+    ha = {i: hash(a[i].tobytes()) for i in np.unique(ri).tolist()}
+    hb = {j: hash(b[j].tobytes()) for j in np.unique(qi).tolist()}
+    return [(ha[i], hb[j], f, y, x) for i, j, f, y, x in
+            zip(ri.tolist(), qi.tolist(), np.asarray(flipped).tolist(), np.asarray(dy).tolist(),
+                np.asarray(dx).tolist())]
+
+
 def find_near_duplicates(images_a: np.ndarray, images_b: np.ndarray, *, threshold: float = DEFAULT_THRESHOLD,
-                         k: int = CANDIDATES, prepared: bool = False, pixel_scale: float | None = None
-                         ) -> list[NearDuplicate]:
+                         k: int = CANDIDATES, prepared: bool = False, pixel_scale: float | None = None,
+                         cache: RegistrationCache | None = None) -> list[NearDuplicate]:
     """Pairs (i in ``images_a``, j in ``images_b``) that align with similarity ≥ ``threshold``.
 
     Each image of ``images_b`` is matched against its ``k`` best candidates in ``images_a``.
     ``prepared=True`` skips :func:`prepare` (for callers that prepare once and slice; give
     ``pixel_scale``, original pixels per compared pixel, to report shifts in original pixels).
+    ``cache`` keeps the alignments for the next search over (some of) the same images.
     The result is sorted by similarity, highest first, at most one pair per (i, j).
     """
     a = images_a if prepared else prepare(images_a)
@@ -286,13 +339,23 @@ def find_near_duplicates(images_a: np.ndarray, images_b: np.ndarray, *, threshol
     if len(a) == 0 or len(b) == 0:
         return []
     qi, ri, flipped, dy, dx, _ = candidates(a, b, k=k)
-    coarse, params = coarse_register(a[ri], b[qi], flipped, dy, dx)
+    keys = None if cache is None else _pair_keys(a, b, ri, qi, flipped, dy, dx)
+
+    def coarse_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return coarse_register(a[ri[rows]], b[qi[rows]], flipped[rows], dy[rows], dx[rows])
+
+    coarse, params = coarse_rows(np.arange(len(qi))) if cache is None else cache.align("coarse", keys, coarse_rows)
     # refine at full size only each query's best REFINE candidates (a copy comes first or second)
     order = np.lexsort((-coarse, qi))
     rank = np.arange(len(order)) - np.searchsorted(qi[order], qi[order])
     best = np.sort(order[rank < REFINE])
-    qi, ri, flipped, params = qi[best], ri[best], flipped[best], params[best]
-    sim, params = register(a[ri], b[qi], flipped, dy[best], dx[best], params=params)
+    qi, ri, flipped, dy, dx, params = qi[best], ri[best], flipped[best], dy[best], dx[best], params[best]
+
+    def fine_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return register(a[ri[rows]], b[qi[rows]], flipped[rows], dy[rows], dx[rows], params=params[rows])
+
+    sim, params = fine_rows(np.arange(len(qi))) if cache is None else \
+        cache.align("fine", [keys[i] for i in best.tolist()], fine_rows)
     found: dict[tuple[int, int], NearDuplicate] = {}
     for t in np.flatnonzero(sim >= threshold - 1e-6).tolist():
         pa, pb, tx, ty = (float(v) for v in params[t])
@@ -305,5 +368,5 @@ def find_near_duplicates(images_a: np.ndarray, images_b: np.ndarray, *, threshol
     return sorted(found.values(), key=lambda d: -d.similarity)
 
 
-__all__ = ["NearDuplicate", "find_near_duplicates", "prepare", "candidates", "register", "similarity", "as_2d",
-           "DEFAULT_THRESHOLD", "DETAIL_WEIGHT", "SIZE"]
+__all__ = ["NearDuplicate", "RegistrationCache", "find_near_duplicates", "prepare", "candidates", "register",
+           "similarity", "as_2d", "DEFAULT_THRESHOLD", "DETAIL_WEIGHT", "SIZE"]

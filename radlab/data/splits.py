@@ -30,7 +30,8 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from radlab.data.duplicates import DEFAULT_THRESHOLD, SIZE, NearDuplicate, as_2d, find_near_duplicates, prepare
+from radlab.data.duplicates import (DEFAULT_THRESHOLD, SIZE, NearDuplicate, RegistrationCache, as_2d,
+                                   find_near_duplicates, prepare)
 from radlab.errors import DataError
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -460,7 +461,8 @@ def _row(check: str, a: str, b: str, count: int, unit: str, examples: list[str])
 
 
 def check_leakage(split: Split, *, patient_ids: Any | None = None, images: Any | None = None,
-                  near_duplicate_threshold: float = DEFAULT_THRESHOLD) -> LeakageReport:
+                  near_duplicate_threshold: float = DEFAULT_THRESHOLD,
+                  registrations: RegistrationCache | None = None) -> LeakageReport:
     """Look for leaks between the splits of ``split``: shared patients and shared images.
 
     - ``patient_ids`` (one per image): a patient with images in two splits.
@@ -478,6 +480,8 @@ def check_leakage(split: Split, *, patient_ids: Any | None = None, images: Any |
 
     For datasets shipped as separate train/val/test files (MedMNIST) concatenate the images
     in that order and pass ``Split.from_sizes(len(train), len(val), len(test))``.
+    ``registrations``: a :class:`~radlab.data.duplicates.RegistrationCache` kept between calls
+    that check other splits of the same images (each image pair is aligned once).
     """
     report = LeakageReport(near_duplicate_threshold=float(near_duplicate_threshold))
     not_checked = []
@@ -496,12 +500,13 @@ def check_leakage(split: Split, *, patient_ids: Any | None = None, images: Any |
         if not 0.0 < near_duplicate_threshold <= 1.0:
             raise DataError(f"near_duplicate_threshold = {near_duplicate_threshold!r} must be in (0, 1]",
                             fix="use a correlation such as 0.995 (1.0 flags only exact copies)")
-        _find_duplicates(split, images, report)
+        _find_duplicates(split, images, report, registrations)
     report.not_checked = tuple(not_checked)
     return report
 
 
-def _find_duplicates(split: Split, images: np.ndarray, report: LeakageReport) -> None:
+def _find_duplicates(split: Split, images: np.ndarray, report: LeakageReport,
+                     registrations: RegistrationCache | None = None) -> None:
     """Fill the exact- and near-duplicate parts of ``report``."""
     digests = {name: [hashlib.md5(np.ascontiguousarray(images[i]).tobytes()).hexdigest()
                       for i in idx] for name, idx in split.items()}
@@ -529,7 +534,7 @@ def _find_duplicates(split: Split, images: np.ndarray, report: LeakageReport) ->
         if prepared is not None:
             found = [(p.index_a, p.index_b, p) for p in find_near_duplicates(
                 prepared[idx_a], prepared[idx_b], prepared=True, pixel_scale=scale,
-                threshold=report.near_duplicate_threshold)]
+                threshold=report.near_duplicate_threshold, cache=registrations)]
         else:
             found = [(ia, ib, NearDuplicate(0, 0, float(r)))
                      for ia, ib, r in _correlated_pairs(prints[idx_a], prints[idx_b], report.near_duplicate_threshold)]

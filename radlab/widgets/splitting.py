@@ -15,6 +15,7 @@ import ipywidgets as W
 import numpy as np
 
 from radlab.course.lab02_splitting import exercises as lab_exercises
+from radlab.data.duplicates import RegistrationCache
 from radlab.data.splits import LeakageReport, Split, check_leakage, kfold_by_patient, patient_labels
 from radlab.experiments import SPLIT_METHODS as METHODS
 from radlab.experiments import LeakExperiment, leak_experiment, make_split
@@ -56,6 +57,7 @@ class SplittingLab(W.VBox):
         self.report_html = W.HTML()
         self.splits: dict[str, Split] = {}
         self.reports: dict[str, LeakageReport] = {}
+        self.registrations = RegistrationCache()  # a new seed aligns only image pairs not seen before
         self._compute_splits()
         self.figure = Figure(split_grid_figure(self.splits, self.reports, self.labels, self.patient_ids))
         self.kfold_figure = Figure(kfold_figure(self._folds(), self.patient_ids))
@@ -90,7 +92,8 @@ class SplittingLab(W.VBox):
         for method in METHODS:
             split = make_split(method, self.labels, self.patient_ids, seed)
             self.splits[method] = split
-            self.reports[method] = check_leakage(split, patient_ids=self.patient_ids, images=self.images)
+            self.reports[method] = check_leakage(split, patient_ids=self.patient_ids, images=self.images,
+                                                 registrations=self.registrations)
 
     @property
     def report(self) -> LeakageReport:
