@@ -58,10 +58,23 @@ def test_image_level_split_is_flagged_and_patient_level_split_is_clean(lab, phan
 def test_moving_the_seed_reshuffles_both_grids(lab):
     grids = [f"{m}: {s}" for m in ("image", "patient") for s in ("train", "val", "test")]
     before = [tuple(trace_named(lab.figure, g).y) for g in grids]
+    sent = []   # messages to the browser: one per figure, so each is redrawn once
+    for name, fig in (("grids", lab.figure), ("folds", lab.kfold_figure)):
+        fig.observe(lambda change, name=name: sent.append(name) if change["new"] else None,
+                    names=["_py2js_update", "_py2js_restyle", "_py2js_relayout"])
     lab.seed_slider.value = 7
     after = [tuple(trace_named(lab.figure, g).y) for g in grids]
     assert before[:3] != after[:3] and before[3:] != after[3:]
     assert lab.splits["patient"].seed == 7
+    assert sorted(sent) == ["folds", "grids"]
+    leaks = [len(lab.reports[m].near_duplicate_images[("train", "test")]) for m in ("image", "patient")]
+    lab.seed_slider.value = 0
+    lab.seed_slider.value = 7   # a seed seen before: every image pair's alignment comes from the cache
+    misses = lab.registrations.misses
+    lab.seed_slider.value = 0
+    assert lab.registrations.misses == misses and lab.registrations.hits > 0
+    lab.seed_slider.value = 7
+    assert [len(lab.reports[m].near_duplicate_images[("train", "test")]) for m in ("image", "patient")] == leaks
 
 
 def test_the_k_slider_changes_the_folds_and_each_patient_is_held_out_once(lab):

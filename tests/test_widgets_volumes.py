@@ -50,7 +50,11 @@ def test_the_phases_figure_follows_every_control_as_a_fresh_one_would(lab):
 
 def test_a_window_preset_sets_level_and_width_and_changes_the_image(lab):
     before = axial(lab)
+    sent = []   # messages to the browser: each figure is redrawn once, after both sliders moved
+    for name, fig in (("view", lab.view_fig), ("phases", lab.phases_fig)):
+        fig.observe(lambda change, name=name: sent.append(name) if change["new"] else None, names="_py2js_update")
     lab.window_dropdown.value = "mediastinum"
+    assert sorted(sent) == ["phases", "view"]
     assert (lab.level_slider.value, lab.width_slider.value) == WINDOWS["mediastinum"]
     after = axial(lab)
     assert not np.allclose(before, after)

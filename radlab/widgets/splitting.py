@@ -142,13 +142,13 @@ class SplittingLab(W.VBox):
     # --- reacting to the controls -------------------------------------------------------
     def _on_seed(self) -> None:
         self._compute_splits()
-        with self.figure.batch_update():
+        with self.figure.batch_update():  # one message, so the browser redraws the grids once, not twice
             for i, method in enumerate(("image", "patient")):
                 base = 4 * i  # each grid panel has 3 split traces + the leak trace
                 for j, pts in enumerate(self._grid_points(self.splits[method])):
                     self.figure.data[base + j].update(x=pts["x"], y=pts["y"])
                 self.figure.data[base + 3].update(**self._leak_points(method))
-        self._show_selected()
+            self._show_selected()
         self._on_k()
 
     def _on_k(self) -> None:

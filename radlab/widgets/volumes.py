@@ -69,9 +69,10 @@ class VolumesLab(W.VBox):
         self.phases_fig = Figure(self._phases_figure())
         self._describe()
 
+        self._presetting = False   # a preset moves two sliders: redraw once, after both
         for control in (self.slice_slider, self.volume_slider, self.level_slider, self.width_slider,
                         self.phase_toggle):
-            control.observe(lambda _c: self.refresh(), names="value")
+            control.observe(lambda _c: None if self._presetting else self.refresh(), names="value")
         self.window_dropdown.observe(lambda _c: self._apply_preset(), names="value")
         self.train_button.on_click(lambda _b: self._train_clicked())
 
@@ -138,8 +139,12 @@ class VolumesLab(W.VBox):
         name = self.window_dropdown.value
         if name in WINDOWS:
             level, width = WINDOWS[name]
-            with self.hold_trait_notifications():
+            self._presetting = True
+            try:
                 self.level_slider.value, self.width_slider.value = level, width
+            finally:
+                self._presetting = False
+            self.refresh()
 
     def refresh(self) -> None:
         """Redraw the slice view, the phases and the per-slice scores for the current controls."""
