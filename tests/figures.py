@@ -21,3 +21,31 @@ def shown_values(trace: Any) -> np.ndarray:
         from radlab.viz.images import decode_source
         return decode_source(trace.source)
     return np.asarray(trace.z)
+
+
+def assert_heatmap_colours(source: str, values: Any, colorscale: str, zmid: float | None = None,
+                           tolerance: float = 3.0) -> None:
+    """The picture ``source`` colours ``values`` as plotly's heatmap of them would: ``colorscale`` over
+    min…max (or ±max|v − zmid| about ``zmid``), NaN cells white; within ``tolerance`` of 0…255 per
+    channel (a picture holds 256 colours of the scale, the heatmap interpolates every value)."""
+    from plotly.colors import sample_colorscale, unlabel_rgb
+
+    from radlab.viz.images import decode_source
+
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    lo, hi = values[finite].min(), values[finite].max()
+    if zmid is not None:
+        lo, hi = zmid - max(abs(lo - zmid), abs(hi - zmid)), zmid + max(abs(lo - zmid), abs(hi - zmid))
+    where = np.clip((np.where(finite, values, lo) - lo) / ((hi - lo) or 1.0), 0, 1)
+    if colorscale.lower() in ("gray", "grey"):   # linear grey levels, as a window shows them (plotly's own
+        expected = (where.reshape(-1, 1) * 255).repeat(3, axis=1)   # "gray" is cmocean's, slightly curved)
+    else:
+        expected = np.array([unlabel_rgb(c) for c in sample_colorscale(colorscale, where.ravel().tolist())],
+                            dtype=float)
+    expected[~finite.ravel()] = 255.0
+    shown = decode_source(source).astype(float)
+    shown = shown.reshape(-1, 1).repeat(3, axis=1) if shown.ndim == 2 else shown.reshape(-1, 3)
+    assert shown.shape == expected.shape, (shown.shape, expected.shape)
+    worst = np.abs(shown - expected).max()
+    assert worst <= tolerance, f"a pixel's colour is {worst:.1f} off the heatmap's (of 255)"

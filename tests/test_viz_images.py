@@ -14,7 +14,7 @@ import pytest
 from plotly.colors import sample_colorscale, unlabel_rgb
 
 from radlab.viz.images import (decode_source, display_pixels, grey_levels, image_figure, image_source,
-                               image_trace, pixel_axes)
+                               image_trace, pixel_axes, value_image, value_picture)
 
 
 def test_the_picture_holds_exactly_the_windowed_grey_levels():
@@ -30,6 +30,20 @@ def test_a_colour_scale_maps_each_grey_level_to_plotlys_colour():
     expected = np.array([unlabel_rgb(c) for c in sample_colorscale("Viridis", np.linspace(0, 1, 256))])
     assert rgb.shape == (16, 16, 3)
     assert np.abs(rgb.reshape(256, 3).astype(float) - expected).max() <= 0.5
+
+
+@pytest.mark.parametrize("colorscale, zmid", [("Viridis", None), ("RdBu_r", 0.0), ("gray", None), ("RdBu", 0.5)])
+def test_value_picture_colours_values_as_plotlys_heatmap_does_with_gaps_white(colorscale, zmid):
+    from figures import assert_heatmap_colours
+
+    rng = np.random.default_rng(1)
+    values = rng.normal(0.3, 2.0, size=(9, 13)).astype(np.float32)
+    values[4, :] = np.nan                                   # a gap between tiles
+    data = value_picture(values, colorscale=colorscale, zmid=zmid)
+    assert_heatmap_colours(data["source"], values, colorscale, zmid)
+    np.testing.assert_array_equal(data["customdata"], values)
+    trace = value_image(np.ones((3, 4)), name="flat")       # one value: a colour, no division by zero
+    assert decode_source(trace.source).shape == (3, 4, 3) and trace.name == "flat"
 
 
 def test_image_trace_draws_the_window_and_keeps_the_values_and_full_image_coordinates():

@@ -5,8 +5,9 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from radlab.viz.transfer import ADAPTATION_PANELS
 from radlab.widgets.transfer import TransferLab
-from figures import trace_named
+from figures import assert_heatmap_colours, trace_named
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +26,22 @@ def test_the_lab_says_which_weights_it_uses_and_builds_figure_widgets(lab):
 
 
 def test_the_kernel_slider_changes_the_gray_to_rgb_figure(lab):
-    before = np.asarray(trace_named(lab.adaptation_fig, "map of repeated input").z, dtype=float)
+    def values(name):   # what the hover text reads
+        return np.asarray(trace_named(lab.adaptation_fig, name).customdata, dtype=float)
+
+    before = values("map of repeated input")
     lab.kernel_slider.value = 7
-    after = np.asarray(trace_named(lab.adaptation_fig, "map of repeated input").z, dtype=float)
+    after = values("map of repeated input")
     assert before.shape == after.shape and not np.allclose(before, after)
     assert "Kernel 7" in lab.adaptation_html.value
-    assert np.allclose(after, np.asarray(trace_named(lab.adaptation_fig, "map of summed kernel").z, dtype=float), atol=1e-5)
+    assert np.allclose(after, values("map of summed kernel"), atol=1e-5)
+    # the pictures are what a fresh figure of the same kernel shows, coloured as its heatmap would be
+    ca = lab._adaptation()
+    np.testing.assert_array_equal(after, ca.map_repeat)
+    for trace, (name, scale, zmid), v in zip(lab.adaptation_fig.data, ADAPTATION_PANELS,
+                                             [ca.image, ca.rgb_kernels[0], ca.gray_kernel, ca.map_repeat, ca.map_sum]):
+        assert trace.type == "image" and trace.name == name
+        assert_heatmap_colours(trace.source, v, scale, zmid)
 
 
 def test_unfreezing_more_stages_shows_more_trainable_parameters(lab):

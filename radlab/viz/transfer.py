@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from radlab.viz.images import value_picture
 from radlab.viz.style import plotly_white
 
 #: One colour per learning-curve method / strategy.
@@ -78,10 +79,16 @@ def strategies_figure(runs: Sequence[Any], strategies: dict[str, str], *, height
     return fig
 
 
+#: The five panels of :func:`channel_adaptation_figure`: (name, colour scale, centre of the colours).
+ADAPTATION_PANELS = (("gray input", "gray", None), ("R kernel", "RdBu", 0.0), ("summed kernel", "RdBu", 0.0),
+                     ("map of repeated input", "Viridis", None), ("map of summed kernel", "Viridis", None))
+
+
 def adaptation_traces(ca: Any) -> list[dict[str, Any]]:
-    """z of the five panels: the gray image, the kernel's R, G, B slices summed, and the two feature maps."""
-    return [{"z": ca.image}, {"z": ca.rgb_kernels[0]}, {"z": ca.gray_kernel}, {"z": ca.map_repeat},
-            {"z": ca.map_sum}]
+    """Pictures of the five panels (``source``, ``customdata``: the values): the gray image, the kernel's
+    R, G, B slices summed, and the two feature maps; coloured as a heatmap of each would be."""
+    values = [ca.image, ca.rgb_kernels[0], ca.gray_kernel, ca.map_repeat, ca.map_sum]
+    return [value_picture(v, colorscale=scale, zmid=zmid) for v, (_, scale, zmid) in zip(values, ADAPTATION_PANELS)]
 
 
 def adaptation_titles(ca: Any) -> list[str]:
@@ -92,11 +99,8 @@ def adaptation_titles(ca: Any) -> list[str]:
 def channel_adaptation_figure(ca: Any, *, height: int = 260) -> go.Figure:
     """Grey to three channels: repeating the image and summing the kernel give the same feature map."""
     fig = make_subplots(rows=1, cols=5, horizontal_spacing=0.02, subplot_titles=adaptation_titles(ca))
-    scales = ["gray", "RdBu", "RdBu", "Viridis", "Viridis"]
-    names = ["gray input", "R kernel", "summed kernel", "map of repeated input", "map of summed kernel"]
-    for i, (data, scale, name) in enumerate(zip(adaptation_traces(ca), scales, names), start=1):
-        fig.add_trace(go.Heatmap(colorscale=scale, showscale=False, zmid=0 if scale == "RdBu" else None, name=name,
-                                 hovertemplate="%{z:.3f}<extra></extra>", **data), row=1, col=i)
+    for i, (data, (name, _, _)) in enumerate(zip(adaptation_traces(ca), ADAPTATION_PANELS), start=1):
+        fig.add_trace(go.Image(name=name, hovertemplate="%{customdata:.3f}<extra></extra>", **data), row=1, col=i)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed")
     fig.update_annotations(font_size=11)
@@ -105,5 +109,5 @@ def channel_adaptation_figure(ca: Any, *, height: int = 260) -> go.Figure:
     return fig
 
 
-__all__ = ["adaptation_titles", "adaptation_traces", "channel_adaptation_figure", "learning_curve_traces",
+__all__ = ["ADAPTATION_PANELS", "adaptation_titles", "adaptation_traces", "channel_adaptation_figure", "learning_curve_traces",
            "learning_curves_figure", "strategies_figure", "strategy_traces"]

@@ -113,7 +113,7 @@ class TransferLab(W.VBox):
         ca = self._adaptation()
         with self.adaptation_fig.batch_update():
             for trace, data in zip(self.adaptation_fig.data, adaptation_traces(ca)):
-                trace.z = data["z"]
+                trace.update(data)   # pictures of one size: the page swaps them in place
             for annotation, title in zip(self.adaptation_fig.layout.annotations, adaptation_titles(ca)):
                 annotation.text = title
         self.adaptation_html.value = (
