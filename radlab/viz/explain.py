@@ -30,9 +30,15 @@ def heatmap_trace(heatmap: np.ndarray, *, name: str = "heatmap") -> go.Heatmap:
                       hovertemplate="x %{x}, y %{y}: map %{z:.2f}<extra></extra>")
 
 
+def _peak(heatmap: np.ndarray) -> tuple[int, int]:
+    """(column, row) of the heatmap's hottest pixel."""
+    row, col = np.unravel_index(int(np.argmax(heatmap)), np.shape(heatmap))
+    return int(col), int(row)
+
+
 def peak_trace(heatmap: np.ndarray) -> go.Scatter:
     """A cross at the heatmap's hottest pixel: the point the pointing game checks."""
-    row, col = np.unravel_index(int(np.argmax(heatmap)), np.shape(heatmap))
+    col, row = _peak(heatmap)
     return go.Scatter(x=[col], y=[row], mode="markers", name="peak",
                       marker=dict(symbol="x-thin", size=14, line=dict(width=3, color="white")),
                       hovertemplate="peak of the map at x %{x}, y %{y}<extra></extra>")
@@ -47,9 +53,8 @@ def overlay_figure(image: np.ndarray, heatmap: np.ndarray, *, level: float, widt
     The box is the figure's first shape (hidden when there is none).
     """
     image = np.asarray(image, dtype=np.float32)
-    mask = np.zeros(image.shape, bool) if mask is None else np.asarray(mask, bool)
     fig = go.Figure(data=[image_trace(image, level=level, width=width, units=units), heatmap_trace(heatmap),
-                          mask_trace(mask), peak_trace(heatmap)])
+                          mask_trace(_mask_or_none(mask, image.shape)), peak_trace(heatmap)])
     for trace, role in zip(fig.data, OVERLAY_TRACES):
         trace.meta = role
     fig.add_shape(**box_shape(box))
@@ -57,6 +62,28 @@ def overlay_figure(image: np.ndarray, heatmap: np.ndarray, *, level: float, widt
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50 if title else 10, b=10),
                       plot_bgcolor="black", showlegend=False)
     return fig
+
+
+def _mask_or_none(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    return np.zeros(shape, bool) if mask is None else np.asarray(mask, bool)
+
+
+def overlay_view(image: np.ndarray, heatmap: np.ndarray, *, level: float, width: float,
+                 mask: np.ndarray | None = None, units: str = "") -> list[dict]:
+    """The values of :func:`overlay_figure`'s four traces that follow the image, map, mask and window.
+
+    A widget updates its live overlay with these (and the title and box) instead of copying a
+    whole new figure into it: the same pictures and points, without building ~40 plotly properties
+    per step. Images of one size keep the figure's axes.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    picture = image_trace(image, level=level, width=width, units=units)
+    outline = mask_trace(_mask_or_none(mask, image.shape))
+    col, row = _peak(heatmap)
+    return [{k: picture[k] for k in ("source", "customdata", "x0", "dx", "y0", "dy")},
+            dict(z=np.asarray(heatmap, dtype=np.float32)),
+            dict(z=outline.z, x=outline.x, y=outline.y),
+            dict(x=[col], y=[row])]
 
 
 def adversarial_figure(image: np.ndarray, adversarial: np.ndarray, *, level: float, width: float,

@@ -23,7 +23,8 @@ from radlab.errors import DataError
 from radlab.explain import (METHODS, RightReasonReport, explain, explainable_layers, find_layer, has_gap_head,
                             lesion_positive, mask_iou, pointing_hit, score_heatmaps)
 from radlab.predict import predict
-from radlab.viz.explain import overlay_figure, right_reason_figure
+from radlab.viz.explain import overlay_figure, overlay_view, right_reason_figure
+from radlab.viz.images import box_shape
 from radlab.widgets.common import STYLE, copy_figure, image_options, window_sliders
 from radlab.widgets.exercise import exercise_panel
 from radlab.widgets.figure import Figure
@@ -152,13 +153,18 @@ class CamExplorerLab(W.VBox):
                                tolerance=self.tolerance) for m in self.methods]
 
     # ----------------------------------------------------------------------- figures
+    def _overlay_title(self) -> str:
+        where = f" at {self.layer}" if self.method == "grad_cam" else ""
+        i = self.index
+        return f"{METHODS[self.method].split(' (')[0]}{where} · image #{i} · {self.class_names[int(self.y[i])]}"
+
+    def _box(self) -> Any:
+        return None if self.boxes is None else self.boxes[self.index]
+
     def _overlay(self) -> go.Figure:
         i, (level, width) = self.index, self.window
-        where = f" at {self.layer}" if self.method == "grad_cam" else ""
-        title = f"{METHODS[self.method].split(' (')[0]}{where} · image #{i} · {self.class_names[int(self.y[i])]}"
-        box = None if self.boxes is None else self.boxes[i]
         return overlay_figure(self.images[i], self.heatmaps()[i], level=level, width=width, mask=self.masks[i],
-                              box=box, title=title, units=self.units)
+                              box=self._box(), title=self._overlay_title(), units=self.units)
 
     def _refresh_text(self) -> None:
         i, heat = self.index, self.heatmaps()[self.index]
@@ -177,7 +183,14 @@ class CamExplorerLab(W.VBox):
     def refresh_image(self) -> None:
         """Redraw the overlay for the chosen method, image, layer and window."""
         self.layer_dropdown.disabled = self.method != "grad_cam"
-        copy_figure(self.overlay_fig, self._overlay())
+        i, (level, width) = self.index, self.window
+        traces = overlay_view(self.images[i], self.heatmaps()[i], level=level, width=width, mask=self.masks[i],
+                              units=self.units)
+        with self.overlay_fig.batch_update():   # only what changed is sent (plotly compares each value)
+            for trace, data in zip(self.overlay_fig.data, traces):
+                trace.update(data)
+            self.overlay_fig.layout.title.text = self._overlay_title()
+            self.overlay_fig.layout.shapes[0].update(box_shape(self._box()))
         self._refresh_text()
 
     def refresh_report(self) -> None:
