@@ -49,3 +49,16 @@ def assert_heatmap_colours(source: str, values: Any, colorscale: str, zmid: floa
     assert shown.shape == expected.shape, (shown.shape, expected.shape)
     worst = np.abs(shown - expected).max()
     assert worst <= tolerance, f"a pixel's colour is {worst:.1f} off the heatmap's (of 255)"
+
+
+def plain_figure(fig: Any, layout_keys: tuple[str, ...] = ("title", "shapes")) -> dict:
+    """A figure's traces and some layout parts as plain JSON values (arrays as lists, no uids), to
+    compare a live figure a widget updated in place with one built afresh."""
+    import json
+
+    from plotly.utils import PlotlyJSONEncoder
+
+    js = json.loads(json.dumps(fig.to_plotly_json(), cls=PlotlyJSONEncoder))
+    for trace in js["data"]:
+        trace.pop("uid", None)
+    return {"data": js["data"], **{k: js["layout"].get(k) for k in layout_keys}}

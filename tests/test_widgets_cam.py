@@ -9,7 +9,7 @@ from radlab import explain as E
 from radlab.errors import DataError
 from radlab.widgets.cam import CamExplorerLab
 from test_explain import trained_lesion_model
-from figures import trace_named
+from figures import plain_figure, trace_named
 
 
 @pytest.fixture(scope="module")
@@ -102,18 +102,6 @@ def test_the_lab_refuses_images_without_lesions_or_mismatched_inputs():
         CamExplorerLab(model, x, y[:-1], masks)
 
 
-def _plain(fig) -> dict:
-    """Traces and the layout parts the overlay sets, as plain JSON-able values (arrays as lists)."""
-    import json
-
-    from plotly.utils import PlotlyJSONEncoder
-
-    js = json.loads(json.dumps(fig.to_plotly_json(), cls=PlotlyJSONEncoder))
-    for trace in js["data"]:
-        trace.pop("uid", None)
-    return {"data": js["data"], "title": js["layout"].get("title"), "shapes": js["layout"].get("shapes")}
-
-
 def test_the_overlay_shows_what_a_fresh_figure_shows_after_every_control(lab):
     """The lab updates the overlay's values in place (overlay_view), not by copying a rebuilt figure."""
     lab.method_dropdown.value = "grad_cam"
@@ -122,5 +110,5 @@ def test_the_overlay_shows_what_a_fresh_figure_shows_after_every_control(lab):
                ("layer_dropdown", "features.0"), ("image_dropdown", int(lab.positive[0]))]
     for name, value in changes:
         getattr(lab, name).value = value
-        assert _plain(lab.overlay_fig) == _plain(lab._overlay()), name
+        assert plain_figure(lab.overlay_fig) == plain_figure(lab._overlay()), name
     lab.layer_dropdown.value = lab.default_layer

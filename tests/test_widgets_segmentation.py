@@ -7,7 +7,7 @@ from scipy.ndimage import gaussian_filter
 
 from radlab import segmentation as S
 from radlab.widgets.segmentation import SegmentationLab
-from figures import trace_named
+from figures import plain_figure, trace_named
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,23 @@ def test_moving_the_threshold_redraws_the_outline_the_dice_distribution_and_the_
     classical = np.asarray(trace_named(lab.distribution_fig, "classical").y, dtype=float)
     lab.threshold_slider.value = 0.3
     assert np.allclose(np.asarray(trace_named(lab.distribution_fig, "classical").y, dtype=float), classical), "no threshold there"
+
+
+def test_every_figure_shows_what_a_fresh_one_shows_after_every_control(lab):
+    """The lab updates its figures' values in place (contour_view, threshold_marker), not by copying
+    rebuilt figures into them."""
+    from radlab.course.lab10_segmentation import THRESHOLDS
+    from radlab.viz.segmentation import threshold_curve_figure
+
+    for name, value in [("threshold_slider", 0.8), ("image_dropdown", lab.image_dropdown.options[2][1]),
+                        ("method_dropdown", "classical"), ("threshold_slider", 0.35),
+                        ("method_dropdown", "U-Net, BCE alone"), ("image_dropdown", lab.image_dropdown.options[-1][1])]:
+        getattr(lab, name).value = value
+        scores = lab.scores()
+        for shown, fresh in [(lab.overlay_fig, lab._overlay()), (lab.distribution_fig, lab._distribution(scores)),
+                             (lab.size_fig, lab._by_size(scores)),
+                             (lab.threshold_fig, threshold_curve_figure(THRESHOLDS, lab.curve, lab.threshold))]:
+            assert plain_figure(shown) == plain_figure(fresh), name
 
 
 def test_choosing_a_slice_or_a_method_redraws_the_overlay(lab):

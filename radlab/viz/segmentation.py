@@ -35,6 +35,19 @@ def contour_figure(image_hu: np.ndarray, true_mask: np.ndarray, pred_mask: np.nd
     return fig
 
 
+def contour_view(image_hu: np.ndarray, true_mask: np.ndarray, pred_mask: np.ndarray, *, level: float,
+                 width: float) -> list[dict]:
+    """The values of :func:`contour_figure`'s three traces for another slice, mask or threshold.
+
+    A widget updates its live figure with these instead of copying a whole rebuilt figure into it
+    (plotly then sends only the values that changed: the predicted outline, for a new threshold).
+    """
+    picture = image_trace(image_hu, level=level, width=width, units="HU")
+    outlines = [mask_trace(m) for m in (true_mask, pred_mask)]
+    return [{k: picture[k] for k in ("source", "customdata", "x0", "dx", "y0", "dy")},
+            *(dict(z=o.z, x=o.x, y=o.y) for o in outlines)]
+
+
 def dice_distribution_figure(per_image: Mapping[str, np.ndarray], *, title: str = "Dice per slice with a nodule",
                              height: int = 360) -> go.Figure:
     """One box (with every slice as a dot) per method: the spread hides behind a mean. One trace per method."""
@@ -77,16 +90,21 @@ def threshold_curve_figure(thresholds: Sequence[float], mean_dice: Sequence[floa
                            height: int = 300) -> go.Figure:
     """Mean test Dice against the probability threshold (trace 0) and the slider's threshold (trace 1)."""
     thresholds, mean_dice = np.asarray(thresholds, dtype=float), np.asarray(mean_dice, dtype=float)
-    at = float(np.interp(current, thresholds, mean_dice))
     fig = go.Figure(data=[go.Scatter(x=thresholds, y=mean_dice, mode="lines+markers", name="mean Dice",
                                      line=dict(color=METHOD_COLORS[0])),
-                          go.Scatter(x=[current], y=[at], mode="markers", name="slider",
-                                     marker=dict(color=PRED_COLOR, size=14, symbol="diamond"))])
+                          go.Scatter(**threshold_marker(thresholds, mean_dice, current), mode="markers",
+                                     name="slider", marker=dict(color=PRED_COLOR, size=14, symbol="diamond"))])
     plotly_white(fig)
     fig.update_layout(title="U-Net: mean Dice on the test slices against the threshold", xaxis_title="threshold",
                       yaxis=dict(title="mean Dice", range=[0, 1]), height=height,
                       showlegend=False, margin=dict(l=50, r=10, t=50, b=40))
     return fig
+
+
+def threshold_marker(thresholds: Sequence[float], mean_dice: Sequence[float], current: float) -> dict:
+    """x and y of :func:`threshold_curve_figure`'s marker: the slider's threshold on the curve."""
+    at = float(np.interp(current, np.asarray(thresholds, dtype=float), np.asarray(mean_dice, dtype=float)))
+    return dict(x=[float(current)], y=[at])
 
 
 def masks_figure(frames: np.ndarray, titles: Sequence[str], *, height: int = 300) -> go.Figure:
@@ -106,5 +124,5 @@ def masks_figure(frames: np.ndarray, titles: Sequence[str], *, height: int = 300
     return fig
 
 
-__all__ = ["contour_figure", "dice_by_size_figure", "dice_distribution_figure", "masks_figure",
-           "threshold_curve_figure"]
+__all__ = ["contour_figure", "contour_view", "dice_by_size_figure", "dice_distribution_figure", "masks_figure",
+           "threshold_curve_figure", "threshold_marker"]

@@ -17,9 +17,9 @@ import plotly.graph_objects as go
 
 from radlab.course.lab10_segmentation import THRESHOLDS, exercises
 from radlab.segmentation import LUNG_WINDOW, SIZE_GROUPS, SegmentationScores, dice_vs_threshold, score_masks
-from radlab.viz.segmentation import (contour_figure, dice_by_size_figure, dice_distribution_figure,
-                                     threshold_curve_figure)
-from radlab.widgets.common import STYLE, copy_figure
+from radlab.viz.segmentation import (contour_figure, contour_view, dice_by_size_figure, dice_distribution_figure,
+                                     threshold_curve_figure, threshold_marker)
+from radlab.widgets.common import STYLE
 from radlab.widgets.exercise import exercise_panel
 from radlab.widgets.figure import Figure
 
@@ -120,26 +120,35 @@ class SegmentationLab(W.VBox):
         return {m: score_masks(self.predicted(m), self.masks, self.images_hu, m) for m in self.methods}
 
     # ------------------------------------------------------------------ figures
-    def _overlay(self) -> go.Figure:
+    def _overlay_title(self, pred: np.ndarray) -> str:
         i, method = self.index, self.method_dropdown.value
-        pred = self.predicted(method)[i]
         from radlab.metrics import dice  # noqa: PLC0415
 
         title = f"slice #{i} · {method}: Dice {dice(pred, self.masks[i]):.2f}"
         if method in self.probabilities:
             title += f" at threshold {self.threshold:.2f}"
+        return title
+
+    def _overlay(self) -> go.Figure:
+        i = self.index
+        pred = self.predicted(self.method_dropdown.value)[i]
         return contour_figure(self.images_hu[i], self.masks[i], pred, level=LUNG_WINDOW[0], width=LUNG_WINDOW[1],
-                              title=title)
+                              title=self._overlay_title(pred))
+
+    def _distribution_title(self) -> str:
+        return f"Dice per test slice with a nodule (threshold {self.threshold:.2f})"
+
+    @staticmethod
+    def _per_method(scores: Mapping[str, SegmentationScores], what: str) -> dict[str, np.ndarray]:
+        """One score field (dice, lesion_area, lesion_contrast_hu) per method, on the slices with a nodule."""
+        return {m: getattr(s, what)[s.has_lesion] for m, s in scores.items()}
 
     def _distribution(self, scores: Mapping[str, SegmentationScores]) -> go.Figure:
-        return dice_distribution_figure({m: s.dice[s.has_lesion] for m, s in scores.items()},
-                                        title=f"Dice per test slice with a nodule (threshold {self.threshold:.2f})")
+        return dice_distribution_figure(self._per_method(scores, "dice"), title=self._distribution_title())
 
     def _by_size(self, scores: Mapping[str, SegmentationScores]) -> go.Figure:
-        return dice_by_size_figure({m: s.lesion_area[s.has_lesion] for m, s in scores.items()},
-                                   {m: s.dice[s.has_lesion] for m, s in scores.items()},
-                                   contrast_hu={m: s.lesion_contrast_hu[s.has_lesion] for m, s in scores.items()},
-                                   groups=SIZE_GROUPS)
+        return dice_by_size_figure(self._per_method(scores, "lesion_area"), self._per_method(scores, "dice"),
+                                   contrast_hu=self._per_method(scores, "lesion_contrast_hu"), groups=SIZE_GROUPS)
 
     def _summarise(self, scores: Mapping[str, SegmentationScores]) -> None:
         rows = []
@@ -154,17 +163,33 @@ class SegmentationLab(W.VBox):
             f"{''.join(rows)}</table><small>size groups in pixels: "
             + ", ".join(f"{n} {lo}–{hi if hi < 10**6 else '…'}" for n, lo, hi in SIZE_GROUPS) + "</small>")
 
+    # Each figure's values are updated in place (plotly sends only those that changed), not copied
+    # from a rebuilt figure: building and copying four figures took ~75 ms of a threshold step.
     def refresh_overlay(self) -> None:
         """Redraw the chosen slice's outlines."""
-        copy_figure(self.overlay_fig, self._overlay())
+        i = self.index
+        pred = self.predicted(self.method_dropdown.value)[i]
+        traces = contour_view(self.images_hu[i], self.masks[i], pred, level=LUNG_WINDOW[0], width=LUNG_WINDOW[1])
+        with self.overlay_fig.batch_update():
+            for trace, data in zip(self.overlay_fig.data, traces):
+                trace.update(data)
+            self.overlay_fig.layout.title.text = self._overlay_title(pred)
 
     def refresh(self) -> None:
         """The threshold moved: redraw everything that depends on it."""
         scores = self.scores()
-        copy_figure(self.overlay_fig, self._overlay())
-        copy_figure(self.distribution_fig, self._distribution(scores))
-        copy_figure(self.size_fig, self._by_size(scores))
-        copy_figure(self.threshold_fig, threshold_curve_figure(THRESHOLDS, self.curve, self.threshold))
+        self.refresh_overlay()
+        dice = self._per_method(scores, "dice")
+        with self.distribution_fig.batch_update():
+            for trace, values in zip(self.distribution_fig.data, dice.values()):
+                trace.y = np.asarray(values, dtype=float)
+            self.distribution_fig.layout.title.text = self._distribution_title()
+        area, contrast = self._per_method(scores, "lesion_area"), self._per_method(scores, "lesion_contrast_hu")
+        with self.size_fig.batch_update():
+            for trace, m in zip(self.size_fig.data, dice):
+                trace.update(x=np.asarray(area[m]), y=np.asarray(dice[m], dtype=float),
+                             customdata=np.asarray(contrast[m], dtype=float))
+        self.threshold_fig.data[1].update(threshold_marker(THRESHOLDS, self.curve, self.threshold))
         self._summarise(scores)
 
 
