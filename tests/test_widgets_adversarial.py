@@ -7,7 +7,7 @@ import pytest
 
 from radlab import attacks as A
 from radlab.widgets.adversarial import AdversarialLab
-from figures import trace_named
+from figures import plain_figure, trace_named
 from test_explain import trained_lesion_model
 
 
@@ -95,3 +95,17 @@ def test_exercises_are_answered_by_the_lab_itself(lab):
     fgsm, pgd = (sum(a for _, a in lab.curves[k]) for k in ("fgsm", "pgd"))
     stronger.answer.value = "PGD" if pgd <= fgsm else "FGSM"
     assert stronger.check().correct
+
+
+def test_both_figures_show_what_fresh_ones_show_after_every_control(lab):
+    """The lab updates its figures' values in place (adversarial_view, epsilon_marks), not by copying
+    rebuilt figures into them."""
+    eps = lab.eps_slider.value
+    for name, value in [("eps_slider", eps * 2), ("attack_dropdown", "pgd"), ("width_slider", lab.width_slider.value / 2),
+                        ("image_dropdown", lab.image_dropdown.options[1][1]), ("targeted_checkbox", True),
+                        ("target_dropdown", 1), ("targeted_checkbox", False), ("attack_dropdown", "fgsm"),
+                        ("eps_slider", eps)]:
+        getattr(lab, name).value = value
+        assert plain_figure(lab.adversarial_fig, ("title", "shapes", "annotations")) == \
+            plain_figure(lab._adversarial(), ("title", "shapes", "annotations")), name
+        assert plain_figure(lab.curve_fig) == plain_figure(lab._curves()), name

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.explain import METHODS, RightReasonReport
-from radlab.viz.images import box_shape, display_pixels, image_trace, mask_trace, square_axes
+from radlab.viz.images import box_shape, display_pixels, image_trace, mask_trace, picture_values, square_axes
 
 #: Transparent where the map is cold, then blue → yellow → red: the image stays readable underneath.
 HEAT_COLORSCALE = [[0.0, "rgba(0,0,255,0)"], [0.2, "rgba(0,0,255,0)"], [0.4, "rgba(0,160,255,0.45)"],
@@ -80,10 +80,31 @@ def overlay_view(image: np.ndarray, heatmap: np.ndarray, *, level: float, width:
     picture = image_trace(image, level=level, width=width, units=units)
     outline = mask_trace(_mask_or_none(mask, image.shape))
     col, row = _peak(heatmap)
-    return [{k: picture[k] for k in ("source", "customdata", "x0", "dx", "y0", "dy")},
-            dict(z=np.asarray(heatmap, dtype=np.float32)),
+    return [picture_values(picture), dict(z=np.asarray(heatmap, dtype=np.float32)),
             dict(z=outline.z, x=outline.x, y=outline.y),
             dict(x=[col], y=[row])]
+
+
+def _adversarial_panels(image: np.ndarray, adversarial: np.ndarray, *, level: float, width: float,
+                        eps_units: float, prediction: str, adversarial_prediction: str, units: str
+                        ) -> tuple[list[go.Image], list[str]]:
+    """The three pictures of :func:`adversarial_figure` and their titles."""
+    image, adversarial = np.asarray(image, np.float32), np.asarray(adversarial, np.float32)
+    delta = adversarial - image
+    bound = max(float(eps_units), float(np.abs(delta).max()), 1e-12)
+    amplification = width / (2 * bound)          # the window spans `width`; the colour range only 2·eps
+    flipped = prediction.split(" (")[0] != adversarial_prediction.split(" (")[0]
+    titles = [f"original: {prediction}", f"perturbation ×{amplification:,.0f} (±{bound:.3g} {units})",
+              f"adversarial: {adversarial_prediction}" + (" — FLIPPED" if flipped else "")]
+    # a picture (not a heatmap) so that a new ε or attack only swaps pictures in the browser; the
+    # hover values are the change itself, unrounded (compact_values would round a change of < 0.001)
+    shown = display_pixels(delta)
+    panels = [image_trace(image, level=level, width=width, units=units).update(meta="original"),
+              image_trace(delta, level=0.0, width=2 * bound, colorscale="RdBu_r", units=units, shown=shown)
+              .update(meta="perturbation", customdata=shown,
+                      hovertemplate=f"x %{{x:.0f}}, y %{{y:.0f}}: change %{{customdata:.3g}} {units}<extra></extra>"),
+              image_trace(adversarial, level=level, width=width, units=units).update(meta="adversarial")]
+    return panels, titles
 
 
 def adversarial_figure(image: np.ndarray, adversarial: np.ndarray, *, level: float, width: float,
@@ -94,31 +115,30 @@ def adversarial_figure(image: np.ndarray, adversarial: np.ndarray, *, level: flo
     Traces, in order: original image, perturbation, adversarial image. All three panels
     use the same window, so what looks identical *is* identical on this screen.
     """
-    image, adversarial = np.asarray(image, np.float32), np.asarray(adversarial, np.float32)
-    delta = adversarial - image
-    bound = max(float(eps_units), float(np.abs(delta).max()), 1e-12)
-    amplification = width / (2 * bound)          # the window spans `width`; the colour range only 2·eps
-    flipped = prediction.split(" (")[0] != adversarial_prediction.split(" (")[0]
-    titles = [f"original: {prediction}", f"perturbation ×{amplification:,.0f} (±{bound:.3g} {units})",
-              f"adversarial: {adversarial_prediction}" + (" — FLIPPED" if flipped else "")]
+    panels, titles = _adversarial_panels(image, adversarial, level=level, width=width, eps_units=eps_units,
+                                         prediction=prediction, adversarial_prediction=adversarial_prediction,
+                                         units=units)
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
-    fig.add_trace(image_trace(image, level=level, width=width, units=units).update(meta="original"), row=1, col=1)
-    # a picture (not a heatmap) so that a new ε or attack only swaps pictures in the browser; the
-    # hover values are the change itself, unrounded (compact_values would round a change of < 0.001)
-    shown = display_pixels(delta)
-    fig.add_trace(image_trace(delta, level=0.0, width=2 * bound, colorscale="RdBu_r", units=units, shown=shown)
-                  .update(meta="perturbation", customdata=shown,
-                          hovertemplate=f"x %{{x:.0f}}, y %{{y:.0f}}: change %{{customdata:.3g}} {units}<extra></extra>"),
-                  row=1, col=2)
-    fig.add_trace(image_trace(adversarial, level=level, width=width, units=units).update(meta="adversarial"),
-                  row=1, col=3)
-    h, w = image.shape
+    for col, panel in enumerate(panels, start=1):
+        fig.add_trace(panel, row=1, col=col)
+    h, w = np.shape(image)
     fig.update_xaxes(visible=False, range=[-0.5, w - 0.5], constrain="domain")
     for i in (1, 2, 3):
         fig.update_yaxes(visible=False, range=[h - 0.5, -0.5], scaleanchor=f"x{'' if i == 1 else i}",
                          constrain="domain", row=1, col=i)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=50, b=10), plot_bgcolor="black", showlegend=False)
     return fig
+
+
+def adversarial_view(image: np.ndarray, adversarial: np.ndarray, *, level: float, width: float,
+                     eps_units: float, prediction: str, adversarial_prediction: str, units: str = ""
+                     ) -> tuple[list[dict], list[str]]:
+    """The pictures' values and the panel titles of :func:`adversarial_figure`, for a widget to update its
+    live figure with (images of one size keep the figure's axes)."""
+    panels, titles = _adversarial_panels(image, adversarial, level=level, width=width, eps_units=eps_units,
+                                         prediction=prediction, adversarial_prediction=adversarial_prediction,
+                                         units=units)
+    return [picture_values(p) for p in panels], titles
 
 
 def accuracy_vs_epsilon_figure(curves: Mapping[str, Sequence[tuple[float, float]]], *, units: str,
@@ -157,6 +177,11 @@ def current_epsilon_line(eps: float | None) -> go.Scatter:
     x = [] if eps is None else [eps, eps]
     return go.Scatter(x=x, y=[] if eps is None else [0, 1], mode="lines", name="chosen ε",
                       line=dict(color="black", dash="dash"), hoverinfo="name")
+
+
+def epsilon_marks(one_grey_level: float | None, current: float | None) -> list[dict]:
+    """x and y of :func:`accuracy_vs_epsilon_figure`'s last two traces: the invisible band, the chosen ε."""
+    return [{"x": t.x, "y": t.y} for t in (invisible_band(one_grey_level), current_epsilon_line(current))]
 
 
 def right_reason_figure(reports: Sequence[RightReasonReport], *, height: int = 300) -> go.Figure:

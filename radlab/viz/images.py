@@ -152,6 +152,15 @@ def image_trace(image: np.ndarray, *, level: float | None = None, width: float |
                     hovertemplate=f"x %{{x:.0f}}, y %{{y:.0f}}: %{{customdata:.4g}}{unit}<extra></extra>")
 
 
+#: What differs between two pictures of one figure panel: the picture, its hover values, its placement.
+PICTURE_KEYS = ("source", "customdata", "x0", "dx", "y0", "dy")
+
+
+def picture_values(trace: go.Image) -> dict:
+    """An image trace's :data:`PICTURE_KEYS`: what a widget sends to show another picture in its panel."""
+    return {k: trace[k] for k in PICTURE_KEYS}
+
+
 def value_range(values: np.ndarray, zmid: float | None = None) -> tuple[float, float]:
     """The range plotly's heatmap colours ``values`` over by default: their min…max (NaN left out),
     or, with ``zmid``, the smallest range centred on it that holds them all."""

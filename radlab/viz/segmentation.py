@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from radlab.viz.images import image_trace, mask_trace
+from radlab.viz.images import image_trace, mask_trace, picture_values
 from radlab.viz.style import plotly_white
 
 TRUE_COLOR = "#30d158"    # the ground truth: green
@@ -44,8 +44,7 @@ def contour_view(image_hu: np.ndarray, true_mask: np.ndarray, pred_mask: np.ndar
     """
     picture = image_trace(image_hu, level=level, width=width, units="HU")
     outlines = [mask_trace(m) for m in (true_mask, pred_mask)]
-    return [{k: picture[k] for k in ("source", "customdata", "x0", "dx", "y0", "dy")},
-            *(dict(z=o.z, x=o.x, y=o.y) for o in outlines)]
+    return [picture_values(picture), *(dict(z=o.z, x=o.x, y=o.y) for o in outlines)]
 
 
 def dice_distribution_figure(per_image: Mapping[str, np.ndarray], *, title: str = "Dice per slice with a nodule",
