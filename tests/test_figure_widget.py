@@ -301,7 +301,8 @@ def _image_dashboard() -> nbformat.NotebookNode:
         "    return image_trace(np.arange(h * w_).reshape(h, w_) * 10.0 + 1000 * level, level=150 + 1000 * level + 50 * level,\n"
         "                       width=300, units='HU')\n"
         "first = picture(0, (20, 30))\n"
-        "fig = Figure(data=[first], layout={'width': 400, 'height': 300, 'margin': dict(l=0, r=0, t=30, b=0),\n"
+        "second = picture(5, (2, 3)).update(x0=26, y0=17, name='second')   # a corner of the first\n"
+        "fig = Figure(data=[first, second], layout={'width': 400, 'height': 300, 'margin': dict(l=0, r=0, t=30, b=0),\n"
         "             'title': {'text': 'level 0'}, 'xaxis': {'range': [-0.5, 29.5]}, 'yaxis': {'range': [19.5, -0.5]},\n"
         "             'annotations': [dict(text='panel 0', x=0.5, y=1, xref='paper', yref='paper', xanchor='center',\n"
         "                                  yanchor='bottom', showarrow=False)]})\n"
@@ -316,9 +317,16 @@ def _image_dashboard() -> nbformat.NotebookNode:
         "        t.x0, t.dx, t.y0, t.dy = fresh.x0, fresh.dx, fresh.y0, fresh.dy\n"
         "        fig.layout.title.text = f'level {level.value}'\n"
         "        fig.layout.annotations[0].text = f'panel {level.value}'\n"
+        "double = w.Checkbox(False, description='double')\n"
+        "def doubled(_=None):   # the first picture stays, its hover values double; the second changes\n"
+        "    with fig.batch_update():\n"
+        "        fig.data[0].customdata = np.asarray(fig.data[0].customdata) * 2\n"
+        "        fresh = picture(7, (2, 3))\n"
+        "        fig.data[1].source, fig.data[1].customdata = fresh.source, fresh.customdata\n"
         "level.observe(redraw, 'value')\n"
         "size.observe(redraw, 'value')\n"
-        "w.VBox([level, size, fig])",
+        "double.observe(doubled, 'value')\n"
+        "w.VBox([level, size, double, fig])",
     ]
     return new_notebook(cells=[new_code_cell(c) for c in cells], metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
@@ -367,10 +375,103 @@ def test_a_new_picture_of_the_same_size_skips_plotly_js_redraw_and_hovers_right(
                              f"{gd}.layout.annotations[0].text, {gd}._fullLayout.annotations[0].text]") == ["panel 1"] * 3
         assert hover(1, 4) == 1340.0       # 1000 + (1·30 + 4) · 10, the value sent with the new picture
 
+        # one picture's hover values alone (its source unchanged, sent as undefined) and another picture
+        second = f"() => {gd}.querySelectorAll('.imagelayer image')[1].getAttribute('xlink:href') || " \
+                 f"{gd}.querySelectorAll('.imagelayer image')[1].getAttribute('href')"
+        picture = page.evaluate(href)
+        page.locator(".widget-checkbox input").check()
+        page.wait_for_function(f"() => ({second})() === {gd}.data[1].source && {gd}.data[1].source.length > 0 "
+                               f"&& globalThis.__radlabImageSwaps === 2", timeout=15_000)
+        assert page.evaluate(href) == picture == page.evaluate(f"() => {gd}.data[0].source")
+        assert hover(1, 4) == 2680.0       # doubled
+        page.locator(".widget-checkbox input").uncheck()   # (doubles again: nothing below reads it)
+        page.wait_for_function("() => globalThis.__radlabImageSwaps === 3", timeout=15_000)
+        page.locator(".widget-slider .noUi-handle").first.focus()
+
         page.locator(".widget-dropdown select").select_option("10x15")   # another size: plotly.js redraws
         page.wait_for_function(f"() => {gd}._fullData[0] && {gd}.calcdata[0][0].w === 15", timeout=15_000)
-        assert page.evaluate("() => globalThis.__radlabImageSwaps") == 1
+        assert page.evaluate("() => globalThis.__radlabImageSwaps") == 3
         assert page.evaluate(href) == page.evaluate(f"() => {gd}.data[0].source")
         assert hover(0, 2) == 1020.0
         # plotly.js's full redraw (the new size) draws the title text the fast update left in the figure
         assert page.evaluate(f"() => {gd}.querySelector('.annotation-text').textContent") == "panel 1"
+
+
+def _marks_dashboard(axis: str) -> nbformat.NotebookNode:
+    """A curve with a "you are here" line and dot that a slider moves (t = 11 lies outside the fixed
+    x range: 0–10, or 1–10 on a log axis), and a colour dropdown that makes plotly.js redraw the figure."""
+    xaxis = "{'range': [0, 10]}" if axis == "linear" else "{'type': 'log', 'range': [0, 1]}"
+    start = 0 if axis == "linear" else 1
+    cells = [
+        "import ipywidgets as w\nimport numpy as np\nfrom radlab.widgets.figure import Figure",
+        f"t0 = np.linspace({start}, 10, 41)\n"
+        "fig = Figure(data=[dict(type='scatter', x=t0, y=np.sin(t0), mode='lines', name='curve', hoverinfo='skip'),\n"
+        f"                   dict(type='scatter', x=[{start}, {start}], y=[-1, 1], mode='lines', line=dict(dash='dash')),\n"
+        f"                   dict(type='scatter', x=[{start}], y=[np.sin({start})], mode='markers', name='dot',\n"
+        "                        hovertemplate='t %{x}: %{y:.2f}<extra></extra>')],\n"
+        "             layout={'width': 500, 'height': 300, 'margin': dict(l=40, r=10, t=10, b=30), 'showlegend': False,\n"
+        f"                     'xaxis': {xaxis}, 'yaxis': {{'range': [-1.2, 1.2]}}}})\n"
+        f"t = w.IntSlider({start}, {start}, 11, description='t')\n"
+        "colour = w.Dropdown(options=['blue', 'green'], description='colour')\n"
+        "def move(_=None):\n"
+        "    with fig.batch_update():\n"
+        "        fig.data[1].x = [t.value, t.value]\n"
+        "        fig.data[2].x, fig.data[2].y = [t.value], [float(np.sin(t.value))]\n"
+        "def recolour(_=None):\n"
+        "    fig.data[0].line.color = colour.value\n"
+        "t.observe(move, 'value')\n"
+        "colour.observe(recolour, 'value')\n"
+        "w.VBox([t, colour, fig])",
+    ]
+    return new_notebook(cells=[new_code_cell(c) for c in cells], metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
+@pytest.mark.parametrize("axis", ["linear", "log"])
+def test_a_moving_mark_is_drawn_where_plotly_js_draws_it_without_a_redraw(tmp_path, axis):
+    """IMAGE_SWAP_JS's marks: new x/y of a line and a dot inside fixed axis ranges move their SVG
+    (and calcdata, for hover) without a plotly.js redraw; plotly.js's own later redraw puts them at
+    the same pixels. A dot outside the range goes through plotly.js."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    (tmp_path / "labs").mkdir()
+    nbformat.write(_marks_dashboard(axis), tmp_path / "labs" / "marks.ipynb")
+    gd = "document.querySelector('.js-plotly-plot')"
+    drawn = f"""() => {{
+      const groups = {gd}.querySelectorAll('.scatterlayer .trace');
+      const nums = (s) => (s || '').match(/-?[0-9.]+(e-?[0-9]+)?/g).map(Number);
+      return [nums(groups[1].querySelector('path.js-line').getAttribute('d')),
+              nums(groups[2].querySelector('path.point').getAttribute('transform'))];
+    }}"""
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 700})
+        open_lab(page, server.lab_url("marks.ipynb"))
+        page.wait_for_function(f"() => {gd} && {gd}.querySelector('.scatterlayer path.point')", timeout=30_000)
+        page.evaluate(f"() => {{ window.__plots = 0; {gd}.on('plotly_afterplot', () => window.__plots++); }}")
+        slider = page.locator(".widget-slider .noUi-handle").first
+        slider.focus()
+        for _ in range(3 - (0 if axis == "linear" else 1)):   # to t = 3
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => {gd}.data[2].x[0] === 3 && globalThis.__radlabMarkMoves >= 1", timeout=15_000)
+        moves = page.evaluate("() => globalThis.__radlabMarkMoves")   # presses close together are sent as one
+        assert page.evaluate("() => window.__plots") == 0, "plotly.js redrew the figure"
+        line, dot = page.evaluate(drawn)
+        x3 = page.evaluate(f"() => {gd}._fullLayout.xaxis.c2p(3)")   # (a log axis maps log10(3))
+        assert line[0] == line[2] == pytest.approx(x3) and dot[0] == pytest.approx(x3)
+
+        box = page.evaluate(f"() => {{ const b = {gd}.querySelector('.nsewdrag').getBoundingClientRect(); "
+                            f"return [b.left, b.top]; }}")
+        page.mouse.move(box[0] + dot[0] - 30, box[1] + dot[1] - 30)
+        page.mouse.move(box[0] + dot[0], box[1] + dot[1])
+        page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
+        assert page.locator(".js-plotly-plot .hovertext").text_content() == f"t 3: {np.sin(3):.2f}"
+        page.mouse.move(0, 0)
+
+        page.locator(".widget-dropdown select").select_option("green")   # plotly.js redraws everything
+        page.wait_for_function("() => window.__plots >= 1", timeout=15_000)
+        assert page.evaluate(drawn) == [pytest.approx(line, abs=0.01), pytest.approx(dot, abs=0.01)]
+
+        slider.focus()
+        page.keyboard.press("End")           # t = 11: outside the x range, so plotly.js's own way
+        page.wait_for_function(f"() => {gd}.data[2].x[0] === 11", timeout=15_000)
+        assert page.evaluate("() => globalThis.__radlabMarkMoves") == moves

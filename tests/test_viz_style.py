@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import plotly.graph_objects as go
+import pytest
 import plotly.io as pio
 from plotly.utils import PlotlyJSONEncoder
 
@@ -45,3 +46,12 @@ def test_radlab_figures_set_the_template_the_cheap_way():
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
             if 'template="plotly_white"' in line]
     assert slow == [], f"use radlab.viz.style.plotly_white(fig) instead in {slow}"
+
+
+def test_padded_range_holds_the_values_with_room_on_both_sides():
+    from radlab.viz.style import padded_range
+
+    assert padded_range([0.0, 1.0, None, float("nan")]) == pytest.approx([-0.05, 1.05])
+    assert padded_range([0.01, 1.0], log=True, pad=0.1) == pytest.approx([-2.2, 0.2])   # log10 units
+    assert padded_range([3.0, 3.0]) == pytest.approx([2.85, 3.15])                     # one value: room anyway
+    assert padded_range([]) == [0.0, 1.0]

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.viz.images import image_trace, mask_trace
-from radlab.viz.style import plotly_white
+from radlab.viz.style import padded_range, plotly_white
 
 SOFT_TISSUE = (40.0, 400.0)   # the window every CT image of the lab is shown in (level, width HU)
 NOISE_RANGE_HU = 150.0        # the noise map's colour scale: ±150 HU
@@ -101,7 +101,10 @@ def dose_curves_figure(doses: Sequence[float], psnr: Mapping[str, np.ndarray], s
                                      line=dict(color=COLORS.get(method, "black"),
                                                dash="dot" if method == "low_dose" else "solid")), row=1, col=col)
     fig.add_trace(_marker(doses, psnr, ssim, current), row=1, col=1)
-    fig.update_xaxes(type="log", title="dose (fraction of full)", tickformat=".1%")
+    # fixed ranges (the curves' own), so a new dose moves the dashed line alone in the browser
+    fig.update_xaxes(type="log", title="dose (fraction of full)", tickformat=".1%",
+                     range=padded_range(doses, log=True))
+    fig.update_yaxes(range=padded_range(np.concatenate([np.ravel(v) for v in psnr.values()])), row=1, col=1)
     plotly_white(fig)
     fig.update_layout(height=height, legend=dict(orientation="h", y=-0.3),
                       margin=dict(l=50, r=10, t=40, b=40))

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from radlab.explain import METHODS, RightReasonReport
 from radlab.viz.images import box_shape, display_pixels, image_trace, mask_trace, picture_values, square_axes
+from radlab.viz.style import padded_range
 
 #: Transparent where the map is cold, then blue → yellow → red: the image stays readable underneath.
 HEAT_COLORSCALE = [[0.0, "rgba(0,0,255,0)"], [0.2, "rgba(0,0,255,0)"], [0.4, "rgba(0,160,255,0.45)"],
@@ -158,8 +159,10 @@ def accuracy_vs_epsilon_figure(curves: Mapping[str, Sequence[tuple[float, float]
     data.append(invisible_band(one_grey_level))
     data.append(current_epsilon_line(current))
     fig = go.Figure(data=data)
+    # a fixed ε range (the curves' own), so a new ε moves the dashed line alone in the browser
+    eps_range = padded_range([0.0, *(c[0] for curve in curves.values() for c in curve)], pad=0.03)
     fig.update_layout(height=height, xaxis_title=f"ε (L∞ budget, {units})", yaxis_title="accuracy",
-                      yaxis_range=[-0.02, 1.02], margin=dict(l=60, r=10, t=30, b=50),
+                      xaxis_range=eps_range, yaxis_range=[-0.02, 1.02], margin=dict(l=60, r=10, t=30, b=50),
                       legend=dict(orientation="h", y=1.12))
     return fig
 

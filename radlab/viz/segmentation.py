@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from radlab.viz.images import image_trace, mask_trace, picture_values
-from radlab.viz.style import plotly_white
+from radlab.viz.style import padded_range, plotly_white
 
 TRUE_COLOR = "#30d158"    # the ground truth: green
 PRED_COLOR = "#ff9f0a"    # the prediction: orange
@@ -94,7 +94,9 @@ def threshold_curve_figure(thresholds: Sequence[float], mean_dice: Sequence[floa
                           go.Scatter(**threshold_marker(thresholds, mean_dice, current), mode="markers",
                                      name="slider", marker=dict(color=PRED_COLOR, size=14, symbol="diamond"))])
     plotly_white(fig)
+    # a fixed threshold range, so a new threshold moves the diamond alone in the browser
     fig.update_layout(title="U-Net: mean Dice on the test slices against the threshold", xaxis_title="threshold",
+                      xaxis_range=padded_range(thresholds, pad=0.03),
                       yaxis=dict(title="mean Dice", range=[0, 1]), height=height,
                       showlegend=False, margin=dict(l=50, r=10, t=50, b=40))
     return fig

@@ -97,15 +97,19 @@ def split_bundle() -> tuple[str, str]:
 #: new picture of the same size (a new window level, slice or frame) only needs its ``<image>``
 #: element's address changed. Through ``Plotly.restyle``/``Plotly.update`` plotly.js recomputes the
 #: whole figure's defaults and redraws every subplot of it (~10-25 ms of script per figure on
-#: 2 cores, plus layout and paint). So when a restyle changes nothing but ``source`` (and the
-#: hover values, ``customdata``) of image traces drawn as real images, at the same pixel size,
+#: 2 cores, plus layout and paint). So when a restyle changes nothing but ``source`` and the
+#: hover values, ``customdata`` (either or both, per trace) of image traces drawn as real images,
+#: at the same pixel size,
 #: :data:`IMAGE_SWAP_JS` writes the new values into the figure's data and full data (as restyle
 #: would), points the element at the new picture and reloads the hover canvas plotly.js keeps
 #: for it. Likewise a new plain text for a subplot title (a centred annotation: plotly.js would
 #: recompute the whole figure for it) is written into the layout, full layout and its text element;
-#: any other layout change still goes through ``Plotly.relayout``, and any other restyle through
-#: plotly.js's own way. ``window.__radlabImageSwaps`` and ``__radlabTitleSwaps`` count the fast
-#: updates (``tests/test_figure_widget.py`` checks that both ways draw and hover the same).
+#: And a "you are here" mark that moves (new x/y of line or marker scatter traces, as many points,
+#: inside fixed axis ranges: ``radlab.viz.style.padded_range``) gets its path and marker positions
+#: set where plotly.js would draw them, and its calcdata (hover) updated, without a redraw.
+#: Any other layout change still goes through ``Plotly.relayout``, and any other restyle through
+#: plotly.js's own way. ``window.__radlabImageSwaps``, ``__radlabTitleSwaps`` and ``__radlabMarkMoves``
+#: count the fast updates (``tests/test_figure_widget.py`` checks that both ways draw and hover the same).
 IMAGE_SWAP_JS = r"""
 const __radlabXlink = "http://www.w3.org/1999/xlink";
 const __radlabBmp = "data:image/bmp;base64,";   // what radlab.viz.images.image_source writes
@@ -118,8 +122,10 @@ function __radlabImageSize(source) {   // [width, height] of a BMP data URI, fro
   return [Math.abs(le(18)), Math.abs(le(22))];
 }
 function __radlabSwapImages(gd, style, traces) {
+  // a batch of several traces sends a trace whose source did not change as undefined (plotly.py's
+  // Undefined): that picture stays, and only its hover values (customdata) change
   const keys = Object.keys(style || {}).filter(__radlabNotSent);
-  if (!keys.length || keys.some((k) => k !== "source" && k !== "customdata") || !("source" in style)) return false;
+  if (!keys.length || keys.some((k) => k !== "source" && k !== "customdata")) return false;
   const indexes = traces === undefined || traces === null ? (gd.data || []).map((_, i) => i) : [].concat(traces);
   const plan = [];
   for (let k = 0; k < indexes.length; k++) {
@@ -128,17 +134,25 @@ function __radlabSwapImages(gd, style, traces) {
     const cd = full && (gd.calcdata || []).find((c) => c && c[0] && c[0].trace === full);
     if (!cd || full.type !== "image" || full.visible !== true || !full._realImage || full._hasZ) return false;
     const pick = (v) => (Array.isArray(v) ? v[k % v.length] : v);
-    const source = pick(style.source);
+    const source = "source" in style ? pick(style.source) : undefined;
+    const customdata = "customdata" in style ? pick(style.customdata) : undefined;
+    if (customdata === null) return false;   // removing the hover values: plotly.js's way
+    if (source === undefined || source === null) {
+      if (source === null) return false;
+      plan.push({ i, full, element: null, source, customdata });
+      continue;
+    }
     const size = typeof source === "string" && __radlabImageSize(source);
     if (!size || size[0] !== cd[0].w || size[1] !== cd[0].h) return false;
     const group = cd[0].node3 && cd[0].node3.node();   // the trace's group (lib/make_trace_groups.js)
     const element = group && group.querySelector("image");
     if (!element) return false;
-    plan.push({ i, full, element, source, customdata: "customdata" in style ? pick(style.customdata) : undefined });
+    plan.push({ i, full, element, source, customdata });
   }
   for (const { i, full, element, source, customdata } of plan) {
-    gd.data[i].source = full.source = source;
     if (customdata !== undefined) gd.data[i].customdata = full.customdata = customdata;
+    if (!element) continue;
+    gd.data[i].source = full.source = source;
     element.setAttributeNS(__radlabXlink, "xlink:href", source);
     // plotly.js reads a hovered pixel's colour from a canvas copy of the picture (traces/image/plot.js)
     const picture = new Image();
@@ -152,6 +166,56 @@ function __radlabSwapImages(gd, style, traces) {
     picture.src = source;
   }
   globalThis.__radlabImageSwaps = (globalThis.__radlabImageSwaps || 0) + 1;
+  return true;
+}
+// A "you are here" mark (a dashed line at the chosen threshold, a dot on a curve) that moves: a
+// restyle giving scatter traces new x and/or y only, as many points as before, all inside fixed
+// axis ranges (autorange off: nothing else in the figure moves), drawn as straight lines and/or
+// markers. The new values go into the data, full data and calcdata (what hover reads); the line's
+// path and the markers' positions are set as plotly.js's scatter plot sets them (traces/scatter/plot.js).
+const __radlabMarkModes = ["lines", "markers", "lines+markers"];
+function __radlabMoveMarks(gd, style, traces) {
+  const keys = Object.keys(style || {}).filter(__radlabNotSent);
+  if (!keys.length || keys.some((k) => k !== "x" && k !== "y")) return false;
+  const indexes = traces === undefined || traces === null ? (gd.data || []).map((_, i) => i) : [].concat(traces);
+  const L = gd._fullLayout || {};
+  const plan = [];
+  for (let k = 0; k < indexes.length; k++) {
+    const i = indexes[k];
+    const full = (gd._fullData || []).find((t) => t.index === i);
+    const cd = full && (gd.calcdata || []).find((c) => c && c[0] && c[0].trace === full);
+    if (!cd || full.type !== "scatter" || full.visible !== true || !cd[0].node3 || !__radlabMarkModes.includes(full.mode)
+        || (full.fill && full.fill !== "none") || (full.mode.includes("lines") && full.line.shape !== "linear")
+        || (full.error_x && full.error_x.visible) || (full.error_y && full.error_y.visible)) return false;
+    const xa = L["xaxis" + full.xaxis.slice(1)], ya = L["yaxis" + full.yaxis.slice(1)];
+    const fixed = (ax) => ax && ax.autorange === false && (ax.type === "linear" || ax.type === "log");
+    if (!fixed(xa) || !fixed(ya)) return false;
+    const pick = (v) => (Array.isArray(v) ? v[k % v.length] : v);
+    const sent = (key) => ((key in style) ? pick(style[key]) : undefined);   // undefined: not this trace's
+    const newX = sent("x"), newY = sent("y");
+    const x = newX === undefined ? full.x : newX, y = newY === undefined ? full.y : newY;
+    if (!x || !y || x.length !== cd.length || y.length !== cd.length) return false;
+    const cx = Array.from(x, (v) => xa.d2c(v)), cy = Array.from(y, (v) => ya.d2c(v));
+    const inside = (ax, c) => {   // ax.range is in linearised units (log10 on a log axis)
+      const l = ax.c2l(c);
+      return Number.isFinite(l) && l >= Math.min(...ax.range) && l <= Math.max(...ax.range);
+    };
+    if (!cx.every((c) => inside(xa, c)) || !cy.every((c) => inside(ya, c))) return false;
+    const group = cd[0].node3.node();
+    const lines = group.querySelectorAll("path.js-line"), points = group.querySelectorAll("path.point");
+    if (full.mode.includes("lines") && cd.length > 1 && lines.length !== 1) return false;
+    if (full.mode.includes("markers") && points.length !== cd.length) return false;
+    plan.push({ i, full, cd, newX, newY, cx, cy, xa, ya, line: lines[0], points });
+  }
+  for (const { i, full, cd, newX, newY, cx, cy, xa, ya, line, points } of plan) {
+    if (newX !== undefined) gd.data[i].x = full.x = newX;
+    if (newY !== undefined) gd.data[i].y = full.y = newY;
+    const px = cx.map((c) => xa.c2p(c)), py = cy.map((c) => ya.c2p(c));
+    cd.forEach((point, j) => { point.x = cx[j]; point.y = cy[j]; });
+    if (line && full.mode.includes("lines")) line.setAttribute("d", "M" + px.map((v, j) => v + "," + py[j]).join("L"));
+    points.forEach((point, j) => point.setAttribute("transform", `translate(${px[j]},${py[j]})`));
+  }
+  globalThis.__radlabMarkMoves = (globalThis.__radlabMarkMoves || 0) + 1;
   return true;
 }
 const __radlabNotSent = (k) => k !== "_doNotReportToPy";   // the view's marker in the data it passes
@@ -188,12 +252,12 @@ function __radlabSwapping(lib) {
     const rest = __radlabSetTitles(gd, layout);
     return Object.keys(rest).some(__radlabNotSent) ? lib.relayout(gd, rest) : Promise.resolve(gd);
   };
-  fast.restyle = (gd, style, traces) => (__radlabSwapImages(gd, style, traces)
-    ? Promise.resolve(gd) : lib.restyle(gd, style, traces));
+  const swapped = (gd, style, traces) => __radlabSwapImages(gd, style, traces) || __radlabMoveMarks(gd, style, traces);
+  fast.restyle = (gd, style, traces) => (swapped(gd, style, traces) ? Promise.resolve(gd) : lib.restyle(gd, style, traces));
   fast.relayout = (gd, layout, ...more) => (typeof layout === "object" && layout !== null && !more.length
     ? relayoutRest(gd, layout) : lib.relayout(gd, layout, ...more));
   fast.update = (gd, style, layout, traces) => {
-    const restyled = !Object.keys(style || {}).some(__radlabNotSent) || __radlabSwapImages(gd, style, traces);
+    const restyled = !Object.keys(style || {}).some(__radlabNotSent) || swapped(gd, style, traces);
     return restyled ? relayoutRest(gd, layout) : lib.update(gd, style, layout, traces);
   };
   return fast;
