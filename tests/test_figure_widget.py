@@ -205,6 +205,12 @@ def test_plotly_js_draws_and_hovers_a_heatmap_given_typed_rows():
         assert page.locator("#plot .hovertext").text_content().strip() == f"{2 * 30 + 5 - 1000} HU"
 
 
+def _python_notebook(cells: list[str]) -> nbformat.NotebookNode:
+    """A notebook of these code cells, for a Python 3 kernel (what the Voilà test pages run)."""
+    return new_notebook(cells=[new_code_cell(c) for c in cells], metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
 def _dashboard(static_figure: bool) -> nbformat.NotebookNode:
     """A notebook with one live figure and a slider that restyles it, after a static figure or not."""
     cells = ["import ipywidgets as w\nimport plotly.graph_objects as go\nfrom radlab.widgets.figure import Figure",
@@ -214,8 +220,7 @@ def _dashboard(static_figure: bool) -> nbformat.NotebookNode:
              "w.VBox([s, fig])"]
     if static_figure:
         cells.insert(1, "go.Figure(go.Bar(y=[1, 3, 2]), layout={'width': 300, 'height': 200})")
-    return new_notebook(cells=[new_code_cell(c) for c in cells], metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return _python_notebook(cells)
 
 
 @pytest.mark.parametrize(("static_figure", "bundle", "renderer", "source"), [
@@ -328,8 +333,7 @@ def _image_dashboard() -> nbformat.NotebookNode:
         "double.observe(doubled, 'value')\n"
         "w.VBox([level, size, double, fig])",
     ]
-    return new_notebook(cells=[new_code_cell(c) for c in cells], metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return _python_notebook(cells)
 
 
 def test_a_new_picture_of_the_same_size_skips_plotly_js_redraw_and_hovers_right(tmp_path):
@@ -423,8 +427,7 @@ def _marks_dashboard(axis: str) -> nbformat.NotebookNode:
         "colour.observe(recolour, 'value')\n"
         "w.VBox([t, colour, fig])",
     ]
-    return new_notebook(cells=[new_code_cell(c) for c in cells], metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return _python_notebook(cells)
 
 
 @pytest.mark.parametrize("axis", ["linear", "log"])
