@@ -14,7 +14,7 @@ import pytest
 from plotly.colors import sample_colorscale, unlabel_rgb
 
 from radlab.viz.images import (decode_source, display_pixels, grey_levels, image_figure, image_source,
-                               image_trace, pixel_axes, value_image, value_picture)
+                               image_trace, pixel_axes, value_picture)
 
 
 def test_the_picture_holds_exactly_the_windowed_grey_levels():
@@ -42,8 +42,8 @@ def test_value_picture_colours_values_as_plotlys_heatmap_does_with_gaps_white(co
     data = value_picture(values, colorscale=colorscale, zmid=zmid)
     assert_heatmap_colours(data["source"], values, colorscale, zmid)
     np.testing.assert_array_equal(data["customdata"], values)
-    trace = value_image(np.ones((3, 4)), name="flat")       # one value: a colour, no division by zero
-    assert decode_source(trace.source).shape == (3, 4, 3) and trace.name == "flat"
+    flat = value_picture(np.ones((3, 4)))                  # one value: a colour, no division by zero
+    assert decode_source(flat["source"]).shape == (3, 4, 3)
 
 
 def test_image_trace_draws_the_window_and_keeps_the_values_and_full_image_coordinates():

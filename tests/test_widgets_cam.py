@@ -1,6 +1,8 @@
 """Lab 7 widget: controls change the figures; scores and exercises come from the model."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -112,3 +114,17 @@ def test_the_overlay_shows_what_a_fresh_figure_shows_after_every_control(lab):
         getattr(lab, name).value = value
         assert plain_figure(lab.overlay_fig) == plain_figure(lab._overlay()), name
     lab.layer_dropdown.value = lab.default_layer
+
+
+def test_the_report_shows_what_a_fresh_one_shows_after_every_control(lab):
+    """The report's bars are updated in place (right_reason_view); its text follows the same reports."""
+    from radlab.viz.explain import right_reason_figure
+
+    for name, value in [("threshold_slider", 0.3), ("tolerance_slider", 3.0), ("image_dropdown", 1),
+                        ("layer_dropdown", "features.0"), ("threshold_slider", 0.6), ("tolerance_slider", 0.0)]:
+        getattr(lab, name).value = value
+        reports = lab.reports()
+        assert plain_figure(lab.report_fig) == plain_figure(right_reason_figure(reports)), name
+        assert lab.report_html.value == "<br>".join(html.escape(str(r)) for r in reports), name
+    lab.layer_dropdown.value = lab.default_layer
+    lab.threshold_slider.value, lab.tolerance_slider.value = 0.5, lab.default_tolerance

@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.explain import METHODS, RightReasonReport
-from radlab.viz.images import box_shape, display_pixels, image_trace, mask_trace, picture_values, square_axes
+from radlab.viz.images import (box_shape, display_pixels, image_trace, mask_trace, outline_values, picture_values,
+                               square_axes)
 from radlab.viz.style import padded_range
 
 #: Transparent where the map is cold, then blue → yellow → red: the image stays readable underneath.
@@ -55,7 +56,7 @@ def overlay_figure(image: np.ndarray, heatmap: np.ndarray, *, level: float, widt
     """
     image = np.asarray(image, dtype=np.float32)
     fig = go.Figure(data=[image_trace(image, level=level, width=width, units=units), heatmap_trace(heatmap),
-                          mask_trace(_mask_or_none(mask, image.shape)), peak_trace(heatmap)])
+                          mask_trace(_mask_or_empty(mask, image.shape)), peak_trace(heatmap)])
     for trace, role in zip(fig.data, OVERLAY_TRACES):
         trace.meta = role
     fig.add_shape(**box_shape(box))
@@ -65,7 +66,8 @@ def overlay_figure(image: np.ndarray, heatmap: np.ndarray, *, level: float, widt
     return fig
 
 
-def _mask_or_none(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+def _mask_or_empty(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """The mask as booleans, or an empty one (no outline) of ``shape``."""
     return np.zeros(shape, bool) if mask is None else np.asarray(mask, bool)
 
 
@@ -79,11 +81,9 @@ def overlay_view(image: np.ndarray, heatmap: np.ndarray, *, level: float, width:
     """
     image = np.asarray(image, dtype=np.float32)
     picture = image_trace(image, level=level, width=width, units=units)
-    outline = mask_trace(_mask_or_none(mask, image.shape))
     col, row = _peak(heatmap)
     return [picture_values(picture), dict(z=np.asarray(heatmap, dtype=np.float32)),
-            dict(z=outline.z, x=outline.x, y=outline.y),
-            dict(x=[col], y=[row])]
+            outline_values(mask_trace(_mask_or_empty(mask, image.shape))), dict(x=[col], y=[row])]
 
 
 def _adversarial_panels(image: np.ndarray, adversarial: np.ndarray, *, level: float, width: float,
@@ -187,18 +187,24 @@ def epsilon_marks(one_grey_level: float | None, current: float | None) -> list[d
     return [{"x": t.x, "y": t.y} for t in (invisible_band(one_grey_level), current_epsilon_line(current))]
 
 
+def right_reason_view(reports: Sequence[RightReasonReport]) -> list[dict]:
+    """x, y (and bar texts) of :func:`right_reason_figure`'s three traces: hit rate, IoU, chance."""
+    names = [METHODS.get(r.method, r.method).split(" (")[0] for r in reports]
+    return [dict(x=names, y=[r.hit_rate for r in reports], text=[f"{r.hit_rate:.0%}" for r in reports]),
+            dict(x=names, y=[r.mean_iou for r in reports], text=[f"{r.mean_iou:.2f}" for r in reports]),
+            dict(x=names, y=[r.chance_hit_rate for r in reports])]
+
+
 def right_reason_figure(reports: Sequence[RightReasonReport], *, height: int = 300) -> go.Figure:
     """Pointing-game hit rate and mean mask IoU per method, with the chance hit rate for reference.
 
     Traces, in order: hit rate bars, IoU bars, chance markers.
     """
-    names = [METHODS.get(r.method, r.method).split(" (")[0] for r in reports]
+    hits, ious, chance = right_reason_view(reports)
     fig = go.Figure(data=[
-        go.Bar(x=names, y=[r.hit_rate for r in reports], name="pointing game (hit rate)",
-               text=[f"{r.hit_rate:.0%}" for r in reports], textposition="outside"),
-        go.Bar(x=names, y=[r.mean_iou for r in reports], name="mean IoU with the mask",
-               text=[f"{r.mean_iou:.2f}" for r in reports], textposition="outside"),
-        go.Scatter(x=names, y=[r.chance_hit_rate for r in reports], mode="markers", name="chance hit rate",
+        go.Bar(**hits, name="pointing game (hit rate)", textposition="outside"),
+        go.Bar(**ious, name="mean IoU with the mask", textposition="outside"),
+        go.Scatter(**chance, mode="markers", name="chance hit rate",
                    marker=dict(symbol="line-ew-open", size=40, line=dict(width=3, color="black"))),
     ])
     n = reports[0].n_images if reports else 0

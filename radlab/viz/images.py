@@ -161,6 +161,11 @@ def picture_values(trace: go.Image) -> dict:
     return {k: trace[k] for k in PICTURE_KEYS}
 
 
+def outline_values(trace: go.Contour) -> dict:
+    """A :func:`mask_trace`'s ``z``, ``x`` and ``y``: what a widget sends to show another outline."""
+    return {k: trace[k] for k in ("z", "x", "y")}
+
+
 def value_range(values: np.ndarray, zmid: float | None = None) -> tuple[float, float]:
     """The range plotly's heatmap colours ``values`` over by default: their min…max (NaN left out),
     or, with ``zmid``, the smallest range centred on it that holds them all."""
@@ -193,15 +198,6 @@ def value_picture(values: np.ndarray, *, colorscale: str = "Viridis", zmid: floa
     grey = grey_levels(np.where(blank, lo, values), (lo + hi) / 2, hi - lo)
     return dict(source=image_source(grey, colorscale, blank=blank),
                 customdata=values if customdata is None else customdata)
-
-
-def value_image(values: np.ndarray, *, colorscale: str = "Viridis", zmid: float | None = None,
-                name: str | None = None, hovertemplate: str = "%{customdata:.3f}<extra></extra>",
-                customdata: np.ndarray | None = None) -> go.Image:
-    """A 2-D array of values as a picture coloured like plotly's heatmap (:func:`value_picture`);
-    pixel (row i, column j) sits at x = j, y = i, as a heatmap's cells do."""
-    return go.Image(**value_picture(values, colorscale=colorscale, zmid=zmid, customdata=customdata),
-                    name=name, hovertemplate=hovertemplate)
 
 
 def mask_trace(mask: np.ndarray, *, max_size: int = MAX_DISPLAY, color: str = MASK_COLOR) -> go.Contour:

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from radlab.viz.images import image_trace, mask_trace, picture_values
+from radlab.viz.images import image_trace, mask_trace, outline_values, picture_values
 from radlab.viz.style import padded_range, plotly_white
 
 TRUE_COLOR = "#30d158"    # the ground truth: green
@@ -43,8 +43,7 @@ def contour_view(image_hu: np.ndarray, true_mask: np.ndarray, pred_mask: np.ndar
     (plotly then sends only the values that changed: the predicted outline, for a new threshold).
     """
     picture = image_trace(image_hu, level=level, width=width, units="HU")
-    outlines = [mask_trace(m) for m in (true_mask, pred_mask)]
-    return [picture_values(picture), *(dict(z=o.z, x=o.x, y=o.y) for o in outlines)]
+    return [picture_values(picture), *(outline_values(mask_trace(m)) for m in (true_mask, pred_mask))]
 
 
 def dice_distribution_figure(per_image: Mapping[str, np.ndarray], *, title: str = "Dice per slice with a nodule",

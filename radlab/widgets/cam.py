@@ -23,9 +23,9 @@ from radlab.errors import DataError
 from radlab.explain import (METHODS, RightReasonReport, explain, explainable_layers, find_layer, has_gap_head,
                             lesion_positive, mask_iou, pointing_hit, score_heatmaps)
 from radlab.predict import predict
-from radlab.viz.explain import overlay_figure, overlay_view, right_reason_figure
+from radlab.viz.explain import overlay_figure, overlay_view, right_reason_figure, right_reason_view
 from radlab.viz.images import box_shape
-from radlab.widgets.common import STYLE, copy_figure, image_options, window_sliders
+from radlab.widgets.common import STYLE, image_options, window_sliders
 from radlab.widgets.exercise import exercise_panel
 from radlab.widgets.figure import Figure
 
@@ -81,8 +81,9 @@ class CamExplorerLab(W.VBox):
 
         # FigureWidget rule: every trace is in the constructor; updates only touch fig.data[i].
         self.overlay_fig = Figure(self._overlay())
-        self.report_fig = Figure(right_reason_figure(self.reports()))
-        self._refresh_text()
+        reports = self.reports()
+        self.report_fig = Figure(right_reason_figure(reports))
+        self._refresh_text(reports)
 
         for control in (self.method_dropdown, self.image_dropdown, self.layer_dropdown,
                         self.level_slider, self.width_slider):
@@ -166,7 +167,8 @@ class CamExplorerLab(W.VBox):
         return overlay_figure(self.images[i], self.heatmaps()[i], level=level, width=width, mask=self.masks[i],
                               box=self._box(), title=self._overlay_title(), units=self.units)
 
-    def _refresh_text(self) -> None:
+    def _refresh_text(self, reports: Sequence[RightReasonReport] | None = None) -> None:
+        """The chosen image's scores, and (given the test set's ``reports``) the report text."""
         i, heat = self.index, self.heatmaps()[self.index]
         p = float(self.scores[i])
         lines = [f"<b>truth</b>: {html.escape(self.class_names[int(self.y[i])])}",
@@ -178,7 +180,8 @@ class CamExplorerLab(W.VBox):
         else:
             lines.append("no lesion here: the map shows what pushes the score <i>towards</i> 'lesion'")
         self.image_html.value = "<br>".join(lines)
-        self.report_html.value = "<br>".join(html.escape(str(r)) for r in self.reports())
+        if reports is not None:
+            self.report_html.value = "<br>".join(html.escape(str(r)) for r in reports)
 
     def refresh_image(self) -> None:
         """Redraw the overlay for the chosen method, image, layer and window."""
@@ -191,12 +194,15 @@ class CamExplorerLab(W.VBox):
                 trace.update(data)
             self.overlay_fig.layout.title.text = self._overlay_title()
             self.overlay_fig.layout.shapes[0].update(box_shape(self._box()))
-        self._refresh_text()
+        self._refresh_text()   # the report is the whole test set's: another image or method leaves it
 
     def refresh_report(self) -> None:
         """Rescore the test set at the chosen threshold (and Grad-CAM layer)."""
-        copy_figure(self.report_fig, right_reason_figure(self.reports()))
-        self._refresh_text()
+        reports = self.reports()
+        with self.report_fig.batch_update():   # the bars' values in place (the title's count never changes)
+            for trace, data in zip(self.report_fig.data, right_reason_view(reports)):
+                trace.update(data)
+        self._refresh_text(reports)
 
 
 def cam_lab_from_reference(reference: Any, *, split: str = "test", max_images: int | None = None,
