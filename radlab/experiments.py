@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from radlab.data.phantoms import make_phantoms
 from radlab.data.splits import Split, split_by_image, split_by_patient
@@ -90,6 +91,7 @@ def leak_experiment(phantoms: Any, new_patients: Any | None = None, *, seed: int
     auc, auc_ci, auc_new, n_test, seen = {}, {}, {}, {}, {}
     for method in SPLIT_METHODS:
         split = make_split(method, labels, pids, seed)
+        torch.manual_seed(seed)   # both splits' CNNs start from the same weights, whatever ran before
         model = TeachingCNN(width=width, n_blocks=3, image_size=x.shape[-1])
         result = fit(model, (x[split.train], y[split.train]), (x[split.val], y[split.val]), epochs=epochs,
                      batch_size=batch_size, lr=lr, seed=seed, save=False, progress=False)
