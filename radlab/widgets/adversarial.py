@@ -163,13 +163,18 @@ class AdversarialLab(W.VBox):
         return f"{self.class_names[int(p >= 0.5)]} (p={p:.2f})"
 
     # ----------------------------------------------------------------------- figures
-    def _adversarial(self) -> go.Figure:
+    def _attack_panels(self) -> tuple[tuple[np.ndarray, np.ndarray], dict[str, Any]]:
+        """Attack the chosen image (updating the info line): the arguments of adversarial_figure/_view."""
         adversarial, p, p_adv = self.attacked()
         level, width = self.window
         self._info(p, p_adv)
-        return adversarial_figure(self.images[self.index], adversarial, level=level, width=width,
-                                  eps_units=self.eps_units, prediction=self._label(p),
-                                  adversarial_prediction=self._label(p_adv), units=self.scale.units)
+        return (self.images[self.index], adversarial), dict(
+            level=level, width=width, eps_units=self.eps_units, prediction=self._label(p),
+            adversarial_prediction=self._label(p_adv), units=self.scale.units)
+
+    def _adversarial(self) -> go.Figure:
+        images, kwargs = self._attack_panels()
+        return adversarial_figure(*images, **kwargs)
 
     def _curves(self) -> go.Figure:
         return accuracy_vs_epsilon_figure(self.curves, units=self.scale.units,
@@ -190,12 +195,8 @@ class AdversarialLab(W.VBox):
         """Re-attack the chosen image and redraw both figures (their values updated in place: building and
         copying two whole figures took ~30 ms of every step)."""
         self.target_dropdown.disabled = not self.targeted_checkbox.value
-        adversarial, p, p_adv = self.attacked()
-        level, width = self.window
-        self._info(p, p_adv)
-        pictures, titles = adversarial_view(self.images[self.index], adversarial, level=level, width=width,
-                                            eps_units=self.eps_units, prediction=self._label(p),
-                                            adversarial_prediction=self._label(p_adv), units=self.scale.units)
+        images, kwargs = self._attack_panels()
+        pictures, titles = adversarial_view(*images, **kwargs)
         with self.adversarial_fig.batch_update():
             for trace, data in zip(self.adversarial_fig.data, pictures):
                 trace.update(data)
