@@ -478,3 +478,59 @@ def test_a_moving_mark_is_drawn_where_plotly_js_draws_it_without_a_redraw(tmp_pa
         page.keyboard.press("End")           # t = 11: outside the x range, so plotly.js's own way
         page.wait_for_function(f"() => {gd}.data[2].x[0] === 11", timeout=15_000)
         assert page.evaluate("() => globalThis.__radlabMarkMoves") == moves
+
+
+def _packed_hover_dashboard() -> nbformat.NotebookNode:
+    """A mosaic picture (radlab.viz.model.map_picture) whose hover values travel packed, (tile, value)
+    per pixel: a slider gives it new values of the same size."""
+    cells = [
+        "import ipywidgets as w\nimport numpy as np\nfrom radlab.widgets.figure import Figure\n"
+        "from radlab.viz.model import map_picture",
+        "def picture(k):\n"
+        "    values = np.arange(20 * 30, dtype=np.float32).reshape(20, 30) + 1000 * k\n"
+        "    tiles = (np.arange(30)[None, :] >= 15).repeat(20, axis=0).astype(np.int32)   # left tile 0, right 1\n"
+        "    return map_picture(values, colorscale='Viridis', tile=tiles)\n"
+        "fig = Figure(data=[dict(type='image', hovertemplate='tile %{customdata[0]}: %{customdata[1]}<extra></extra>',\n"
+        "                        **picture(0))],\n"
+        "             layout={'width': 400, 'height': 300, 'margin': dict(l=0, r=0, t=30, b=0),\n"
+        "                     'xaxis': {'range': [-0.5, 29.5]}, 'yaxis': {'range': [19.5, -0.5]}})\n"
+        "k = w.IntSlider(0, 0, 9, description='k')\n"
+        "def redraw(_=None):\n"
+        "    with fig.batch_update():\n"
+        "        fig.data[0].update(picture(k.value))\n"
+        "k.observe(redraw, 'value')\n"
+        "w.VBox([k, fig])",
+    ]
+    return _python_notebook(cells)
+
+
+def test_packed_hover_values_of_a_new_picture_are_decoded_as_plotly_js_decodes_them(tmp_path):
+    """A picture swap whose hover values come packed (radlab.viz.conv.plotly_array, here 3-D: tile and
+    value per pixel) hovers the new values, as plotly.js's own drawing of the first picture hovers its."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    (tmp_path / "labs").mkdir()
+    nbformat.write(_packed_hover_dashboard(), tmp_path / "labs" / "packed.ipynb")
+    gd = "document.querySelector('.js-plotly-plot')"
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 900})
+        open_lab(page, server.lab_url("packed.ipynb"))
+        page.wait_for_function(f"() => {gd} && {gd}.querySelector('.imagelayer image')", timeout=30_000)
+
+        def hover(row: int, col: int) -> str:
+            x, y = page.evaluate(f"""() => {{
+              const g = {gd}, L = g._fullLayout, box = g.getBoundingClientRect();
+              return [box.left + L._size.l + L.xaxis.d2p({col}), box.top + L._size.t + L.yaxis.d2p({row})];
+            }}""")
+            page.mouse.move(x - 40, y - 40)
+            page.wait_for_timeout(100)
+            page.mouse.move(x, y)
+            page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
+            return page.locator(".js-plotly-plot .hovertext").text_content()
+
+        assert hover(2, 20) == "tile 1: 80"            # plotly.js decoded the first picture's values
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => globalThis.__radlabImageSwaps === 1", timeout=15_000)
+        assert hover(2, 20) == "tile 1: 1080"          # the swap decoded the new ones
+        assert hover(3, 4) == "tile 0: 1094"

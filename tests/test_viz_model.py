@@ -8,7 +8,8 @@ from torch import nn
 
 from radlab.errors import DataError
 from radlab.viz import model as V
-from figures import trace_named
+from figures import assert_heatmap_colours, trace_named
+from radlab.viz.conv import from_plotly_array
 
 
 class SmallCNN(nn.Module):
@@ -112,11 +113,35 @@ def test_feature_map_figures_show_the_chosen_layer_and_channel(model):
     fm = V.feature_maps(model, image)
     layer = V.conv_layers(model)[1]
     single = V.layer_figure(fm, layer, 5)
-    np.testing.assert_allclose(np.asarray(trace_named(single, "feature map").z), fm.channel("features.1.0", 5))
+    np.testing.assert_allclose(from_plotly_array(trace_named(single, "feature map").customdata),
+                               fm.channel("features.1.0", 5))
     assert "16×16" in single.layout.annotations[1].text and single.layout.title.text == layer.label
-    assert np.asarray(trace_named(single, "feature maps").z).shape == (3 * 16 + 2, 3 * 16 + 2), "8 maps of 16×16 on a 3×3 grid"
+    hover = from_plotly_array(trace_named(single, "feature maps").customdata)
+    assert hover.shape == (3 * 16 + 2, 3 * 16 + 2, 2), "8 maps of 16×16 on a 3×3 grid: (tile, value) per pixel"
     assert "mean over inputs" in single.layout.annotations[3].text
     grid = V.feature_maps_figure(fm, "features.2.0")
     assert np.asarray(trace_named(grid, "feature maps").z).shape == (3 * 8 + 2, 3 * 8 + 2)
     depth = V.early_vs_deep_figure(fm, "features.0.0", "features.2.0")
     assert len(depth.data) == 3 and "early" in depth.layout.annotations[1].text
+
+
+def test_live_pictures_colour_and_hover_as_the_heatmaps_did(model):
+    """Lab 6's maps are pictures: coloured as plotly's heatmap of the same values (grey, Viridis, and
+    blue/red about 0 for kernels; the gaps white), hovering each pixel's value, and a mosaic's tile."""
+    fm = V.feature_maps(model, np.random.default_rng(2).random((32, 32), dtype=np.float32))
+    layer = V.conv_layers(model)[1]
+    fig = V.layer_figure(fm, layer, 3)
+    maps, kernels = V.mosaic(fm.layer("features.1.0")), V.kernel_mosaic(layer, max_kernels=16)
+    for name, values, scale, zmid in (("input", fm.image, "gray", None),
+                                      ("feature map", fm.channel("features.1.0", 3), "Viridis", None),
+                                      ("feature maps", maps.z, "Viridis", None), ("kernels", kernels.z, "RdBu_r", 0.0)):
+        trace = trace_named(fig, name)
+        assert trace.type == "image" and (trace.x0, trace.dx, trace.y0, trace.dy) == (0, 1, 0, 1)
+        assert_heatmap_colours(trace.source, values, scale, zmid)
+    hover = from_plotly_array(trace_named(fig, "feature maps").customdata)
+    np.testing.assert_array_equal(hover[..., 0], maps.tile)
+    np.testing.assert_array_equal(hover[..., 1], maps.z)
+    assert "channel %{customdata[0]}" in trace_named(fig, "feature maps").hovertemplate
+    depth = V.early_vs_deep_figure(fm, "features.0.0", "features.2.0", max_maps=9)
+    early = V.mosaic(fm.layer("features.0.0"), max_tiles=9)
+    assert_heatmap_colours(trace_named(depth, "early maps").source, early.z, "Viridis")

@@ -5,13 +5,17 @@ import numpy as np
 import pytest
 import torch
 
+from figures import plain_figure
+from radlab.viz import model as V
 from radlab.viz.conv import from_plotly_array
 from radlab.widgets.inside import InsideCNNLab
 from test_viz_model import SmallCNN
 
 
 def z(fig, i: int = 0) -> np.ndarray:
-    return from_plotly_array(fig.data[i].z)
+    """The values panel ``i`` shows (a picture's hover values; a mosaic's are (tile, value) per pixel)."""
+    values = from_plotly_array(fig.data[i].customdata)
+    return values[..., 1] if values.ndim == 3 else values
 
 
 @pytest.fixture()
@@ -70,3 +74,16 @@ def test_exercise_answers_are_read_off_the_model():
     assert ex.early_or_deep.check("the first conv layer", record=False).correct
     assert ex.receptive_field.check(5, record=False).correct
     assert "4 kernels of 3×3" in ex.first_layer_weights.question
+
+
+def test_the_live_figures_equal_fresh_ones_after_every_control(lab):
+    """Updated in place (pictures swapped, titles set), both figures equal ones drawn afresh."""
+    for control, value in ((lab.image_slider, 3), (lab.channel_slider, 2), (lab.layer_dropdown, "features.1.0"),
+                           (lab.channel_slider, 5), (lab.image_slider, 1), (lab.layer_dropdown, "features.0.0")):
+        control.value = value
+        fm = lab.feature_maps()
+        fresh = V.layer_figure(fm, lab.layer, lab.channel, max_maps=lab.max_maps)
+        assert plain_figure(lab.layer_fig, ("title", "annotations")) == plain_figure(fresh, ("title", "annotations"))
+        deep = V.early_vs_deep_figure(fm, lab.layer_names[0], lab.layer_names[-1])
+        assert plain_figure(lab.depth_fig, ("annotations",)) == plain_figure(deep, ("annotations",))
+    assert all(trace.type == "image" for trace in (*lab.layer_fig.data, *lab.depth_fig.data))

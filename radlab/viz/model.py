@@ -4,7 +4,10 @@ Feature maps come from forward hooks: the model runs once per image, every hooke
 stores its output, and choosing another channel or layer only re-slices what is stored.
 That keeps a redraw well under 100 ms on two CPU cores. Grids of kernels or maps are
 drawn as one heatmap (a mosaic with blank gaps) so a figure has the same traces whatever
-the layer, which is what a live ``FigureWidget`` needs.
+the layer, which is what a live ``FigureWidget`` needs. The figures Lab 6 updates live
+(:func:`layer_figure`, :func:`early_vs_deep_figure`) draw every map as a picture coloured as its
+heatmap would be (:func:`radlab.viz.images.value_picture`), so a new image or channel swaps pictures
+in the browser instead of redrawing the figure.
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from torch import nn
 from radlab.errors import DataError
 from radlab.device import cpu_threads, evaluating
 from radlab.explain import conv_layer_names, find_layer
-from radlab.viz.conv import image_axes
+from radlab.viz.conv import image_axes, plotly_array
+from radlab.viz.images import value_picture
 
 
 # ----------------------------------------------------------------------- layers
@@ -277,30 +281,56 @@ def feature_maps_figure(fm: FeatureMaps, layer: str, *, max_maps: int = 16) -> g
     return fig
 
 
+def map_picture(z: np.ndarray, *, colorscale: str, zmid: float | None = None,
+                tile: np.ndarray | None = None) -> dict:
+    """A map, image or mosaic as an image trace's picture (:func:`radlab.viz.images.value_picture`:
+    coloured as its heatmap, gaps white) at heatmap coordinates (pixel (col, row) at x = col, y = row).
+
+    The hover values (``customdata``, packed as :func:`radlab.viz.conv.plotly_array`) are each pixel's
+    value, or (tile, value) for a mosaic's ``tile`` index.
+    """
+    z = np.asarray(z, dtype=np.float32)
+    hover = z if tile is None else np.stack([np.asarray(tile, dtype=np.float32), z], axis=-1)
+    picture = value_picture(z, colorscale=colorscale, zmid=zmid, customdata=hover)
+    return dict(picture, customdata=plotly_array(picture["customdata"]), x0=0.0, dx=1.0, y0=0.0, dy=1.0)
+
+
+def _mosaic_picture(mos: Mosaic, *, colorscale: str, zmid: float | None = None) -> dict:
+    return map_picture(mos.z, colorscale=colorscale, zmid=zmid, tile=mos.tile)
+
+
+def _image(picture: dict, *, what: str | None = None, name: str | None = None) -> go.Image:
+    """A :func:`map_picture` as a trace; hover gives the pixel and its value (or which ``what`` and its value)."""
+    hover = (f"{what} %{{customdata[0]}}<br>value %{{customdata[1]:.3f}}" if what
+             else "row %{y}, col %{x}<br>value %{customdata:.3f}")
+    return go.Image(hovertemplate=hover + "<extra></extra>", name=name, **picture)
+
+
 def layer_view(fm: FeatureMaps, layer: ConvLayer, channel: int = 0, *,
                max_maps: int = 16) -> tuple[list[dict], list[str]]:
-    """Trace data and panel titles of :func:`layer_figure`: input, one map, all maps, the kernels."""
+    """Pictures and panel titles of :func:`layer_figure`: input, one map, all maps, the kernels."""
     fmap = fm.channel(layer.name, channel)
     stack = fm.layer(layer.name)
     maps = mosaic(stack, max_tiles=max_maps)
     kernels = kernel_mosaic(layer, max_kernels=max_maps)
     kh, kw = layer.module.kernel_size
     h, w = fm.image.shape
-    return ([dict(z=fm.image), dict(z=fmap), _mosaic_data(maps), _mosaic_data(kernels)],
+    return ([map_picture(fm.image, colorscale="gray"), map_picture(fmap, colorscale="Viridis"),
+             _mosaic_picture(maps, colorscale="Viridis"), _mosaic_picture(kernels, colorscale="RdBu_r", zmid=0.0)],
             [f"input {h}×{w}", f"channel {channel}: {fmap.shape[0]}×{fmap.shape[1]}",
              f"{_shown(maps)} maps (each to its own range)",
              f"{_shown(kernels)} {kh}×{kw} kernels" + (" (mean over inputs)" if layer.module.in_channels > 1 else "")])
 
 
 def layer_figure(fm: FeatureMaps, layer: ConvLayer, channel: int = 0, *, max_maps: int = 16) -> go.Figure:
-    """One layer at a glance for one image: the input, one chosen map, all its maps, its kernels."""
+    """One layer at a glance for one image: the input, one chosen map, all its maps, its kernels
+    (grey, Viridis, Viridis, blue − / red + about 0)."""
     (image, fmap, maps, kernels), titles = layer_view(fm, layer, channel, max_maps=max_maps)
     fig = make_subplots(rows=1, cols=4, subplot_titles=titles, horizontal_spacing=0.03)
-    fig.add_trace(_heatmap(image, colorscale="gray", name="input"), row=1, col=1)
-    fig.add_trace(_heatmap(fmap, colorscale="Viridis", name="feature map"), row=1, col=2)
-    fig.add_trace(_heatmap(maps, colorscale="Viridis", what="channel", name="feature maps"), row=1, col=3)
-    fig.add_trace(_heatmap(kernels, colorscale="RdBu_r", zmid=0.0, what="kernel", name="kernels"), row=1, col=4)
-    fig.data[3].showscale = False
+    fig.add_trace(_image(image, name="input"), row=1, col=1)
+    fig.add_trace(_image(fmap, name="feature map"), row=1, col=2)
+    fig.add_trace(_image(maps, what="channel", name="feature maps"), row=1, col=3)
+    fig.add_trace(_image(kernels, what="kernel", name="kernels"), row=1, col=4)
     image_axes(fig, 4)
     fig.update_layout(height=330, margin=dict(l=10, r=10, t=70, b=10),
                       title=dict(text=layer.label, font=dict(size=13)))
@@ -308,10 +338,11 @@ def layer_figure(fm: FeatureMaps, layer: ConvLayer, channel: int = 0, *, max_map
 
 
 def early_vs_deep_view(fm: FeatureMaps, early: str, deep: str, *, max_maps: int = 9) -> tuple[list[dict], list[str]]:
-    """Trace data and panel titles of :func:`early_vs_deep_figure`."""
+    """Pictures and panel titles of :func:`early_vs_deep_figure`."""
     e, d = fm.layer(early), fm.layer(deep)
-    return ([dict(z=fm.image), _mosaic_data(mosaic(e, max_tiles=max_maps)),
-             _mosaic_data(mosaic(d, max_tiles=max_maps))],
+    return ([map_picture(fm.image, colorscale="gray"),
+             _mosaic_picture(mosaic(e, max_tiles=max_maps), colorscale="Viridis"),
+             _mosaic_picture(mosaic(d, max_tiles=max_maps), colorscale="Viridis")],
             ["input", f"early: {early} ({e.shape[1]}×{e.shape[2]})", f"deep: {deep} ({d.shape[1]}×{d.shape[2]})"])
 
 
@@ -319,9 +350,9 @@ def early_vs_deep_figure(fm: FeatureMaps, early: str, deep: str, *, max_maps: in
     """Early maps (edges, textures, still image-like) beside deep ones (coarse, abstract: 'lesion here?')."""
     (image, e, d), titles = early_vs_deep_view(fm, early, deep, max_maps=max_maps)
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.04)
-    fig.add_trace(_heatmap(image, colorscale="gray"), row=1, col=1)
-    fig.add_trace(_heatmap(e, colorscale="Viridis", what="channel"), row=1, col=2)
-    fig.add_trace(_heatmap(d, colorscale="Viridis", what="channel"), row=1, col=3)
+    fig.add_trace(_image(image, name="input"), row=1, col=1)
+    fig.add_trace(_image(e, what="channel", name="early maps"), row=1, col=2)
+    fig.add_trace(_image(d, what="channel", name="deep maps"), row=1, col=3)
     image_axes(fig, 3)
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10))
     return fig

@@ -19,7 +19,7 @@ from torch import nn
 from radlab.course.lab06_inside_the_cnn import exercises as lab_exercises
 from radlab.errors import DataError
 from radlab.viz import model as V
-from radlab.viz.conv import packed, packed_figure, sigmoid, softmax
+from radlab.viz.conv import sigmoid, softmax
 from radlab.widgets.exercise import exercise_panel
 from radlab.widgets.figure import Figure
 
@@ -65,10 +65,9 @@ class InsideCNNLab(W.VBox):
 
         fm = self.feature_maps()
         # FigureWidget rule: every trace goes in at construction; later only fig.data[i] changes.
-        # Two figures, not four: every FigureWidget ships plotly's 5 MB widget code to the browser.
-        self.layer_fig = Figure(packed_figure(V.layer_figure(fm, self.layer, 0, max_maps=max_maps)))
-        self.depth_fig = Figure(packed_figure(
-            V.early_vs_deep_figure(fm, self.layer_names[0], self.layer_names[-1])))
+        # Every map is a picture: a new image or channel swaps pictures in the browser (same sizes).
+        self.layer_fig = Figure(V.layer_figure(fm, self.layer, 0, max_maps=max_maps))
+        self.depth_fig = Figure(V.early_vs_deep_figure(fm, self.layer_names[0], self.layer_names[-1]))
         self.prediction.value = self._prediction_html(fm)
 
         self.image_slider.observe(lambda _c: self.refresh_image(), names="value")
@@ -126,12 +125,12 @@ class InsideCNNLab(W.VBox):
 
     # -------------------------------------------------------------- redraws
     def refresh_layer_figure(self) -> None:
-        """Redraw the chosen layer's figure: a slice of the cached maps (plotly sends only what changed)."""
+        """Redraw the chosen layer's figure: a slice of the cached maps, as pictures (plotly sends only what changed)."""
         layer = self.layer
         traces, titles = V.layer_view(self.feature_maps(), layer, self.channel, max_maps=self.max_maps)
         with self.layer_fig.batch_update():
             for trace, data in zip(self.layer_fig.data, traces):
-                trace.update(packed(data))
+                trace.update(data)
             for annotation, title in zip(self.layer_fig.layout.annotations, titles):
                 annotation.text = title
             self.layer_fig.layout.title.text = layer.label
@@ -152,7 +151,7 @@ class InsideCNNLab(W.VBox):
         traces, titles = V.early_vs_deep_view(fm, self.layer_names[0], self.layer_names[-1])
         with self.depth_fig.batch_update():
             for trace, data in zip(self.depth_fig.data, traces):
-                trace.update(packed(data))
+                trace.update(data)
             for annotation, title in zip(self.depth_fig.layout.annotations, titles):
                 annotation.text = title
         self.prediction.value = self._prediction_html(fm)
