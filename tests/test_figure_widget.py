@@ -522,8 +522,8 @@ def test_packed_hover_values_of_a_new_picture_are_decoded_as_plotly_js_decodes_t
               const g = {gd}, L = g._fullLayout, box = g.getBoundingClientRect();
               return [box.left + L._size.l + L.xaxis.d2p({col}), box.top + L._size.t + L.yaxis.d2p({row})];
             }}""")
-            page.mouse.move(x - 40, y - 40)
-            page.wait_for_timeout(100)
+            page.mouse.move(1, 1)                       # off the figure: no hover label left to read
+            page.wait_for_selector(".js-plotly-plot .hovertext", state="detached", timeout=5000)
             page.mouse.move(x, y)
             page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
             return page.locator(".js-plotly-plot .hovertext").text_content()
@@ -534,3 +534,55 @@ def test_packed_hover_values_of_a_new_picture_are_decoded_as_plotly_js_decodes_t
         page.wait_for_function("() => globalThis.__radlabImageSwaps === 1", timeout=15_000)
         assert hover(2, 20) == "tile 1: 1080"          # the swap decoded the new ones
         assert hover(3, 4) == "tile 0: 1094"
+
+
+def _outline_dashboard() -> nbformat.NotebookNode:
+    """A mask's outline as a path shape (radlab.viz.images.outline_shape) on fixed axes: a slider gives it
+    another mask; a dropdown changes the outline's colour, which plotly.js redraws itself."""
+    cells = [
+        "import ipywidgets as w\nimport numpy as np\nfrom radlab.widgets.figure import Figure\n"
+        "from radlab.viz.images import outline_shape",
+        "def mask(k):\n"
+        "    m = np.zeros((20, 30), bool)\n"
+        "    m[3 + k:9 + k, 4 + 2 * k:12 + k] = True\n"
+        "    m[10, 20 + k] = True\n"
+        "    return m\n"
+        "fig = Figure(data=[dict(type='scatter', x=[0], y=[0], mode='markers')],\n"
+        "             layout={'width': 400, 'height': 300, 'margin': dict(l=0, r=0, t=30, b=0), 'showlegend': False,\n"
+        "                     'xaxis': {'range': [-0.5, 29.5]}, 'yaxis': {'range': [19.5, -0.5]},\n"
+        "                     'shapes': [outline_shape(mask(0), x0=0.25)]})\n"
+        "k = w.IntSlider(0, 0, 5, description='k')\n"
+        "colour = w.Dropdown(options=['red', 'blue'], description='colour')\n"
+        "k.observe(lambda _: setattr(fig.layout.shapes[0], 'path', outline_shape(mask(k.value), x0=0.25)['path']), 'value')\n"
+        "colour.observe(lambda _: setattr(fig.layout.shapes[0].line, 'color', colour.value), 'value')\n"
+        "w.VBox([k, colour, fig])",
+    ]
+    return _python_notebook(cells)
+
+
+def test_a_new_outline_is_drawn_where_plotly_js_draws_it_without_a_relayout(tmp_path):
+    """IMAGE_SWAP_JS sets a path shape's new path (a mask's outline on another slice) itself: the drawn
+    path equals the one plotly.js draws for the same shape later (±0.01 px), and plotly.js's layout holds it."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    (tmp_path / "labs").mkdir()
+    nbformat.write(_outline_dashboard(), tmp_path / "labs" / "outline.ipynb")
+    gd = "document.querySelector('.js-plotly-plot')"
+    drawn = f"""() => ({gd}.querySelector('.shapelayer path[data-index="0"]').getAttribute('d') || '')
+                      .match(/-?[0-9.]+(e-?[0-9]+)?/g).map(Number)"""
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 700})
+        open_lab(page, server.lab_url("outline.ipynb"))
+        page.wait_for_function(f"() => {gd} && {gd}.querySelector('.shapelayer path')", timeout=30_000)
+        first = page.evaluate(drawn)
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => globalThis.__radlabShapeSwaps === 1", timeout=15_000)
+        moved = page.evaluate(drawn)
+        assert moved != first and len(moved) != len(first)
+        assert page.evaluate(f"() => {gd}.layout.shapes[0].path === {gd}._fullLayout.shapes[0].path") is True
+        page.locator(".widget-dropdown select").select_option("blue")    # plotly.js draws the shape again
+        page.wait_for_function(f"() => {gd}.querySelector('.shapelayer path[data-index=\"0\"]').style.stroke "
+                               f"=== 'rgb(0, 0, 255)'", timeout=15_000)
+        assert page.evaluate(drawn) == pytest.approx(moved, abs=0.01)
+        assert page.evaluate("() => globalThis.__radlabShapeSwaps") == 1

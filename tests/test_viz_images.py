@@ -93,3 +93,40 @@ def test_plotly_js_draws_the_picture_and_hover_reads_the_original_value_at_full_
             text = page.locator("#plot .hovertext").text_content().strip()
             x_label, y_label = int(np.floor(cx + 0.5)), int(np.floor(cy + 0.5))   # d3 rounds halves up
             assert text == f"x {x_label}, y {y_label}: {value:.4g} HU", (img.shape, text)
+
+
+def _segments(lines) -> set:
+    """Undirected segments of polylines [(x, y), ...], rounded to half pixels."""
+    out = set()
+    for line in lines:
+        points = [(round(2 * x) / 2, round(2 * y) / 2) for x, y in line]
+        out |= {frozenset((a, b)) for a, b in zip(points, points[1:]) if a != b}
+    return out
+
+
+def _path_lines(path: str) -> list[list[tuple[float, float]]]:
+    lines = []
+    for part in filter(None, path.split("M")):
+        closed = part.endswith("Z")
+        points = [tuple(float(v) for v in xy.split(",")) for xy in part.rstrip("Z").split("L")]
+        lines.append(points + points[:1] if closed else points)
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_outline_path_is_the_contour_skimage_finds(seed):
+    """The outline drawn as a shape is the level-0.5 contour of the mask (skimage's find_contours):
+    blobs, holes, diagonal touches (saddles) and masks running off the image's edge."""
+    from skimage.measure import find_contours
+
+    from radlab.viz.images import outline_path
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random((12, 15)) < (0.2 + 0.1 * seed)
+    mask[0, :3] = True                                          # touches the edge: an open line
+    expected = _segments([[(c, r) for r, c in line] for line in find_contours(mask.astype(float), 0.5)])
+    path = outline_path(mask)
+    assert _segments(_path_lines(path)) == expected
+    placed = outline_path(mask, x0=10, dx=2, y0=-3, dy=3)        # pixel (r, c) centred at (10 + 2c, -3 + 3r)
+    assert _segments(_path_lines(placed)) == {frozenset((10 + 2 * x, -3 + 3 * y) for x, y in s) for s in expected}
+    assert outline_path(np.zeros((5, 5))) == ""

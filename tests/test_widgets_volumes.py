@@ -7,7 +7,9 @@ import pytest
 
 from radlab.volumetric import WINDOWS
 from radlab.widgets.volumes import VolumesLab
-from figures import trace_named
+from figures import plain_figure, shown_values, trace_named
+from radlab.viz.images import NO_OUTLINE, outline_path
+from radlab.viz.volumes import slice_view_figure
 
 
 @pytest.fixture(scope="module")
@@ -16,14 +18,22 @@ def lab() -> VolumesLab:
 
 
 def axial(lab: VolumesLab) -> np.ndarray:
-    return np.asarray(trace_named(lab.view_fig, "axial slice").z, dtype=float)
+    """The axial slice as shown: 0…255 grey levels of its picture."""
+    return shown_values(trace_named(lab.view_fig, "axial slice")).astype(float)
+
+
+def shape_named(fig, name: str):
+    found = [shape for shape in fig.layout.shapes if shape.name == name]
+    assert len(found) == 1, [shape.name for shape in fig.layout.shapes]
+    return found[0]
 
 
 def test_the_lab_opens_on_a_test_volume_with_a_nodule_in_view(lab):
     assert isinstance(lab.view_fig, go.FigureWidget) and isinstance(lab.compare_fig, go.FigureWidget)
     first, last = lab.current_extent()
     assert first <= lab.z <= last
-    assert np.asarray(trace_named(lab.view_fig, "axial outline").z, dtype=float).max() == 1.0      # the outline is drawn
+    outline = shape_named(lab.view_fig, "axial outline")                                      # the outline is drawn
+    assert outline.path == outline_path(lab.volumes.masks[lab.index][lab.z]) != ""
     assert "nodule in slices" in lab.view_html.value
 
 
@@ -34,18 +44,28 @@ def test_the_slice_slider_scrolls_through_the_volume(lab):
     assert list(trace_named(lab.view_fig, "this slice").y) == [lab.z, lab.z]                    # the line on the coronal view
 
 
-def test_the_phases_figure_follows_every_control_as_a_fresh_one_would(lab):
-    """The lab updates the phases' values in place (phases_data), not from a rebuilt figure."""
+def test_the_figures_follow_every_control_as_fresh_ones_would(lab):
+    """The lab updates the pictures, outlines and lines in place (slice_view_data, phases_data), not
+    from rebuilt figures; an outline shows on the slices with the nodule and hides on the others."""
     n_volumes = lab.volume_slider.max + 1
     for change in (lambda: setattr(lab.slice_slider, "value", (lab.z + 3) % 16),
                    lambda: setattr(lab.volume_slider, "value", (lab.volume_slider.value + 1) % n_volumes),
                    lambda: setattr(lab.window_dropdown, "value", list(WINDOWS)[-1]),
                    lambda: setattr(lab.level_slider, "value", lab.level_slider.value + 40)):
         change()
-        fresh = lab._phases_figure()
-        assert len(lab.phases_fig.data) == len(fresh.data) == 6
-        for shown, new in zip(lab.phases_fig.data, fresh.data):
-            np.testing.assert_array_equal(np.asarray(shown.z, dtype=float), np.asarray(new.z, dtype=float))
+        assert plain_figure(lab.phases_fig, ("shapes",)) == plain_figure(lab._phases_figure(), ("shapes",))
+        fresh = slice_view_figure(*lab._view_args(), **lab._view_kwargs())
+        assert plain_figure(lab.view_fig, ("shapes",)) == plain_figure(fresh, ("shapes",))
+    lab.volume_slider.value = next(k for k, i in enumerate(lab.test_index) if lab.volumes.labels[i] == 1)
+    seen = set()
+    for z in range(16):
+        lab.slice_slider.value = z
+        on_slice = bool(lab.volumes.masks[lab.index][lab.z].any())
+        drawn = [shape.path != NO_OUTLINE for shape in (shape_named(lab.view_fig, "axial outline"),
+                                                        *lab.phases_fig.layout.shapes)]
+        assert drawn == [on_slice] * 4
+        seen.add(on_slice)
+    assert seen == {True, False}, "the volume shown has slices with and without its nodule"
 
 
 def test_a_window_preset_sets_level_and_width_and_changes_the_image(lab):
@@ -71,9 +91,9 @@ def test_the_venous_phase_brightens_the_image(lab):
 
 
 def test_the_volume_slider_shows_another_volume(lab):
-    before = np.asarray(trace_named(lab.view_fig, "coronal reformat").z, dtype=float)
+    before = shown_values(trace_named(lab.view_fig, "coronal reformat")).astype(float)
     lab.volume_slider.value = (lab.volume_slider.value + 1) % (lab.volume_slider.max + 1)
-    assert not np.allclose(before, np.asarray(trace_named(lab.view_fig, "coronal reformat").z, dtype=float))
+    assert not np.allclose(before, shown_values(trace_named(lab.view_fig, "coronal reformat")).astype(float))
 
 
 def test_training_fills_the_comparison_and_the_per_slice_scores(lab):

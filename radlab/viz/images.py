@@ -210,6 +210,75 @@ def mask_trace(mask: np.ndarray, *, max_size: int = MAX_DISPLAY, color: str = MA
                       showscale=False, hoverinfo="skip", name="lesion mask")
 
 
+#: Marching squares on a 2×2 block of pixel centres (top-left, top-right, bottom-right, bottom-left:
+#: bits 8, 4, 2, 1 when inside the mask): the outline's segments between the block's edge midpoints
+#: (T top, R right, B bottom, L left). A saddle (5, 10: two diagonal pixels inside) keeps them apart, as
+#: ``skimage.measure.find_contours`` does by default (``fully_connected="low"``).
+_SQUARE_SEGMENTS = {1: ("LB",), 2: ("BR",), 3: ("LR",), 4: ("TR",), 5: ("TR", "LB"), 6: ("TB",), 7: ("LT",),
+                    8: ("LT",), 9: ("TB",), 10: ("LT", "BR"), 11: ("TR",), 12: ("LR",), 13: ("BR",), 14: ("LB",)}
+#: Each edge midpoint of the block whose top-left pixel is (row, col), in half pixels (2·row, 2·col).
+_MIDPOINTS = {"T": (0, 1), "R": (1, 2), "B": (2, 1), "L": (1, 0)}
+
+
+def outline_path(mask: np.ndarray, *, x0: float = 0.0, dx: float = 1.0, y0: float = 0.0, dy: float = 1.0) -> str:
+    """A mask's outline as an SVG path in data coordinates (pixel (row, col) centred at
+    (x0 + col·dx, y0 + row·dy)): the contour at level 0.5 that plotly's contour trace of the mask
+    draws (marching squares; the same line as ``skimage.measure.find_contours(mask, 0.5)``), as
+    straight segments. "" for an empty mask.
+
+    For a ``layout.shapes`` path (:func:`outline_shape`): a new outline redraws that shape alone,
+    where a contour trace's new z recomputes and redraws the whole figure.
+    """
+    inside = np.asarray(mask, dtype=np.float64) > 0.5
+    if inside.ndim != 2:
+        raise ValueError(f"outline_path takes a 2-D mask; got shape {inside.shape}")
+    if not inside.any() or min(inside.shape) < 2:
+        return ""
+    case = (inside[:-1, :-1] * 8 + inside[:-1, 1:] * 4 + inside[1:, 1:] * 2 + inside[1:, :-1]).astype(np.int8)
+    neighbours: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for row, col in zip(*np.nonzero((case > 0) & (case < 15))):
+        for segment in _SQUARE_SEGMENTS[int(case[row, col])]:
+            a, b = ((2 * row + _MIDPOINTS[e][0], 2 * col + _MIDPOINTS[e][1]) for e in segment)
+            neighbours.setdefault(a, []).append(b)
+            neighbours.setdefault(b, []).append(a)
+    # chain the segments into lines: open ones (ending at the image's edge) from an end, then closed loops
+    starts = sorted(neighbours, key=lambda point: (len(neighbours[point]) != 1, point))
+    seen: set[frozenset] = set()
+    parts = []
+    for start in starts:
+        for first in neighbours[start]:
+            if frozenset((start, first)) in seen:
+                continue
+            line, previous, point = [start], start, first
+            seen.add(frozenset((start, first)))
+            while True:
+                line.append(point)
+                following = [n for n in neighbours[point] if n != previous and frozenset((point, n)) not in seen]
+                if not following:
+                    break
+                seen.add(frozenset((point, following[0])))
+                previous, point = point, following[0]
+            closed = len(line) > 2 and line[-1] == line[0]
+            coords = [f"{x0 + c / 2 * dx:.6g},{y0 + r / 2 * dy:.6g}" for r, c in (line[:-1] if closed else line)]
+            parts.append("M" + "L".join(coords) + ("Z" if closed else ""))
+    return "".join(parts)
+
+
+#: The path of an outline with nothing to draw (an empty mask): a point, which draws nothing.
+NO_OUTLINE = "M0,0"
+
+
+def outline_shape(mask: np.ndarray | None, *, xref: str = "x", yref: str = "y", color: str = MASK_COLOR,
+                  x0: float = 0.0, dx: float = 1.0, y0: float = 0.0, dy: float = 1.0) -> dict:
+    """A mask's outline (:func:`outline_path`) as a ``layout.shapes`` entry, 2 px wide (as a contour
+    trace's line); :data:`NO_OUTLINE` when the mask is empty or None. The shape stays visible, so a
+    widget only ever sends a new ``path``, which the page draws without plotly.js
+    (:data:`radlab.widgets.figure.IMAGE_SWAP_JS`) when the axes' ranges are fixed."""
+    path = "" if mask is None else outline_path(mask, x0=x0, dx=dx, y0=y0, dy=dy)
+    return dict(type="path", xref=xref, yref=yref, path=path or NO_OUTLINE, line=dict(color=color, width=2),
+                layer="above")
+
+
 def box_shape(box: Sequence[float] | None, *, color: str = BOX_COLOR) -> dict:
     """A rectangle around pixel-edge box (x0, y0, x1, y1); invisible for None or NaN boxes."""
     ok = box is not None and np.all(np.isfinite(np.asarray(box, dtype=float)))

@@ -1,7 +1,10 @@
 """Figures of Lab 12 (volumes): an axial slice with its coronal reformat, per-slice scores, the 2-D vs 3-D table.
 
 Fixed traces per figure (update ``fig.data[i]`` only; voila#1533). Images are windowed
-(``level_hu`` ± ``width_hu`` / 2 → black … white) before they reach plotly.
+(``level_hu`` ± ``width_hu`` / 2 → black … white) before they reach plotly, as pictures; a nodule's
+outline is a ``layout.shapes`` path (:func:`radlab.viz.images.outline_shape`); the axes' ranges are
+fixed. So scrolling, windowing and changing volume swap pictures and shapes in the browser instead
+of redrawing the figures (heatmaps and contour traces did, ~100 ms a step on 2 cores).
 """
 from __future__ import annotations
 
@@ -11,55 +14,66 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from radlab.viz.images import windowed
+from radlab.viz.conv import plotly_array
+from radlab.viz.images import grey_levels, image_source, outline_shape, windowed
 from radlab.viz.style import plotly_white
 
 MASK_COLOR = "#ff7f0e"
 
 
-def _outline(mask: np.ndarray | None, shape: tuple[int, int]) -> dict[str, Any]:
-    """A contour trace's z for the nodule's outline (all zeros: no outline drawn)."""
-    z = np.zeros(shape, dtype=np.float32) if mask is None else mask.astype(np.float32)
-    return {"z": z}
+def _grey_picture(image01: np.ndarray) -> dict[str, Any]:
+    """A windowed slice (grey levels in [0, 1]) as an image trace's picture, pixel (row, col) at (col, row)."""
+    return {"source": image_source(np.round(np.clip(image01, 0, 1) * 255).astype(np.uint8))}
+
+
+def _fixed_image_axes(fig: go.Figure, shape: tuple[int, int], row: int, col: int, anchor: str) -> None:
+    """Square pixels, rows going down, and fixed ranges: nothing moves while the pictures, outlines
+    and marks change (the page then swaps them without redrawing the figure)."""
+    h, w = shape
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[-0.5, w - 0.5],
+                     constrain="domain", row=row, col=col)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, range=[h - 0.5, -0.5],
+                     scaleanchor=anchor, constrain="domain", row=row, col=col)
 
 
 def slice_view_data(volume_hu: np.ndarray, z: int, *, level_hu: float, width_hu: float,
-                    mask: np.ndarray | None = None, row: int | None = None) -> list[dict[str, Any]]:
-    """Trace data: the axial slice ``z``, its nodule outline, the coronal reformat at ``row``, its outline, the z line."""
+                    mask: np.ndarray | None = None,
+                    row: int | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Trace data (the axial slice ``z``, the coronal reformat at ``row``, the z line, the row line) and
+    the nodule's outlines on both (``layout.shapes`` paths), in figure order."""
     depth, height, width = volume_hu.shape
     z = int(np.clip(z, 0, depth - 1))
     row = height // 2 if row is None else int(np.clip(row, 0, height - 1))
     axial = windowed(volume_hu[z], level_hu, width_hu)
     coronal = windowed(volume_hu[:, row, :], level_hu, width_hu)
-    return [{"z": axial},
-            _outline(None if mask is None else mask[z], axial.shape),
-            {"z": coronal},
-            _outline(None if mask is None else mask[:, row, :], coronal.shape),
-            {"x": [-0.5, width - 0.5], "y": [z, z]},
-            {"x": [-0.5, width - 0.5], "y": [row, row]}]
+    outlines = [outline_shape(None if mask is None else mask[z], xref="x", yref="y", color=MASK_COLOR),
+                outline_shape(None if mask is None else mask[:, row, :], xref="x2", yref="y2", color=MASK_COLOR)]
+    return ([_grey_picture(axial), _grey_picture(coronal),
+             {"x": [-0.5, width - 0.5], "y": [z, z]},
+             {"x": [-0.5, width - 0.5], "y": [row, row]}],
+            [{"path": o["path"]} for o in outlines])
 
 
 def slice_view_figure(volume_hu: np.ndarray, z: int, *, level_hu: float, width_hu: float,
                       mask: np.ndarray | None = None, row: int | None = None, height: int = 360) -> go.Figure:
-    """Left: axial slice ``z`` (the dashed line marks the coronal row); right: the coronal reformat (line: slice ``z``)."""
-    data = slice_view_data(volume_hu, z, level_hu=level_hu, width_hu=width_hu, mask=mask, row=row)
+    """Left: axial slice ``z`` (the dashed line marks the coronal row); right: the coronal reformat (line: slice ``z``).
+    The nodule's outline (orange) is a shape on each; the slices are pictures."""
+    traces, outlines = slice_view_data(volume_hu, z, level_hu=level_hu, width_hu=width_hu, mask=mask, row=row)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, column_widths=[0.5, 0.5],
                         subplot_titles=("axial slice", "coronal reformat (one row through every slice)"))
-    grey = dict(colorscale="gray", zmin=0, zmax=1, showscale=False, hovertemplate="x %{x}, y %{y}<extra></extra>")
-    contour = dict(showscale=False, contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
-                   colorscale=[[0, MASK_COLOR], [1, MASK_COLOR]], line=dict(width=2), hoverinfo="skip",
-                   name="nodule outline")
-    fig.add_trace(go.Heatmap(**grey, **data[0], name="axial slice"), row=1, col=1)
-    fig.add_trace(go.Contour(**contour, **data[1], meta="axial outline"), row=1, col=1)
-    fig.add_trace(go.Heatmap(**grey, **data[2], name="coronal reformat"), row=1, col=2)
-    fig.add_trace(go.Contour(**contour, **data[3], meta="coronal outline"), row=1, col=2)
+    hover = "x %{x}, y %{y}<extra></extra>"
+    fig.add_trace(go.Image(**traces[0], hovertemplate=hover, name="axial slice"), row=1, col=1)
+    fig.add_trace(go.Image(**traces[1], hovertemplate=hover, name="coronal reformat"), row=1, col=2)
     fig.add_trace(go.Scatter(mode="lines", line=dict(color="#d62728"), hoverinfo="skip", name="this slice",
-                             **data[4]), row=1, col=2)
+                             **traces[2]), row=1, col=2)
     fig.add_trace(go.Scatter(mode="lines", line=dict(color="#1f77b4", dash="dash"), hoverinfo="skip",
-                             name="coronal row", **data[5]), row=1, col=1)
-    fig.update_xaxes(showticklabels=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x", row=1, col=1)
-    fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x2", row=1, col=2)
+                             name="coronal row", **traces[3]), row=1, col=1)
+    depth, rows, width = volume_hu.shape
+    _fixed_image_axes(fig, (rows, width), 1, 1, "x")
+    _fixed_image_axes(fig, (depth, width), 1, 2, "x2")
+    for outline, name, (xref, yref) in zip(outlines, ("axial outline", "coronal outline"), (("x", "y"), ("x2", "y2"))):
+        fig.add_shape(**outline_shape(None, xref=xref, yref=yref, color=MASK_COLOR), name=name)
+        fig.layout.shapes[-1].update(outline)
     plotly_white(fig)
     fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     return fig
@@ -77,8 +91,11 @@ def slice_scores_data(slice_scores: np.ndarray | None, z: int, volume_score: flo
 
 
 def slice_scores_figure(slice_scores: np.ndarray | None, z: int, volume_score: float | None, *,
-                        height: int = 260) -> go.Figure:
-    """What each model says about the volume shown: per slice (2-D) and for the whole volume (3-D)."""
+                        depth: int | None = None, height: int = 260) -> go.Figure:
+    """What each model says about the volume shown: per slice (2-D) and for the whole volume (3-D).
+
+    ``depth`` (default: the number of slice scores) fixes the slice axis, so the "slice shown" line
+    moves without redrawing the chart."""
     data = slice_scores_data(slice_scores, z, volume_score)
     fig = go.Figure([
         go.Scatter(mode="lines+markers", name="2-D CNN: score of each slice", line=dict(color="#1f77b4"),
@@ -88,6 +105,9 @@ def slice_scores_figure(slice_scores: np.ndarray | None, z: int, volume_score: f
                    hovertemplate="3-D: %{y:.2f}<extra></extra>", **data[2]),
     ])
     plotly_white(fig)
+    depth = len(slice_scores) if depth is None and slice_scores is not None else depth
+    if depth:
+        fig.update_xaxes(range=[-0.5, depth - 0.5])
     fig.update_layout(height=height, xaxis_title="axial slice", yaxis=dict(
         title="probability of a nodule", range=[0, 1.02]), margin=dict(l=60, r=20, t=20, b=40),
         legend=dict(orientation="h", y=-0.35))
@@ -120,12 +140,22 @@ def comparison_figure(results: Sequence[Any], names: Sequence[str], *, height: i
     return fig
 
 
+#: The difference panel's colours: −50 … 250 HU of enhancement.
+ENHANCEMENT_RANGE_HU = (-50.0, 250.0)
+
+
 def phases_data(non_contrast_hu: np.ndarray, venous_hu: np.ndarray, *, level_hu: float, width_hu: float,
-                mask: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """:func:`phases_figure`'s trace values in trace order (three images, three outlines): what a widget updates."""
-    outline = _outline(mask, np.shape(non_contrast_hu))
-    return [{"z": windowed(non_contrast_hu, level_hu, width_hu)}, {"z": windowed(venous_hu, level_hu, width_hu)},
-            {"z": venous_hu - non_contrast_hu}] + [dict(outline) for _ in range(3)]
+                mask: np.ndarray | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """:func:`phases_figure`'s picture values (the two phases windowed, what contrast added, with its
+    HU for the hover) and the nodule's outline on each panel (shapes): what a widget updates."""
+    lo, hi = ENHANCEMENT_RANGE_HU
+    added = np.asarray(venous_hu, dtype=np.float32) - np.asarray(non_contrast_hu, dtype=np.float32)
+    difference = {"source": image_source(grey_levels(added, (lo + hi) / 2, hi - lo), "Magma"),
+                  "customdata": plotly_array(added)}
+    outline = outline_shape(mask)
+    return ([_grey_picture(windowed(non_contrast_hu, level_hu, width_hu)),
+             _grey_picture(windowed(venous_hu, level_hu, width_hu)), difference],
+            [{"path": outline["path"]} for _ in range(3)])
 
 
 def phases_figure(non_contrast_hu: np.ndarray, venous_hu: np.ndarray, *, level_hu: float, width_hu: float,
@@ -134,19 +164,19 @@ def phases_figure(non_contrast_hu: np.ndarray, venous_hu: np.ndarray, *, level_h
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.04,
                         subplot_titles=("channel 1: non-contrast", "channel 2: venous phase",
                                         "venous − non-contrast (HU)"))
-    data = phases_data(non_contrast_hu, venous_hu, level_hu=level_hu, width_hu=width_hu, mask=mask)
-    grey = dict(colorscale="gray", zmin=0, zmax=1, showscale=False, hoverinfo="skip")
-    fig.add_trace(go.Heatmap(**data[0], **grey), row=1, col=1)
-    fig.add_trace(go.Heatmap(**data[1], **grey), row=1, col=2)
-    fig.add_trace(go.Heatmap(**data[2], colorscale="Magma", zmin=-50, zmax=250, showscale=True,
-                             colorbar=dict(len=0.8, thickness=10),
-                             hovertemplate="%{z:.0f} HU<extra></extra>"), row=1, col=3)
-    for col, outline in zip((1, 2, 3), data[3:]):
-        fig.add_trace(go.Contour(showscale=False, contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
-                                 colorscale=[[0, MASK_COLOR], [1, MASK_COLOR]], hoverinfo="skip", **outline),
-                      row=1, col=col)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    pictures, outlines = phases_data(non_contrast_hu, venous_hu, level_hu=level_hu, width_hu=width_hu, mask=mask)
+    fig.add_trace(go.Image(**pictures[0], hoverinfo="skip", name="non-contrast"), row=1, col=1)
+    fig.add_trace(go.Image(**pictures[1], hoverinfo="skip", name="venous"), row=1, col=2)
+    fig.add_trace(go.Image(**pictures[2], hovertemplate="%{customdata:.0f} HU<extra></extra>",
+                           name="venous − non-contrast"), row=1, col=3)
+    lo, hi = ENHANCEMENT_RANGE_HU   # the picture's colour bar: a heatmap with nothing to draw, never updated
+    fig.add_trace(go.Heatmap(z=[[None]], zmin=lo, zmax=hi, colorscale="Magma", showscale=True, hoverinfo="skip",
+                             colorbar=dict(len=0.8, thickness=10), name="colour bar"), row=1, col=3)
+    for col, outline in enumerate(outlines, start=1):
+        axis = "" if col == 1 else str(col)
+        _fixed_image_axes(fig, np.shape(non_contrast_hu), 1, col, f"x{axis}")
+        fig.add_shape(**outline_shape(None, xref=f"x{axis}", yref=f"y{axis}", color=MASK_COLOR))
+        fig.layout.shapes[-1].update(outline)
     plotly_white(fig)
     fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     return fig

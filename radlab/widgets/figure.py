@@ -106,7 +106,11 @@ def split_bundle() -> tuple[str, str]:
 #: recompute the whole figure for it) is written into the layout, full layout and its text element;
 #: And a "you are here" mark that moves (new x/y of line or marker scatter traces, as many points,
 #: inside fixed axis ranges: ``radlab.viz.style.padded_range``) gets its path and marker positions
-#: set where plotly.js would draw them, and its calcdata (hover) updated, without a redraw.
+#: set where plotly.js would draw them, and its calcdata (hover) updated, without a redraw. One
+#: restyle may mix the two, trace by trace (a new slice and the line marking it). Hover values sent
+#: packed (``radlab.viz.conv.plotly_array``, up to 3-D) are decoded as plotly.js decodes them. A path
+#: shape's new path (a mask's outline, ``radlab.viz.images.outline_shape``, on fixed linear axes)
+#: is drawn where plotly.js draws it (``__radlabShapeSwaps``), where relayout would redo the layout.
 #: Any other layout change still goes through ``Plotly.relayout``, and any other restyle through
 #: plotly.js's own way. ``window.__radlabImageSwaps``, ``__radlabTitleSwaps`` and ``__radlabMarkMoves``
 #: count the fast updates (``tests/test_figure_widget.py`` checks that both ways draw and hover the same).
@@ -142,42 +146,31 @@ function __radlabDecoded(v) {
   }
   return rows;
 }
-function __radlabSwapImages(gd, style, traces) {
-  // a batch of several traces sends a trace whose source did not change as undefined (plotly.py's
-  // Undefined): that picture stays, and only its hover values (customdata) change
-  const keys = Object.keys(style || {}).filter(__radlabNotSent);
-  if (!keys.length || keys.some((k) => k !== "source" && k !== "customdata")) return false;
-  const indexes = traces === undefined || traces === null ? (gd.data || []).map((_, i) => i) : [].concat(traces);
-  const plan = [];
-  for (let k = 0; k < indexes.length; k++) {
-    const i = indexes[k];
-    const full = (gd._fullData || []).find((t) => t.index === i);
-    const cd = full && (gd.calcdata || []).find((c) => c && c[0] && c[0].trace === full);
-    if (!cd || full.type !== "image" || full.visible !== true || !full._realImage || full._hasZ) return false;
-    const pick = (v) => (Array.isArray(v) ? v[k % v.length] : v);
-    const source = "source" in style ? pick(style.source) : undefined;
-    const customdata = "customdata" in style ? pick(style.customdata) : undefined;
-    if (customdata === null) return false;   // removing the hover values: plotly.js's way
-    const hover = customdata === undefined ? undefined : __radlabDecoded(customdata);
-    if (hover === null) return false;
-    if (source === undefined || source === null) {
-      if (source === null) return false;
-      plan.push({ i, full, element: null, source, customdata, hover });
-      continue;
-    }
+// A new picture for an image trace (``values``: its new source and/or customdata; a source plotly.py
+// left undefined keeps the picture, and only the hover values change): a function that applies it,
+// or null when plotly.js must do it (not a real image, another size, hover values removed).
+function __radlabPlanImage(gd, i, values) {
+  const full = (gd._fullData || []).find((t) => t.index === i);
+  const cd = full && (gd.calcdata || []).find((c) => c && c[0] && c[0].trace === full);
+  if (!cd || full.type !== "image" || full.visible !== true || !full._realImage || full._hasZ) return null;
+  const { source, customdata } = values;
+  if (customdata === null || source === null) return null;   // removing them: plotly.js's way
+  const hover = customdata === undefined ? undefined : __radlabDecoded(customdata);
+  if (hover === null) return null;
+  let element = null;
+  if (source !== undefined) {
     const size = typeof source === "string" && __radlabImageSize(source);
-    if (!size || size[0] !== cd[0].w || size[1] !== cd[0].h) return false;
+    if (!size || size[0] !== cd[0].w || size[1] !== cd[0].h) return null;
     const group = cd[0].node3 && cd[0].node3.node();   // the trace's group (lib/make_trace_groups.js)
-    const element = group && group.querySelector("image");
-    if (!element) return false;
-    plan.push({ i, full, element, source, customdata, hover });
+    element = group && group.querySelector("image");
+    if (!element) return null;
   }
-  for (const { i, full, element, source, customdata, hover } of plan) {
+  return () => {
     if (customdata !== undefined) {
       gd.data[i].customdata = customdata;
       full.customdata = hover;
     }
-    if (!element) continue;
+    if (!element) return;
     gd.data[i].source = full.source = source;
     element.setAttributeNS(__radlabXlink, "xlink:href", source);
     // plotly.js reads a hovered pixel's colour from a canvas copy of the picture (traces/image/plot.js)
@@ -190,58 +183,74 @@ function __radlabSwapImages(gd, style, traces) {
       full._canvas = { el: canvas, source };
     };
     picture.src = source;
-  }
-  globalThis.__radlabImageSwaps = (globalThis.__radlabImageSwaps || 0) + 1;
-  return true;
+  };
 }
 // A "you are here" mark (a dashed line at the chosen threshold, a dot on a curve) that moves: a
-// restyle giving scatter traces new x and/or y only, as many points as before, all inside fixed
-// axis ranges (autorange off: nothing else in the figure moves), drawn as straight lines and/or
-// markers. The new values go into the data, full data and calcdata (what hover reads); the line's
-// path and the markers' positions are set as plotly.js's scatter plot sets them (traces/scatter/plot.js).
+// scatter trace given new x and/or y only, as many points as before, all inside fixed axis ranges
+// (autorange off: nothing else in the figure moves), drawn as straight lines and/or markers. The new
+// values go into the data, full data and calcdata (what hover reads); the line's path and the
+// markers' positions are set as plotly.js's scatter plot sets them (traces/scatter/plot.js).
 const __radlabMarkModes = ["lines", "markers", "lines+markers"];
-function __radlabMoveMarks(gd, style, traces) {
-  const keys = Object.keys(style || {}).filter(__radlabNotSent);
-  if (!keys.length || keys.some((k) => k !== "x" && k !== "y")) return false;
-  const indexes = traces === undefined || traces === null ? (gd.data || []).map((_, i) => i) : [].concat(traces);
+function __radlabPlanMark(gd, i, values) {
   const L = gd._fullLayout || {};
-  const plan = [];
-  for (let k = 0; k < indexes.length; k++) {
-    const i = indexes[k];
-    const full = (gd._fullData || []).find((t) => t.index === i);
-    const cd = full && (gd.calcdata || []).find((c) => c && c[0] && c[0].trace === full);
-    if (!cd || full.type !== "scatter" || full.visible !== true || !cd[0].node3 || !__radlabMarkModes.includes(full.mode)
-        || (full.fill && full.fill !== "none") || (full.mode.includes("lines") && full.line.shape !== "linear")
-        || (full.error_x && full.error_x.visible) || (full.error_y && full.error_y.visible)) return false;
-    const xa = L["xaxis" + full.xaxis.slice(1)], ya = L["yaxis" + full.yaxis.slice(1)];
-    const fixed = (ax) => ax && ax.autorange === false && (ax.type === "linear" || ax.type === "log");
-    if (!fixed(xa) || !fixed(ya)) return false;
-    const pick = (v) => (Array.isArray(v) ? v[k % v.length] : v);
-    const sent = (key) => ((key in style) ? pick(style[key]) : undefined);   // undefined: not this trace's
-    const newX = sent("x"), newY = sent("y");
-    const x = newX === undefined ? full.x : newX, y = newY === undefined ? full.y : newY;
-    if (!x || !y || x.length !== cd.length || y.length !== cd.length) return false;
-    const cx = Array.from(x, (v) => xa.d2c(v)), cy = Array.from(y, (v) => ya.d2c(v));
-    const inside = (ax, c) => {   // ax.range is in linearised units (log10 on a log axis)
-      const l = ax.c2l(c);
-      return Number.isFinite(l) && l >= Math.min(...ax.range) && l <= Math.max(...ax.range);
-    };
-    if (!cx.every((c) => inside(xa, c)) || !cy.every((c) => inside(ya, c))) return false;
-    const group = cd[0].node3.node();
-    const lines = group.querySelectorAll("path.js-line"), points = group.querySelectorAll("path.point");
-    if (full.mode.includes("lines") && cd.length > 1 && lines.length !== 1) return false;
-    if (full.mode.includes("markers") && points.length !== cd.length) return false;
-    plan.push({ i, full, cd, newX, newY, cx, cy, xa, ya, line: lines[0], points });
-  }
-  for (const { i, full, cd, newX, newY, cx, cy, xa, ya, line, points } of plan) {
+  const full = (gd._fullData || []).find((t) => t.index === i);
+  const cd = full && (gd.calcdata || []).find((c) => c && c[0] && c[0].trace === full);
+  if (!cd || full.type !== "scatter" || full.visible !== true || !cd[0].node3 || !__radlabMarkModes.includes(full.mode)
+      || (full.fill && full.fill !== "none") || (full.mode.includes("lines") && full.line.shape !== "linear")
+      || (full.error_x && full.error_x.visible) || (full.error_y && full.error_y.visible)) return null;
+  const xa = L["xaxis" + full.xaxis.slice(1)], ya = L["yaxis" + full.yaxis.slice(1)];
+  const fixed = (ax) => ax && ax.autorange === false && (ax.type === "linear" || ax.type === "log");
+  if (!fixed(xa) || !fixed(ya)) return null;
+  const { x: newX, y: newY } = values;
+  const x = newX === undefined ? full.x : newX, y = newY === undefined ? full.y : newY;
+  if (!x || !y || x.length !== cd.length || y.length !== cd.length) return null;
+  const cx = Array.from(x, (v) => xa.d2c(v)), cy = Array.from(y, (v) => ya.d2c(v));
+  const inside = (ax, c) => {   // ax.range is in linearised units (log10 on a log axis)
+    const l = ax.c2l(c);
+    return Number.isFinite(l) && l >= Math.min(...ax.range) && l <= Math.max(...ax.range);
+  };
+  if (!cx.every((c) => inside(xa, c)) || !cy.every((c) => inside(ya, c))) return null;
+  const group = cd[0].node3.node();
+  const lines = group.querySelectorAll("path.js-line"), points = group.querySelectorAll("path.point");
+  if (full.mode.includes("lines") && cd.length > 1 && lines.length !== 1) return null;
+  if (full.mode.includes("markers") && points.length !== cd.length) return null;
+  return () => {
     if (newX !== undefined) gd.data[i].x = full.x = newX;
     if (newY !== undefined) gd.data[i].y = full.y = newY;
     const px = cx.map((c) => xa.c2p(c)), py = cy.map((c) => ya.c2p(c));
     cd.forEach((point, j) => { point.x = cx[j]; point.y = cy[j]; });
-    if (line && full.mode.includes("lines")) line.setAttribute("d", "M" + px.map((v, j) => v + "," + py[j]).join("L"));
+    if (lines[0] && full.mode.includes("lines")) lines[0].setAttribute("d", "M" + px.map((v, j) => v + "," + py[j]).join("L"));
     points.forEach((point, j) => point.setAttribute("transform", `translate(${px[j]},${py[j]})`));
+  };
+}
+// A restyle that only gives image traces new pictures and scatter traces new mark positions, each
+// trace one or the other (plotly.py's batch sends a value per trace, undefined where that trace's is
+// unchanged): applied without plotly.js, all or nothing. False: plotly.js must do it.
+const __radlabPictureKeys = ["source", "customdata"], __radlabMarkKeys = ["x", "y"];
+function __radlabFastRestyle(gd, style, traces) {
+  const keys = Object.keys(style || {}).filter(__radlabNotSent);
+  if (!keys.length) return false;
+  const indexes = traces === undefined || traces === null ? (gd.data || []).map((_, i) => i) : [].concat(traces);
+  const plans = [];
+  let pictures = 0, marks = 0;
+  for (let k = 0; k < indexes.length; k++) {
+    const values = {};
+    for (const key of keys) {
+      const v = Array.isArray(style[key]) ? style[key][k % style[key].length] : style[key];
+      if (v !== undefined) values[key] = v;
+    }
+    const sent = Object.keys(values);
+    if (!sent.length) continue;
+    let plan = null;
+    if (sent.every((key) => __radlabPictureKeys.includes(key))) { plan = __radlabPlanImage(gd, indexes[k], values); pictures++; }
+    else if (sent.every((key) => __radlabMarkKeys.includes(key))) { plan = __radlabPlanMark(gd, indexes[k], values); marks++; }
+    if (!plan) return false;
+    plans.push(plan);
   }
-  globalThis.__radlabMarkMoves = (globalThis.__radlabMarkMoves || 0) + 1;
+  if (!plans.length) return false;
+  plans.forEach((apply) => apply());
+  if (pictures) globalThis.__radlabImageSwaps = (globalThis.__radlabImageSwaps || 0) + 1;
+  if (marks) globalThis.__radlabMarkMoves = (globalThis.__radlabMarkMoves || 0) + 1;
   return true;
 }
 const __radlabNotSent = (k) => k !== "_doNotReportToPy";   // the view's marker in the data it passes
@@ -272,13 +281,47 @@ function __radlabSetTitles(gd, layout) {
   if (plan.length) globalThis.__radlabTitleSwaps = (globalThis.__radlabTitleSwaps || 0) + 1;
   return rest;
 }
+const __radlabShapePath = /^shapes(?:\.(\d+)|\[(\d+)\])\.path$/;
+// a path of straight lines (radlab.viz.images.outline_path: "M x,y L x,y ... Z")
+const __radlabStraightPath = /^(?:[ML]-?[\d.]+(?:e[-+]?\d+)?,-?[\d.]+(?:e[-+]?\d+)?|Z)+$/;
+function __radlabSetShapes(gd, layout) {
+  // a new path for a visible path shape on fixed linear axes (a mask's outline on a slice): relayout
+  // would recompute the whole layout's defaults and redraw the shape; set the drawn path as plotly.js
+  // draws it (components/shapes: each x at xaxis._offset + r2p(x), each y likewise)
+  const rest = {}, plan = [];
+  const L = gd._fullLayout || {};
+  const fixed = (ax) => ax && ax.autorange === false && ax.type === "linear";
+  for (const [key, value] of Object.entries(layout || {})) {
+    const m = __radlabShapePath.exec(key);
+    const i = m ? Number(m[1] ?? m[2]) : -1;
+    const full = m && (L.shapes || [])[i];
+    const xa = full && L["xaxis" + String(full.xref).slice(1)], ya = full && L["yaxis" + String(full.yref).slice(1)];
+    const element = full && gd.querySelector(`.shapelayer path[data-index="${i}"]`);
+    if (element && full.type === "path" && full.visible === true && !full.editable && typeof value === "string"
+        && __radlabStraightPath.test(value) && /^x\d*$/.test(full.xref) && /^y\d*$/.test(full.yref)
+        && fixed(xa) && fixed(ya) && (gd.layout.shapes || [])[i]) {
+      plan.push({ i, full, element, value, xa, ya });
+    } else {
+      rest[key] = value;
+    }
+  }
+  for (const { i, full, element, value, xa, ya } of plan) {
+    gd.layout.shapes[i].path = full.path = value;
+    element.setAttribute("d", value.replace(/([ML])([^MLZ]+)/g, (_, type, xy) => {
+      const [x, y] = xy.split(",");
+      return type + (xa._offset + xa.r2p(x)) + "," + (ya._offset + ya.r2p(y));
+    }));
+  }
+  if (plan.length) globalThis.__radlabShapeSwaps = (globalThis.__radlabShapeSwaps || 0) + 1;
+  return rest;
+}
 function __radlabSwapping(lib) {
   const fast = Object.create(lib);
   const relayoutRest = (gd, layout) => {
-    const rest = __radlabSetTitles(gd, layout);
+    const rest = __radlabSetShapes(gd, __radlabSetTitles(gd, layout));
     return Object.keys(rest).some(__radlabNotSent) ? lib.relayout(gd, rest) : Promise.resolve(gd);
   };
-  const swapped = (gd, style, traces) => __radlabSwapImages(gd, style, traces) || __radlabMoveMarks(gd, style, traces);
+  const swapped = __radlabFastRestyle;
   fast.restyle = (gd, style, traces) => (swapped(gd, style, traces) ? Promise.resolve(gd) : lib.restyle(gd, style, traces));
   fast.relayout = (gd, layout, ...more) => (typeof layout === "object" && layout !== null && !more.length
     ? relayoutRest(gd, layout) : lib.relayout(gd, layout, ...more));

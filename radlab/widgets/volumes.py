@@ -25,6 +25,15 @@ PHASE_OPTIONS = (("non-contrast", "non-contrast"), ("venous phase", "venous"))
 MAX_EPOCHS = 40
 
 
+def _update(fig: go.FigureWidget, traces: list[dict[str, Any]], shapes: list[dict[str, Any]]) -> None:
+    """One message: the figure's first traces and shapes take these values (unchanged ones are not sent)."""
+    with fig.batch_update():
+        for trace, data in zip(fig.data, traces):
+            trace.update(data)
+        for shape, data in zip(fig.layout.shapes, shapes):
+            shape.update(data)
+
+
 class VolumesLab(W.VBox):
     """A slice scroller with window controls over the test volumes, and the 2-D vs 3-D comparison.
 
@@ -64,7 +73,7 @@ class VolumesLab(W.VBox):
 
         # FigureWidget rule: all traces in the constructor; later only fig.data[i] changes.
         self.view_fig = Figure(slice_view_figure(*self._view_args(), **self._view_kwargs()))
-        self.scores_fig = Figure(slice_scores_figure(None, self.z, None))
+        self.scores_fig = Figure(slice_scores_figure(None, self.z, None, depth=depth))
         self.compare_fig = Figure(comparison_figure([], list(MODELS)))
         self.phases_fig = Figure(self._phases_figure())
         self._describe()
@@ -148,12 +157,8 @@ class VolumesLab(W.VBox):
 
     def refresh(self) -> None:
         """Redraw the slice view, the phases and the per-slice scores for the current controls."""
-        with self.view_fig.batch_update():
-            for trace, data in zip(self.view_fig.data, slice_view_data(*self._view_args(), **self._view_kwargs())):
-                trace.update(data)
-        with self.phases_fig.batch_update():
-            for trace, data in zip(self.phases_fig.data, phases_data(*self._phases_args(), **self._phases_kwargs())):
-                trace.z = data["z"]
+        _update(self.view_fig, *slice_view_data(*self._view_args(), **self._view_kwargs()))
+        _update(self.phases_fig, *phases_data(*self._phases_args(), **self._phases_kwargs()))
         self._show_scores()
         self._describe()
 
