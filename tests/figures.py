@@ -15,6 +15,25 @@ def trace_named(fig: Any, name: str) -> Any:
     return found[0]
 
 
+def shape_named(fig: Any, name: str) -> Any:
+    """The one ``layout.shapes`` entry of ``fig`` named ``name`` (e.g. a mask's outline)."""
+    found = [shape for shape in fig.layout.shapes if shape.name == name]
+    if len(found) != 1:
+        raise AssertionError(f"{len(found)} shapes named {name!r}; the figure has {[s.name for s in fig.layout.shapes]}")
+    return found[0]
+
+
+def outline_area(path: str) -> float:
+    """The area a path shape's closed loops ("M x,y L x,y ... Z") enclose (shoelace), in data units²."""
+    area = 0.0
+    for part in filter(None, path.split("M")):
+        if not part.endswith("Z"):
+            continue
+        xy = np.array([[float(v) for v in point.split(",")] for point in part[:-1].split("L")])
+        area += 0.5 * abs(np.dot(xy[:, 0], np.roll(xy[:, 1], -1)) - np.dot(xy[:, 1], np.roll(xy[:, 0], -1)))
+    return area
+
+
 def shown_values(trace: Any) -> np.ndarray:
     """What a trace draws per pixel: a heatmap's z, or an image trace's picture decoded (0…255 grey levels)."""
     if trace.type == "image":

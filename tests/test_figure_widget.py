@@ -550,10 +550,16 @@ def _outline_dashboard() -> nbformat.NotebookNode:
         "fig = Figure(data=[dict(type='scatter', x=[0], y=[0], mode='markers')],\n"
         "             layout={'width': 400, 'height': 300, 'margin': dict(l=0, r=0, t=30, b=0), 'showlegend': False,\n"
         "                     'xaxis': {'range': [-0.5, 29.5]}, 'yaxis': {'range': [19.5, -0.5]},\n"
-        "                     'shapes': [outline_shape(mask(0), x0=0.25)]})\n"
+        "                     'shapes': [outline_shape(mask(0), x0=0.25)],\n"
+        "                     'annotations': [dict(text='panel<br>k 0', x=0.5, y=1, xref='paper', yref='paper',\n"
+        "                                          xanchor='center', yanchor='bottom', showarrow=False)]})\n"
         "k = w.IntSlider(0, 0, 5, description='k')\n"
         "colour = w.Dropdown(options=['red', 'blue'], description='colour')\n"
-        "k.observe(lambda _: setattr(fig.layout.shapes[0], 'path', outline_shape(mask(k.value), x0=0.25)['path']), 'value')\n"
+        "def moved(_=None):\n"
+        "    with fig.batch_update():\n"
+        "        fig.layout.shapes[0].path = outline_shape(mask(k.value), x0=0.25)['path']\n"
+        "        fig.layout.annotations[0].text = f'panel<br>k {k.value}'\n"
+        "k.observe(moved, 'value')\n"
         "colour.observe(lambda _: setattr(fig.layout.shapes[0].line, 'color', colour.value), 'value')\n"
         "w.VBox([k, colour, fig])",
     ]
@@ -562,7 +568,8 @@ def _outline_dashboard() -> nbformat.NotebookNode:
 
 def test_a_new_outline_is_drawn_where_plotly_js_draws_it_without_a_relayout(tmp_path):
     """IMAGE_SWAP_JS sets a path shape's new path (a mask's outline on another slice) itself: the drawn
-    path equals the one plotly.js draws for the same shape later (±0.01 px), and plotly.js's layout holds it."""
+    path equals the one plotly.js draws for the same shape later (±0.01 px), and plotly.js's layout holds
+    it. A two-line subplot title in the same update is rewritten line by line."""
     from browser import chromium_browser, open_lab, serve_labs
 
     (tmp_path / "labs").mkdir()
@@ -581,8 +588,13 @@ def test_a_new_outline_is_drawn_where_plotly_js_draws_it_without_a_relayout(tmp_
         moved = page.evaluate(drawn)
         assert moved != first and len(moved) != len(first)
         assert page.evaluate(f"() => {gd}.layout.shapes[0].path === {gd}._fullLayout.shapes[0].path") is True
+        # a two-line subplot title, rewritten line by line in the same update
+        lines = f"() => [...{gd}.querySelectorAll('.annotation-text tspan.line')].map((t) => t.textContent)"
+        assert page.evaluate(lines) == ["panel", "k 1"]
+        assert page.evaluate("() => globalThis.__radlabTitleSwaps") == 1
         page.locator(".widget-dropdown select").select_option("blue")    # plotly.js draws the shape again
         page.wait_for_function(f"() => {gd}.querySelector('.shapelayer path[data-index=\"0\"]').style.stroke "
                                f"=== 'rgb(0, 0, 255)'", timeout=15_000)
         assert page.evaluate(drawn) == pytest.approx(moved, abs=0.01)
         assert page.evaluate("() => globalThis.__radlabShapeSwaps") == 1
+        assert page.evaluate(lines) == ["panel", "k 1"]     # plotly.js draws the title it was given

@@ -38,7 +38,7 @@ def _z(trace) -> np.ndarray:
 def test_the_lab_opens_on_the_residual_networks_worst_lesion_case(lab, parts):
     cases = parts[3]
     assert lab.case is D.most_erased(cases, "residual_cnn")
-    assert len(lab.dose_fig.data) == 3 and len(lab.lesion_fig.data) == 2 * 4   # reference + 3 methods
+    assert len(lab.dose_fig.data) == 3 and len(lab.lesion_fig.data) == len(lab.lesion_fig.layout.shapes) == 4   # reference + 3 methods
     assert len(lab.kept_fig.data) == 3 and "<table>" in lab.dose_html.value
 
 
@@ -54,13 +54,13 @@ def test_moving_the_dose_slider_redraws_the_slice_the_noise_and_the_marker(lab):
 
 
 def _panels(fig) -> list:
-    """What the dose figure shows: each trace's values, hover values, axes and texts; the panel titles."""
+    """What the figure shows: each trace's values, hover values, axes and texts; the panel titles; the outlines."""
     keys = ("type", "z", "source", "customdata", "x", "y", "x0", "dx", "y0", "dy", "zmin", "zmax", "hovertemplate",
             "name", "colorscale", "xaxis", "yaxis")
     values = [{k: (t[k] if k in t else None) for k in keys} for t in fig.data]   # heatmaps have no source
     traces = [{k: np.asarray(v).tolist() if k in ("z", "customdata", "x", "y") and v is not None else v
                for k, v in t.items()} for t in values]
-    return traces + [a.text for a in fig.layout.annotations]
+    return traces + [a.text for a in fig.layout.annotations] + [(sh.path, sh.xref, sh.yref) for sh in fig.layout.shapes]
 
 
 def test_a_dose_or_denoiser_change_leaves_the_figure_a_fresh_dose_figure_would_draw(lab):

@@ -7,7 +7,7 @@ from scipy.ndimage import gaussian_filter
 
 from radlab import segmentation as S
 from radlab.widgets.segmentation import SegmentationLab
-from figures import plain_figure, trace_named
+from figures import outline_area, plain_figure, shape_named, trace_named
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +27,24 @@ def lab(parts, tmp_path, monkeypatch) -> SegmentationLab:
     return SegmentationLab(images, masks, {"U-Net": prob, "U-Net, BCE alone": prob ** 2}, {"classical": classical})
 
 
-def _z(trace) -> np.ndarray:
-    return np.asarray(trace.z, dtype=float)
+def _area(lab, name: str) -> float:
+    """The area an outline on the slice encloses, in pixels²."""
+    return outline_area(shape_named(lab.overlay_fig, name).path)
 
 
 def test_the_lab_draws_the_slice_with_both_outlines_and_every_method(lab):
-    assert len(lab.overlay_fig.data) == 3 and len(lab.distribution_fig.data) == 3 and len(lab.size_fig.data) == 3
+    assert len(lab.overlay_fig.data) == 1 and len(lab.distribution_fig.data) == 3 and len(lab.size_fig.data) == 3
     assert [t.name for t in lab.distribution_fig.data] == ["U-Net", "U-Net, BCE alone", "classical"]
-    assert _z(trace_named(lab.overlay_fig, "true outline")).sum() > 0, "the true outline is drawn"
+    assert _area(lab, "true outline") > 0, "the true outline is drawn"
     assert "<table>" in lab.summary_html.value
 
 
 def test_moving_the_threshold_redraws_the_outline_the_dice_distribution_and_the_curve(lab):
-    before_outline = _z(trace_named(lab.overlay_fig, "predicted outline")).sum()
+    before_outline = _area(lab, "predicted outline")
     before_dice = np.asarray(trace_named(lab.distribution_fig, "U-Net").y, dtype=float)
     before_summary = lab.summary_html.value
     lab.threshold_slider.value = 0.9
-    assert _z(trace_named(lab.overlay_fig, "predicted outline")).sum() < before_outline, "a higher threshold, a smaller outline"
+    assert _area(lab, "predicted outline") < before_outline, "a higher threshold, a smaller outline"
     assert not np.allclose(np.asarray(trace_named(lab.distribution_fig, "U-Net").y, dtype=float), before_dice)
     assert list(trace_named(lab.threshold_fig, "slider").x) == [pytest.approx(0.9)]
     assert lab.summary_html.value != before_summary and "threshold 0.90" in lab.summary_html.value
@@ -70,9 +71,9 @@ def test_every_figure_shows_what_a_fresh_one_shows_after_every_control(lab):
 
 
 def test_choosing_a_slice_or_a_method_redraws_the_overlay(lab):
-    first = _z(trace_named(lab.overlay_fig, "true outline")).copy()
+    first = shape_named(lab.overlay_fig, "true outline").path
     lab.image_dropdown.value = lab.image_dropdown.options[1][1]
-    assert not np.array_equal(_z(trace_named(lab.overlay_fig, "true outline")), first)
+    assert shape_named(lab.overlay_fig, "true outline").path != first
     lab.method_dropdown.value = "classical"
     assert "classical" in lab.overlay_fig.layout.title.text
 

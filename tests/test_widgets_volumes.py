@@ -7,7 +7,7 @@ import pytest
 
 from radlab.volumetric import WINDOWS
 from radlab.widgets.volumes import VolumesLab
-from figures import plain_figure, shown_values, trace_named
+from figures import plain_figure, shape_named, shown_values, trace_named
 from radlab.viz.images import NO_OUTLINE, outline_path
 from radlab.viz.volumes import slice_view_figure
 
@@ -20,12 +20,6 @@ def lab() -> VolumesLab:
 def axial(lab: VolumesLab) -> np.ndarray:
     """The axial slice as shown: 0…255 grey levels of its picture."""
     return shown_values(trace_named(lab.view_fig, "axial slice")).astype(float)
-
-
-def shape_named(fig, name: str):
-    found = [shape for shape in fig.layout.shapes if shape.name == name]
-    assert len(found) == 1, [shape.name for shape in fig.layout.shapes]
-    return found[0]
 
 
 def test_the_lab_opens_on_a_test_volume_with_a_nodule_in_view(lab):

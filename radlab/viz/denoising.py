@@ -10,9 +10,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from radlab.viz.images import image_trace, mask_trace
+from radlab.viz.images import image_trace, mask_outline
 from radlab.viz.style import padded_range, plotly_white
 
+LESION_COLOR = "#ffd60a"
 SOFT_TISSUE = (40.0, 400.0)   # the window every CT image of the lab is shown in (level, width HU)
 NOISE_RANGE_HU = 150.0        # the noise map's colour scale: ±150 HU
 COLORS = {"low_dose": "#8e8e93", "gaussian": "#64d2ff", "nl_means": "#30d158", "cnn": "#ff9f0a",
@@ -129,12 +130,15 @@ def lesion_figure(images_hu: Mapping[str, np.ndarray], mask: np.ndarray, names: 
                   cnr: Mapping[str, float], *, crop: int = 16, height: int = 250) -> go.Figure:
     """The planted lesion, zoomed (``crop`` px around it), in each image; the outline marks where it is.
 
-    Traces alternate image, outline for each panel.
+    One picture per panel; the outlines are path shapes (one per panel, in panel order).
     """
-    traces, titles = lesion_panels(images_hu, mask, names, cnr, crop=crop)
+    traces, titles, outlines = lesion_panels(images_hu, mask, names, cnr, crop=crop)
     fig = make_subplots(rows=1, cols=len(images_hu), subplot_titles=titles, horizontal_spacing=0.015)
-    for i, trace in enumerate(traces):
-        fig.add_trace(trace, row=1, col=i // 2 + 1)
+    for col, (trace, path) in enumerate(zip(traces, outlines), start=1):
+        fig.add_trace(trace, row=1, col=col)
+        axis = "" if col == 1 else str(col)
+        fig.add_shape(**mask_outline(None, color=LESION_COLOR, xref=f"x{axis}", yref=f"y{axis}"))
+        fig.layout.shapes[-1].path = path
     _image_axes(fig, len(images_hu), crop)
     fig.update_annotations(font_size=10)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="black", showlegend=False)
@@ -155,28 +159,33 @@ def contrast_kept_figure(labels: Sequence[str], kept: Mapping[str, Sequence[floa
 
 
 def lesion_panels(images_hu: Mapping[str, np.ndarray], mask: np.ndarray, names: Mapping[str, str],
-                  cnr: Mapping[str, float], *, crop: int = 16) -> tuple[list[go.BaseTraceType], list[str]]:
-    """:func:`lesion_figure`'s traces (image, outline for each panel) and panel titles, without the figure."""
+                  cnr: Mapping[str, float], *,
+                  crop: int = 16) -> tuple[list[go.BaseTraceType], list[str], list[str]]:
+    """:func:`lesion_figure`'s pictures, panel titles and the lesion's outline (a path, the same in
+    every panel), without the figure."""
     rows, cols = np.nonzero(mask)
     r0 = int(np.clip(rows.mean() - crop // 2, 0, mask.shape[0] - crop))
     c0 = int(np.clip(cols.mean() - crop // 2, 0, mask.shape[1] - crop))
     window = (slice(r0, r0 + crop), slice(c0, c0 + crop))
     titles = [f"{names.get(k, k)}<br>CNR {cnr[k]:.2f}" if np.isfinite(cnr.get(k, np.inf)) else names.get(k, k)
               for k in images_hu]
-    traces: list[go.BaseTraceType] = []
-    for i, image in enumerate(images_hu.values(), start=1):
-        traces += [image_trace(np.asarray(image)[window], level=SOFT_TISSUE[0], width=120.0, units="HU",
-                               name=f"lesion {i}"), mask_trace(mask[window], color="#ffd60a")]
-    return traces, titles
+    traces = [image_trace(np.asarray(image)[window], level=SOFT_TISSUE[0], width=120.0, units="HU",
+                          name=f"lesion {i}") for i, image in enumerate(images_hu.values(), start=1)]
+    outline = mask_outline(mask[window])["path"]
+    return traces, titles, [outline] * len(traces)
 
 
 def update_lesion_figure(fig: go.Figure, images_hu: Mapping[str, np.ndarray], mask: np.ndarray,
                          names: Mapping[str, str], cnr: Mapping[str, float], *, crop: int = 16) -> None:
     """Make ``fig`` (a :func:`lesion_figure` with as many panels and the same ``crop``) show another lesion.
 
-    Only the values (images, hover values, outlines) and the panel titles are sent, in one batch.
+    Only the values (pictures, hover values, outline paths) and the panel titles are sent, in one batch.
     """
-    _show_panels(fig, *lesion_panels(images_hu, mask, names, cnr, crop=crop))
+    traces, titles, outlines = lesion_panels(images_hu, mask, names, cnr, crop=crop)
+    with fig.batch_update():
+        _show_panels(fig, traces, titles)
+        for shape, path in zip(fig.layout.shapes, outlines):
+            shape.path = path
 
 
 __all__ = ["SOFT_TISSUE", "contrast_kept_figure", "dose_curves_figure", "dose_figure", "dose_panels", "lesion_figure",

@@ -279,6 +279,22 @@ def outline_shape(mask: np.ndarray | None, *, xref: str = "x", yref: str = "y", 
                 layer="above")
 
 
+def mask_outline(mask: np.ndarray | None, *, max_size: int = MAX_DISPLAY, color: str = MASK_COLOR,
+                 xref: str = "x", yref: str = "y", name: str | None = None) -> dict:
+    """A lesion mask's outline as a path shape (:func:`outline_shape`) where :func:`mask_trace` draws it:
+    on the mask block-reduced (max) to at most ``max_size`` a side, at full-image coordinates.
+
+    For live figures: a new mask is a new ``path`` alone, which the page draws without plotly.js
+    (a contour trace's new z recomputes and redraws the whole figure)."""
+    if mask is None:
+        return dict(outline_shape(None, xref=xref, yref=yref, color=color), name=name)
+    step = display_step(np.shape(mask), max_size)
+    shown = downsample(np.asarray(mask, dtype=np.uint8), step, reduce="max")
+    offset = (step - 1) / 2
+    return dict(outline_shape(shown, xref=xref, yref=yref, color=color, x0=offset, dx=step, y0=offset, dy=step),
+                name=name)
+
+
 def box_shape(box: Sequence[float] | None, *, color: str = BOX_COLOR) -> dict:
     """A rectangle around pixel-edge box (x0, y0, x1, y1); invisible for None or NaN boxes."""
     ok = box is not None and np.all(np.isfinite(np.asarray(box, dtype=float)))

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from radlab.viz.images import image_trace, mask_trace, outline_values, picture_values
+from radlab.viz.images import image_trace, mask_outline, picture_values
 from radlab.viz.style import padded_range, plotly_white
 
 TRUE_COLOR = "#30d158"    # the ground truth: green
@@ -22,11 +22,11 @@ def contour_figure(image_hu: np.ndarray, true_mask: np.ndarray, pred_mask: np.nd
                    width: float, title: str = "", height: int = 380) -> go.Figure:
     """The slice (window level/width, HU) with the true outline (green) and the predicted one (orange).
 
-    Traces: 0 image, 1 true contour, 2 predicted contour.
+    Trace 0 is the image; the outlines are path shapes named "true outline" and "predicted outline".
     """
-    fig = go.Figure(data=[image_trace(image_hu, level=level, width=width, units="HU"),
-                          mask_trace(true_mask, color=TRUE_COLOR).update(meta="true outline"),
-                          mask_trace(pred_mask, color=PRED_COLOR).update(meta="predicted outline")])
+    fig = go.Figure(data=[image_trace(image_hu, level=level, width=width, units="HU")])
+    for mask, color, name in ((true_mask, TRUE_COLOR, "true outline"), (pred_mask, PRED_COLOR, "predicted outline")):
+        fig.add_shape(**mask_outline(mask, color=color, name=name))
     h, w = np.shape(image_hu)
     fig.update_xaxes(visible=False, range=[-0.5, w - 0.5], constrain="domain")
     fig.update_yaxes(visible=False, range=[h - 0.5, -0.5], scaleanchor="x", scaleratio=1, constrain="domain")
@@ -36,14 +36,15 @@ def contour_figure(image_hu: np.ndarray, true_mask: np.ndarray, pred_mask: np.nd
 
 
 def contour_view(image_hu: np.ndarray, true_mask: np.ndarray, pred_mask: np.ndarray, *, level: float,
-                 width: float) -> list[dict]:
-    """The values of :func:`contour_figure`'s three traces for another slice, mask or threshold.
+                 width: float) -> tuple[dict, list[str]]:
+    """What :func:`contour_figure` shows for another slice, mask or threshold: the picture's values and
+    the two outlines' paths.
 
     A widget updates its live figure with these instead of copying a whole rebuilt figure into it
     (plotly then sends only the values that changed: the predicted outline, for a new threshold).
     """
     picture = image_trace(image_hu, level=level, width=width, units="HU")
-    return [picture_values(picture), *(outline_values(mask_trace(m)) for m in (true_mask, pred_mask))]
+    return picture_values(picture), [mask_outline(m)["path"] for m in (true_mask, pred_mask)]
 
 
 def dice_distribution_figure(per_image: Mapping[str, np.ndarray], *, title: str = "Dice per slice with a nodule",

@@ -257,25 +257,48 @@ const __radlabNotSent = (k) => k !== "_doNotReportToPy";   // the view's marker 
 const __radlabAnnotationText = /^annotations(?:\.(\d+)|\[(\d+)\])\.text$/;
 // text plotly.js draws as it is (no tags, entities or LaTeX, one line)
 const __radlabPlainText = (text) => typeof text === "string" && /^[^<>&$\n]+$/.test(text);
+// where a title's new text can be written into the drawn one: both plain lines joined by <br>, as many
+// lines (plotly.js draws each as a <tspan class="line">, centred like the text); else null
+function __radlabTitleLines(element, value, old) {
+  const split = (text) => (typeof text === "string" ? text.split(/<br>/i) : []);
+  const lines = split(value), before = split(old);
+  if (!lines.length || lines.length !== before.length || ![...lines, ...before].every(__radlabPlainText)) return null;
+  const spans = element.querySelectorAll("tspan.line");
+  if (lines.length === 1) return spans.length <= 1 ? [spans[0] || element] : null;
+  return spans.length === lines.length ? [...spans] : null;
+}
 function __radlabSetTitles(gd, layout) {
-  // plain new texts of centred annotations without arrows (subplot titles): plotly.js gives an
-  // annotation's text editType "calc+arraydraw", so relayout recomputes and redraws the whole figure
+  // plain new texts (one line, or as many lines as before) of centred annotations without arrows
+  // (subplot titles): plotly.js gives an annotation's text editType "calc+arraydraw", so relayout
+  // recomputes and redraws the whole figure
   const rest = {}, plan = [];
   for (const [key, value] of Object.entries(layout || {})) {
+    if (key === "title.text") {   // the figure's own title (editType "layoutstyle": relayout redoes the layout)
+      const full = gd._fullLayout && gd._fullLayout.title;
+      const element = gd.querySelector(".g-gtitle text.gtitle");
+      const parts = element && full && __radlabTitleLines(element, value, full.text);
+      if (parts && !full.automargin && gd.layout.title && typeof gd.layout.title === "object") {
+        plan.push({ title: true, full, element, parts, value });
+        continue;
+      }
+    }
     const m = __radlabAnnotationText.exec(key);
     const i = m ? Number(m[1] ?? m[2]) : -1;
     const full = m && ((gd._fullLayout && gd._fullLayout.annotations) || [])[i];
     const element = full && gd.querySelector(`.annotation[data-index="${i}"] text.annotation-text`);
-    if (element && __radlabPlainText(value) && __radlabPlainText(full.text) && !full.showarrow && full.xanchor === "center"
-        && full.align === "center" && full.visible !== false && (gd.layout.annotations || [])[i]) {
-      plan.push({ i, full, element, value });
+    const parts = element && __radlabTitleLines(element, value, full.text);
+    if (parts && !full.showarrow && full.xanchor === "center" && full.align === "center" && full.visible !== false
+        && (gd.layout.annotations || [])[i]) {
+      plan.push({ i, full, element, parts, value });
     } else {
       rest[key] = value;
     }
   }
-  for (const { i, full, element, value } of plan) {
-    gd.layout.annotations[i].text = full.text = value;
-    element.textContent = value;
+  for (const { title, i, full, element, parts, value } of plan) {
+    if (title) gd.layout.title.text = full.text = value;
+    else gd.layout.annotations[i].text = full.text = value;
+    const lines = value.split(/<br>/i);
+    parts.forEach((part, j) => { part.textContent = lines[j]; });
     element.setAttribute("data-unformatted", value);
   }
   if (plan.length) globalThis.__radlabTitleSwaps = (globalThis.__radlabTitleSwaps || 0) + 1;

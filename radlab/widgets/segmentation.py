@@ -169,10 +169,12 @@ class SegmentationLab(W.VBox):
         """Redraw the chosen slice's outlines."""
         i = self.index
         pred = self.predicted(self.method_dropdown.value)[i]
-        traces = contour_view(self.images_hu[i], self.masks[i], pred, level=LUNG_WINDOW[0], width=LUNG_WINDOW[1])
+        picture, outlines = contour_view(self.images_hu[i], self.masks[i], pred, level=LUNG_WINDOW[0],
+                                         width=LUNG_WINDOW[1])
         with self.overlay_fig.batch_update():
-            for trace, data in zip(self.overlay_fig.data, traces):
-                trace.update(data)
+            self.overlay_fig.data[0].update(picture)
+            for shape, path in zip(self.overlay_fig.layout.shapes, outlines):
+                shape.path = path
             self.overlay_fig.layout.title.text = self._overlay_title(pred)
 
     def refresh(self) -> None:
