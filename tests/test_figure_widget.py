@@ -598,3 +598,59 @@ def test_a_new_outline_is_drawn_where_plotly_js_draws_it_without_a_relayout(tmp_
         assert page.evaluate(drawn) == pytest.approx(moved, abs=0.01)
         assert page.evaluate("() => globalThis.__radlabShapeSwaps") == 1
         assert page.evaluate(lines) == ["panel", "k 1"]     # plotly.js draws the title it was given
+
+
+def _labelled_marks_dashboard() -> nbformat.NotebookNode:
+    """Labelled dots (markers+text) and a dot with a hover text that a slider moves (and re-words), on fixed
+    ranges; a colour dropdown makes plotly.js redraw the figure."""
+    cells = [
+        "import ipywidgets as w\nfrom radlab.widgets.figure import Figure",
+        "fig = Figure(data=[dict(type='scatter', x=[0.2, 0.6], y=[0.5, 0.3], mode='markers+text', text=['a', 'b'],\n"
+        "                        textposition='top left', marker=dict(size=10)),\n"
+        "                   dict(type='scatter', x=[0.5], y=[0.5], mode='markers', text=['t 0'],\n"
+        "                        hovertemplate='%{text}<extra></extra>', marker=dict(size=12))],\n"
+        "             layout={'width': 500, 'height': 300, 'margin': dict(l=40, r=10, t=10, b=30), 'showlegend': False,\n"
+        "                     'xaxis': {'range': [0, 1]}, 'yaxis': {'range': [0, 1]}})\n"
+        "t = w.IntSlider(0, 0, 5, description='t')\n"
+        "colour = w.Dropdown(options=['blue', 'green'], description='colour')\n"
+        "def move(_=None):\n"
+        "    with fig.batch_update():\n"
+        "        fig.data[0].y = [0.5 + 0.05 * t.value, 0.3 + 0.1 * t.value]\n"
+        "        fig.data[1].x, fig.data[1].text = [0.5 + 0.05 * t.value], [f't {t.value}']\n"
+        "t.observe(move, 'value')\n"
+        "colour.observe(lambda _: setattr(fig.data[1].marker, 'color', colour.value), 'value')\n"
+        "w.VBox([t, colour, fig])",
+    ]
+    return _python_notebook(cells)
+
+
+def test_labelled_marks_and_hover_texts_move_where_plotly_js_draws_them(tmp_path):
+    """IMAGE_SWAP_JS moves a markers+text trace's dots with their labels, and gives a dot a new hover text:
+    the labels sit where plotly.js's own redraw puts them (±0.01 px) and hover shows the new text."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    (tmp_path / "labs").mkdir()
+    nbformat.write(_labelled_marks_dashboard(), tmp_path / "labs" / "labelled.ipynb")
+    gd = "document.querySelector('.js-plotly-plot')"
+    drawn = f"""() => [...{gd}.querySelectorAll('.scatterlayer .trace')[0].querySelectorAll('g.textpoint text')]
+                      .map((t) => [Number(t.getAttribute('x')), Number(t.getAttribute('y'))])"""
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 700})
+        open_lab(page, server.lab_url("labelled.ipynb"))
+        page.wait_for_function(f"() => {gd} && {gd}.querySelector('g.textpoint text')", timeout=30_000)
+        page.evaluate(f"() => {{ window.__plots = 0; {gd}.on('plotly_afterplot', () => window.__plots++); }}")
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => globalThis.__radlabMarkMoves === 1", timeout=15_000)
+        assert page.evaluate("() => window.__plots") == 0, "plotly.js redrew the figure"
+        moved = page.evaluate(drawn)
+        dot = page.evaluate(f"() => {{ const b = {gd}.querySelector('.nsewdrag').getBoundingClientRect(), "
+                            f"L = {gd}._fullLayout; return [b.left + L.xaxis.c2p(0.55), b.top + L.yaxis.c2p(0.5)]; }}")
+        page.mouse.move(dot[0] - 30, dot[1] - 30)
+        page.mouse.move(dot[0], dot[1])
+        page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
+        assert page.locator(".js-plotly-plot .hovertext").text_content() == "t 1"
+        page.mouse.move(0, 0)
+        page.locator(".widget-dropdown select").select_option("green")   # plotly.js redraws everything
+        page.wait_for_function("() => window.__plots >= 1", timeout=15_000)
+        assert page.evaluate(drawn) == [pytest.approx(p, abs=0.01) for p in moved]

@@ -10,7 +10,7 @@ import pytest
 from radlab.metrics import THRESHOLD_RULES, TestSetGuard, TestSetWarning, choose_threshold, threshold_metrics
 from radlab.data.lab_data import load_lab_data
 from radlab.widgets.testing import RULE_LABELS, TestingLab
-from figures import trace_named
+from figures import plain_figure, trace_named
 
 
 def _scores(n: int, prevalence: float, seed: int):
@@ -35,12 +35,25 @@ def lab_parts(tmp_path):
     return lab, calls, guard, (y_val, s_val, y_test, s_test)
 
 
+def cell_texts(fig, panel: int) -> list[str]:
+    """The four cell texts of a confusion panel (0 validation, 1 test), row by row: annotations after the titles."""
+    return [a.text for a in fig.layout.annotations[2 + 4 * panel:6 + 4 * panel]]
+
+
+def counts(fig, panel: int) -> list[list[int]]:
+    """The counts a confusion panel shows ('TN 45<br>(90% of row)' → 45), as [[TN, FP], [FN, TP]]."""
+    numbers = [int(text.split("<br>")[0].split()[1]) for text in cell_texts(fig, panel)]
+    return [numbers[:2], numbers[2:]]
+
+
 def test_moving_the_threshold_slider_changes_the_confusion_matrix(lab_parts):
     lab, *_ = lab_parts
     lab.threshold_slider.value = 0.3
-    before = [list(row) for row in trace_named(lab.confusion_fig, "validation").z]
+    before = counts(lab.confusion_fig, 0)
+    picture = trace_named(lab.confusion_fig, "validation").source
     lab.threshold_slider.value = 0.8
-    after = [list(row) for row in trace_named(lab.confusion_fig, "validation").z]
+    after = counts(lab.confusion_fig, 0)
+    assert trace_named(lab.confusion_fig, "validation").source != picture
     assert before != after
     m = threshold_metrics(lab.y_val, lab.val_scores, 0.8)
     assert after == [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
@@ -81,7 +94,7 @@ def test_test_scores_are_not_touched_before_the_button(lab_parts):
     lab, calls, guard, _ = lab_parts
     lab.threshold_slider.value = 0.6
     assert calls == [] and guard.looks == []
-    assert trace_named(lab.confusion_fig, "test").text[0][0] == "?"
+    assert cell_texts(lab.confusion_fig, 1) == ["?"] * 4
     assert len(trace_named(lab.roc_fig, "curve").x) == 0
 
 
@@ -98,7 +111,7 @@ def test_the_button_looks_once_locks_the_threshold_and_shows_the_test_roc(lab_pa
     # moving the slider afterwards updates the test panel but not the reported numbers
     lab.threshold_slider.value = 0.9
     m = threshold_metrics(y_test, s_test, 0.9)
-    assert [list(r) for r in trace_named(lab.confusion_fig, "test").z] == [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
+    assert counts(lab.confusion_fig, 1) == [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
     assert report.metrics == threshold_metrics(y_test, s_test, 0.55)
     assert "look #1" in str(report)
 
@@ -168,4 +181,48 @@ def test_showing_the_lab_puts_the_latest_figures_into_the_widget_state(lab_parts
     lab.evaluate_test()
     lab._repr_mimebundle_()
     assert len(lab.roc_fig._widget_data[4]["x"]) == len(lab.report.auc.fpr)
-    assert lab.confusion_fig._widget_data[1]["text"][0][0] != "?"
+    assert lab.confusion_fig._widget_layout["annotations"][6]["text"] != "?"
+
+
+def test_the_confusion_pictures_colour_and_label_their_cells_as_plotlys_heatmap_did(lab_parts):
+    """Each matrix is a picture, updated in place: "Blues" over 0 … the largest count, as plotly's
+    heatmap coloured it; cell texts in white on dark cells (plotly's contrast rule), black on light."""
+    from plotly.colors import sample_colorscale, unlabel_rgb
+
+    from radlab.viz.evaluation import confusion_matrix_figure
+    from radlab.viz.images import decode_source
+
+    lab, *_ = lab_parts
+    for threshold in (0.2, 0.5, 0.85):
+        lab.threshold_slider.value = threshold
+        m = threshold_metrics(lab.y_val, lab.val_scores, threshold)
+        fresh = confusion_matrix_figure([("validation", m), ("test: not looked at yet", None)],
+                                        class_names=lab.class_names)
+        assert plain_figure(lab.confusion_fig, ())["data"] == plain_figure(fresh, ())["data"]
+        assert lab.confusion_fig.layout.annotations[2:] == fresh.layout.annotations[2:]
+        z = np.array([[m["tn"], m["fp"]], [m["fn"], m["tp"]]], dtype=float)
+        expected = np.array([unlabel_rgb(c) for c in sample_colorscale("Blues", (z / z.max()).ravel().tolist())])
+        shown = decode_source(trace_named(lab.confusion_fig, "validation").source).reshape(-1, 3).astype(float)
+        assert np.abs(shown - expected).max() <= 3
+        dark = expected @ [0.299, 0.587, 0.114] < 128
+        assert [a.font.color for a in lab.confusion_fig.layout.annotations[2:6]] == \
+               ["white" if d else "black" for d in dark]
+    assert {a.font.color for a in lab.confusion_fig.layout.annotations[2:6]} == {"white", "black"}
+
+
+def test_the_roc_and_prevalence_charts_equal_fresh_ones_before_and_after_the_look(lab_parts):
+    """The lab sends a new threshold's operating points and PPV/NPV values alone (the curves only when the
+    report changes): what the charts hold equals charts drawn afresh, before and after the test look."""
+    from radlab.viz.evaluation import prevalence_figure, roc_figure
+
+    lab, *_ = lab_parts
+    for step, threshold in enumerate((0.3, 0.7, 0.45, 0.6)):
+        if step == 2:
+            lab.reveal_button.click()
+        lab.threshold_slider.value = threshold
+        roc = roc_figure(lab.report.auc if lab.report else None, point=lab.test_metrics, compare=lab.val_auc,
+                         compare_point=lab.val_metrics)
+        assert plain_figure(lab.roc_fig, ())["data"] == plain_figure(roc, ())["data"], threshold
+        m = lab.val_metrics
+        prevalence = prevalence_figure(m["sensitivity"], m["specificity"], lab._prevalences())
+        assert plain_figure(lab.prevalence_fig, ())["data"] == plain_figure(prevalence, ())["data"], threshold

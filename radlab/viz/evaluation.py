@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.metrics import AUCResult, CalibrationResult, ppv_npv_at_prevalence
+from radlab.viz.images import grey_levels, image_source, palette
 
 MAIN_COLOR, COMPARE_COLOR, CHANCE_COLOR = "#2ca02c", "#ff7f0e", "#9a9a9a"
 METRIC_COLORS = {"sensitivity": "#d62728", "specificity": "#1f77b4", "ppv": "#9467bd", "npv": "#17becf",
@@ -33,12 +34,14 @@ def _auc_label(label: str, result: AUCResult | None, with_ci: bool) -> str:
 
 
 def _point(metrics: Mapping[str, float] | None, label: str) -> dict[str, Any]:
+    """An operating point; its name (the legend's) stays while the threshold moves, which its hover
+    text gives, so a new threshold only moves the point (no legend redrawn)."""
     if metrics is None:
         return {"x": [], "y": [], "text": [], "name": f"{label} operating point"}
     text = (f"threshold {metrics['threshold']:.2f}<br>sensitivity {metrics['sensitivity']:.3f}"
             f"<br>specificity {metrics['specificity']:.3f}")
     return {"x": [1 - metrics["specificity"]], "y": [metrics["sensitivity"]], "text": [text],
-            "name": f"{label} at threshold {metrics['threshold']:.2f}"}
+            "name": f"{label} operating point"}
 
 
 def roc_trace_data(result: AUCResult | None, *, label: str = "test", point: Mapping[str, float] | None = None,
@@ -110,20 +113,51 @@ def confusion_trace_data(metrics: Mapping[str, float] | None) -> dict[str, Any]:
     return {"z": z, "text": text, "zmin": 0, "zmax": max(1, max(max(r) for r in z))}
 
 
+#: The confusion matrices' colours: plotly's "Blues" over 0 … the largest count, as its heatmap drew them.
+CONFUSION_SCALE = "Blues"
+
+
+def confusion_view(metrics: Mapping[str, float] | None, *,
+                   class_names: Sequence[str] = ("negative", "positive")) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One confusion matrix as a picture (:func:`confusion_trace_data`'s counts coloured over 0 … zmax,
+    hover from ``customdata``) and its four cell texts (text and font colour: white on the dark cells,
+    as plotly's heatmap text), row by row: what :func:`confusion_matrix_figure` draws and a widget updates."""
+    data = confusion_trace_data(metrics)
+    z = np.asarray(data["z"], dtype=float)
+    levels = grey_levels(z, data["zmax"] / 2, data["zmax"])
+    hover = [[f"truly {class_names[r]}, predicted {class_names[c]}: {int(z[r, c])}" for c in range(2)] for r in range(2)]
+    colours = palette(CONFUSION_SCALE)[levels]
+    # plotly's contrast rule (tinycolor's isLight: perceived brightness < 128 is dark)
+    dark = colours.astype(float) @ np.array([0.299, 0.587, 0.114]) < 128
+    cells = [{"text": data["text"][r][c], "font": {"color": "white" if dark[r, c] else "black"}}
+             for r in range(2) for c in range(2)]
+    return {"source": image_source(levels, CONFUSION_SCALE), "customdata": hover}, cells
+
+
 def confusion_matrix_figure(panels: Sequence[tuple[str, Mapping[str, float] | None]], *,
                             class_names: Sequence[str] = ("negative", "positive"), height: int = 330) -> go.Figure:
-    """One 2×2 confusion matrix per panel ``(title, threshold_metrics result or None)``, side by side."""
+    """One 2×2 confusion matrix per panel ``(title, threshold_metrics result or None)``, side by side.
+
+    Each matrix is a picture (one trace per panel, named by the title's first word: "validation",
+    "test") with its cell texts as annotations after the panel titles, so a new threshold swaps the
+    picture and rewrites the texts in the browser.
+    """
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for title, _ in panels],
                         horizontal_spacing=0.12)
     pred = [f"predicted {c}" for c in class_names]
     true = [f"truly {c}" for c in class_names]
-    for i, (_title, metrics) in enumerate(panels, 1):
-        data = confusion_trace_data(metrics)
-        fig.add_trace(go.Heatmap(**data, texttemplate="%{text}", x=pred, y=true, name=_title,
-                                 meta=_title.split(":")[0].strip(),  # "validation", "test"
-                                 colorscale="Blues", showscale=False, hovertemplate="%{y}, %{x}: %{z}<extra></extra>"),
-                      row=1, col=i)
-        fig.update_yaxes(autorange="reversed", row=1, col=i)
+    for i, (title, metrics) in enumerate(panels, 1):
+        picture, cells = confusion_view(metrics, class_names=class_names)
+        fig.add_trace(go.Image(**picture, x0=0, dx=1, y0=0, dy=1, name=title, meta=title.split(":")[0].strip(),
+                               hovertemplate="%{customdata}<extra></extra>"), row=1, col=i)
+        axis = "" if i == 1 else str(i)
+        fig.update_xaxes(range=[-0.5, 1.5], tickvals=[0, 1], ticktext=pred, showgrid=False, zeroline=False,
+                         row=1, col=i)
+        fig.update_yaxes(range=[1.5, -0.5], tickvals=[0, 1], ticktext=true, showgrid=False, zeroline=False,
+                         row=1, col=i)
+        for k, cell in enumerate(cells):
+            fig.add_annotation(x=k % 2, y=k // 2, xref=f"x{axis}", yref=f"y{axis}", showarrow=False,
+                               xanchor="center", yanchor="middle", align="center", **cell)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=50, b=30))
     return fig
 

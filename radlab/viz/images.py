@@ -63,6 +63,12 @@ def _palette(colorscale: str) -> np.ndarray | None:
     return np.array([unlabel_rgb(c) for c in colors], dtype=np.float64).round().clip(0, 255).astype(np.uint8)
 
 
+def palette(colorscale: str) -> np.ndarray:
+    """The 256 RGB colours (256 × 3 uint8) :func:`image_source` gives grey levels 0…255 through ``colorscale``."""
+    table = _palette(colorscale)
+    return np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1) if table is None else table
+
+
 def image_source(grey: np.ndarray, colorscale: str = "gray", *, blank: np.ndarray | None = None) -> str:
     """0…255 grey levels (a 2-D uint8 array) as a data URI, through ``colorscale``: an image trace's ``source``.
 

@@ -190,7 +190,7 @@ function __radlabPlanImage(gd, i, values) {
 // (autorange off: nothing else in the figure moves), drawn as straight lines and/or markers. The new
 // values go into the data, full data and calcdata (what hover reads); the line's path and the
 // markers' positions are set as plotly.js's scatter plot sets them (traces/scatter/plot.js).
-const __radlabMarkModes = ["lines", "markers", "lines+markers"];
+const __radlabMarkModes = ["lines", "markers", "lines+markers", "markers+text"];
 function __radlabPlanMark(gd, i, values) {
   const L = gd._fullLayout || {};
   const full = (gd._fullData || []).find((t) => t.index === i);
@@ -201,9 +201,12 @@ function __radlabPlanMark(gd, i, values) {
   const xa = L["xaxis" + full.xaxis.slice(1)], ya = L["yaxis" + full.yaxis.slice(1)];
   const fixed = (ax) => ax && ax.autorange === false && (ax.type === "linear" || ax.type === "log");
   if (!fixed(xa) || !fixed(ya)) return null;
-  const { x: newX, y: newY } = values;
+  const { x: newX, y: newY, text: newText } = values;
   const x = newX === undefined ? full.x : newX, y = newY === undefined ? full.y : newY;
   if (!x || !y || x.length !== cd.length || y.length !== cd.length) return null;
+  // new hover texts (drawn texts only as they are: a text label's new words go through plotly.js)
+  if (newText !== undefined && (full.mode.includes("text") || !Array.isArray(newText) || newText.length !== cd.length
+      || !newText.every((t) => typeof t === "string"))) return null;
   const cx = Array.from(x, (v) => xa.d2c(v)), cy = Array.from(y, (v) => ya.d2c(v));
   const inside = (ax, c) => {   // ax.range is in linearised units (log10 on a log axis)
     const l = ax.c2l(c);
@@ -214,19 +217,32 @@ function __radlabPlanMark(gd, i, values) {
   const lines = group.querySelectorAll("path.js-line"), points = group.querySelectorAll("path.point");
   if (full.mode.includes("lines") && cd.length > 1 && lines.length !== 1) return null;
   if (full.mode.includes("markers") && points.length !== cd.length) return null;
+  // a text label sits at its point (its offset, from textposition, is on its group: drawing/index.js)
+  const labels = full.mode.includes("text") ? group.querySelectorAll("g.textpoint text") : [];
+  if (full.mode.includes("text") && labels.length !== cd.length) return null;
   return () => {
     if (newX !== undefined) gd.data[i].x = full.x = newX;
     if (newY !== undefined) gd.data[i].y = full.y = newY;
+    if (newText !== undefined) {
+      gd.data[i].text = full.text = newText;
+      cd.forEach((point, j) => { point.tx = newText[j]; });   // what hover reads (scatter/calc.js)
+    }
     const px = cx.map((c) => xa.c2p(c)), py = cy.map((c) => ya.c2p(c));
     cd.forEach((point, j) => { point.x = cx[j]; point.y = cy[j]; });
     if (lines[0] && full.mode.includes("lines")) lines[0].setAttribute("d", "M" + px.map((v, j) => v + "," + py[j]).join("L"));
     points.forEach((point, j) => point.setAttribute("transform", `translate(${px[j]},${py[j]})`));
+    labels.forEach((label, j) => {
+      for (const node of [label, ...label.querySelectorAll("tspan.line")]) {
+        node.setAttribute("x", px[j]);
+        if (node === label) node.setAttribute("y", py[j]);
+      }
+    });
   };
 }
 // A restyle that only gives image traces new pictures and scatter traces new mark positions, each
 // trace one or the other (plotly.py's batch sends a value per trace, undefined where that trace's is
 // unchanged): applied without plotly.js, all or nothing. False: plotly.js must do it.
-const __radlabPictureKeys = ["source", "customdata"], __radlabMarkKeys = ["x", "y"];
+const __radlabPictureKeys = ["source", "customdata"], __radlabMarkKeys = ["x", "y", "text"];
 function __radlabFastRestyle(gd, style, traces) {
   const keys = Object.keys(style || {}).filter(__radlabNotSent);
   if (!keys.length) return false;
