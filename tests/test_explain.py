@@ -312,3 +312,24 @@ def test_the_adversarial_figures_perturbation_is_a_picture_in_rdbu_r_with_the_ch
     assert np.allclose(np.asarray(trace.customdata, dtype=float), delta, atol=1e-7)   # not rounded to 0
     bound = max(0.0005, float(np.abs(delta).max()))
     assert np.array_equal(decode_source(trace.source), _palette("RdBu_r")[grey_levels(delta, 0.0, 2 * bound)])
+
+
+def test_the_map_picture_is_see_through_where_cold_and_coloured_as_the_scale_stops():
+    """The overlay's map is a PNG picture coloured by HEAT_COLORSCALE, each RGBA channel linear between
+    stops (as plotly.js colours a heatmap): clear below 0.2, the stops' colours at 0.4 … 1.0, halfway between."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from radlab.viz.conv import from_plotly_array
+    from radlab.viz.explain import heatmap_picture
+
+    values = np.array([[0.0, 0.1, 0.2, 0.4], [0.5, 0.8, 1.0, np.nan]], dtype=np.float32)
+    picture = heatmap_picture(values)
+    assert picture["source"].startswith("data:image/png;base64,")
+    rgba = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture["source"].split(",", 1)[1]))).convert("RGBA"))
+    expected = [[(0, 0, 255, 0), (0, 0, 255, 0), (0, 0, 255, 0), (0, 160, 255, 0.45 * 255)],
+                [(0, 207.5, 187.5, 0.5 * 255), (255, 220, 0, 0.65 * 255), (255, 0, 0, 0.75 * 255), (0, 0, 255, 0)]]
+    np.testing.assert_allclose(rgba, np.array(expected), atol=1.6)   # 256 levels of the scale
+    np.testing.assert_array_equal(from_plotly_array(picture["customdata"]), values)   # hover: the map itself

@@ -654,3 +654,42 @@ def test_labelled_marks_and_hover_texts_move_where_plotly_js_draws_them(tmp_path
         page.locator(".widget-dropdown select").select_option("green")   # plotly.js redraws everything
         page.wait_for_function("() => window.__plots >= 1", timeout=15_000)
         assert page.evaluate(drawn) == [pytest.approx(p, abs=0.01) for p in moved]
+
+
+def test_a_see_through_png_picture_is_swapped_too(tmp_path):
+    """An overlay's PNG picture (radlab.viz.explain.heatmap_picture: alpha kept) of the same size is
+    swapped in place like a BMP one (its size read from the PNG header); hover shows the new map."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    cells = [
+        "import ipywidgets as w\nimport numpy as np\nfrom radlab.widgets.figure import Figure\n"
+        "from radlab.viz.explain import heatmap_trace",
+        "def heat(k):\n"
+        "    return np.linspace(0, 1, 20 * 30, dtype=np.float32).reshape(20, 30) ** (1 + k)\n"
+        "fig = Figure(data=[heatmap_trace(heat(0))],\n"
+        "             layout={'width': 400, 'height': 300, 'margin': dict(l=0, r=0, t=30, b=0),\n"
+        "                     'xaxis': {'range': [-0.5, 29.5]}, 'yaxis': {'range': [19.5, -0.5]}})\n"
+        "k = w.IntSlider(0, 0, 5, description='k')\n"
+        "def redraw(_=None):\n"
+        "    with fig.batch_update():\n"
+        "        fig.data[0].update(heatmap_trace(heat(k.value)).to_plotly_json())\n"
+        "k.observe(redraw, 'value')\n"
+        "w.VBox([k, fig])",
+    ]
+    (tmp_path / "labs").mkdir()
+    nbformat.write(_python_notebook(cells), tmp_path / "labs" / "png.ipynb")
+    gd = "document.querySelector('.js-plotly-plot')"
+    href = f"() => {gd}.querySelector('.imagelayer image').getAttribute('xlink:href') || " \
+           f"{gd}.querySelector('.imagelayer image').getAttribute('href')"
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 900})
+        open_lab(page, server.lab_url("png.ipynb"))
+        page.wait_for_function(f"() => {gd} && {gd}.querySelector('.imagelayer image')", timeout=30_000)
+        before = page.evaluate(href)
+        assert before.startswith("data:image/png;base64,")
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => globalThis.__radlabImageSwaps === 1", timeout=15_000)
+        assert page.evaluate(href) == page.evaluate(f"() => {gd}.data[0].source") != before
+        value = page.evaluate(f"() => {gd}._fullData[0].customdata[10][15]")
+        assert value == pytest.approx(float(np.linspace(0, 1, 600, dtype=np.float32)[315] ** 2), abs=1e-6)

@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.explain import METHODS, RightReasonReport
-from radlab.viz.images import (box_shape, display_pixels, image_trace, mask_trace, outline_values, picture_values,
+from radlab.viz.conv import plotly_array
+from radlab.viz.images import (box_shape, display_pixels, image_trace, mask_outline, picture_values, rgba_source,
                                square_axes)
 from radlab.viz.style import padded_range
 
@@ -22,14 +23,39 @@ from radlab.viz.style import padded_range
 HEAT_COLORSCALE = [[0.0, "rgba(0,0,255,0)"], [0.2, "rgba(0,0,255,0)"], [0.4, "rgba(0,160,255,0.45)"],
                    [0.6, "rgba(0,255,120,0.55)"], [0.8, "rgba(255,220,0,0.65)"], [1.0, "rgba(255,0,0,0.75)"]]
 ATTACK_COLORS = {"fgsm": "#1f77b4", "pgd": "#d62728"}
-OVERLAY_TRACES = ("image", "heatmap", "mask outline", "peak")
+OVERLAY_TRACES = ("image", "heatmap", "colour bar", "peak")
 
 
-def heatmap_trace(heatmap: np.ndarray, *, name: str = "heatmap") -> go.Heatmap:
-    """A [0, 1] heatmap drawn over the image, transparent where it is below 0.2."""
-    return go.Heatmap(z=np.asarray(heatmap, dtype=np.float32), zmin=0.0, zmax=1.0, colorscale=HEAT_COLORSCALE,
-                      showscale=True, colorbar=dict(title="map", len=0.8, thickness=12), name=name,
-                      hovertemplate="x %{x}, y %{y}: map %{z:.2f}<extra></extra>")
+def _heat_palette() -> np.ndarray:
+    """:data:`HEAT_COLORSCALE` as 256 RGBA colours (uint8), each channel interpolated linearly between
+    the stops, as plotly.js colours a heatmap."""
+    stops = np.array([s for s, _ in HEAT_COLORSCALE])
+    rgba = np.array([[float(v) for v in c[c.index("(") + 1:-1].split(",")] for _, c in HEAT_COLORSCALE])
+    rgba[:, 3] *= 255
+    levels = np.linspace(0.0, 1.0, 256)
+    return np.stack([np.interp(levels, stops, rgba[:, k]) for k in range(4)], axis=1).round().astype(np.uint8)
+
+
+def heatmap_picture(heatmap: np.ndarray) -> dict:
+    """A [0, 1] map as a see-through picture over the image (PNG, :data:`HEAT_COLORSCALE`: transparent
+    below 0.2), pixel (row, col) at (col, row); hover values (the map) packed. A live overlay swaps it
+    in the browser where a heatmap's new z redraws the figure."""
+    values = np.asarray(heatmap, dtype=np.float32)
+    levels = np.round(np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
+    return dict(source=rgba_source(_heat_palette()[levels]), customdata=plotly_array(values),
+                x0=0.0, dx=1.0, y0=0.0, dy=1.0)
+
+
+def heatmap_trace(heatmap: np.ndarray, *, name: str = "heatmap") -> go.Image:
+    """A [0, 1] heatmap drawn over the image (:func:`heatmap_picture`), transparent where it is below 0.2."""
+    return go.Image(**heatmap_picture(heatmap), name=name,
+                    hovertemplate="x %{x}, y %{y}: map %{customdata:.2f}<extra></extra>")
+
+
+def heat_colour_bar(name: str = "colour bar") -> go.Heatmap:
+    """The map's colour bar: a heatmap with nothing to draw (the map itself is a picture), never updated."""
+    return go.Heatmap(z=[[None]], zmin=0.0, zmax=1.0, colorscale=HEAT_COLORSCALE, showscale=True, hoverinfo="skip",
+                      colorbar=dict(title="map", len=0.8, thickness=12), name=name)
 
 
 def _peak(heatmap: np.ndarray) -> tuple[int, int]:
@@ -51,39 +77,37 @@ def overlay_figure(image: np.ndarray, heatmap: np.ndarray, *, level: float, widt
                    title: str | None = None, units: str = "", height: int = 440) -> go.Figure:
     """A heatmap over the windowed image, with the lesion outline, its box and the map's peak.
 
-    Traces, in order: image, heatmap, mask outline (empty without a mask), peak.
-    The box is the figure's first shape (hidden when there is none).
+    Traces, in order (:data:`OVERLAY_TRACES`): image, heatmap (a see-through picture), its colour bar,
+    peak. Shapes: the box first (hidden when there is none), then the mask's outline (a path).
     """
     image = np.asarray(image, dtype=np.float32)
     fig = go.Figure(data=[image_trace(image, level=level, width=width, units=units), heatmap_trace(heatmap),
-                          mask_trace(_mask_or_empty(mask, image.shape)), peak_trace(heatmap)])
+                          heat_colour_bar(), peak_trace(heatmap)])
     for trace, role in zip(fig.data, OVERLAY_TRACES):
         trace.meta = role
     fig.add_shape(**box_shape(box))
+    fig.add_shape(**mask_outline(mask, name="mask outline"))
     square_axes(fig, image.shape)
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50 if title else 10, b=10),
                       plot_bgcolor="black", showlegend=False)
     return fig
 
 
-def _mask_or_empty(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
-    """The mask as booleans, or an empty one (no outline) of ``shape``."""
-    return np.zeros(shape, bool) if mask is None else np.asarray(mask, bool)
-
-
 def overlay_view(image: np.ndarray, heatmap: np.ndarray, *, level: float, width: float,
-                 mask: np.ndarray | None = None, units: str = "") -> list[dict]:
-    """The values of :func:`overlay_figure`'s four traces that follow the image, map, mask and window.
+                 mask: np.ndarray | None = None, units: str = "") -> tuple[list[dict], str]:
+    """The values of :func:`overlay_figure`'s traces that follow the image, map, mask and window (the
+    colour bar's: none), and the mask outline's path.
 
     A widget updates its live overlay with these (and the title and box) instead of copying a
     whole new figure into it: the same pictures and points, without building ~40 plotly properties
-    per step. Images of one size keep the figure's axes.
+    per step. Images of one size keep the figure's axes, so the page swaps the pictures, moves the
+    peak and redraws the outline without plotly.js.
     """
     image = np.asarray(image, dtype=np.float32)
     picture = image_trace(image, level=level, width=width, units=units)
     col, row = _peak(heatmap)
-    return [picture_values(picture), dict(z=np.asarray(heatmap, dtype=np.float32)),
-            outline_values(mask_trace(_mask_or_empty(mask, image.shape))), dict(x=[col], y=[row])]
+    return ([picture_values(picture), heatmap_picture(heatmap), {}, dict(x=[col], y=[row])],
+            mask_outline(mask)["path"])
 
 
 def _adversarial_panels(image: np.ndarray, adversarial: np.ndarray, *, level: float, width: float,

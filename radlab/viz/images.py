@@ -93,6 +93,17 @@ def image_source(grey: np.ndarray, colorscale: str = "gray", *, blank: np.ndarra
     return "data:image/bmp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def rgba_source(rgba: np.ndarray) -> str:
+    """An H × W × 4 uint8 RGBA array as a PNG data URI (see-through where alpha < 255; BMP keeps no
+    alpha in every browser): an overlay's ``source``. Compression level 1: ~1 ms for 128² pixels."""
+    rgba = np.asarray(rgba)
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise ValueError(f"rgba_source takes an H × W × 4 uint8 array; got {rgba.dtype} {rgba.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def decode_source(source: str) -> np.ndarray:
     """The pixels of an :func:`image_source` data URI (uint8: H × W grey or H × W × 3 colour)."""
     header, _, payload = str(source).partition(",")
@@ -165,11 +176,6 @@ PICTURE_KEYS = ("source", "customdata", "x0", "dx", "y0", "dy")
 def picture_values(trace: go.Image) -> dict:
     """An image trace's :data:`PICTURE_KEYS`: what a widget sends to show another picture in its panel."""
     return {k: trace[k] for k in PICTURE_KEYS}
-
-
-def outline_values(trace: go.Contour) -> dict:
-    """A :func:`mask_trace`'s ``z``, ``x`` and ``y``: what a widget sends to show another outline."""
-    return {k: trace[k] for k in ("z", "x", "y")}
 
 
 def value_range(values: np.ndarray, zmid: float | None = None) -> tuple[float, float]:

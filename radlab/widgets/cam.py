@@ -187,13 +187,14 @@ class CamExplorerLab(W.VBox):
         """Redraw the overlay for the chosen method, image, layer and window."""
         self.layer_dropdown.disabled = self.method != "grad_cam"
         i, (level, width) = self.index, self.window
-        traces = overlay_view(self.images[i], self.heatmaps()[i], level=level, width=width, mask=self.masks[i],
-                              units=self.units)
+        traces, outline = overlay_view(self.images[i], self.heatmaps()[i], level=level, width=width,
+                                       mask=self.masks[i], units=self.units)
         with self.overlay_fig.batch_update():   # only what changed is sent (plotly compares each value)
             for trace, data in zip(self.overlay_fig.data, traces):
                 trace.update(data)
             self.overlay_fig.layout.title.text = self._overlay_title()
             self.overlay_fig.layout.shapes[0].update(box_shape(self._box()))
+            self.overlay_fig.layout.shapes[1].path = outline
         self._refresh_text()   # the report is the whole test set's: another image or method leaves it
 
     def refresh_report(self) -> None:

@@ -117,7 +117,15 @@ def split_bundle() -> tuple[str, str]:
 IMAGE_SWAP_JS = r"""
 const __radlabXlink = "http://www.w3.org/1999/xlink";
 const __radlabBmp = "data:image/bmp;base64,";   // what radlab.viz.images.image_source writes
-function __radlabImageSize(source) {   // [width, height] of a BMP data URI, from its header
+const __radlabPng = "data:image/png;base64,";   // radlab.viz.images.rgba_source (see-through overlays)
+function __radlabImageSize(source) {   // [width, height] of a BMP or PNG data URI, from its header
+  if (source.startsWith(__radlabPng)) {   // the IHDR chunk: width and height, big-endian, at bytes 16 and 20
+    let png;
+    try { png = atob(source.slice(__radlabPng.length, __radlabPng.length + 32)); } catch (err) { return null; }
+    const be = (i) => ((png.charCodeAt(i) << 24) | (png.charCodeAt(i + 1) << 16) | (png.charCodeAt(i + 2) << 8)
+      | png.charCodeAt(i + 3)) >>> 0;
+    return png.slice(12, 16) === "IHDR" ? [be(16), be(20)] : null;
+  }
   if (!source.startsWith(__radlabBmp)) return null;
   let head;
   try { head = atob(source.slice(__radlabBmp.length, __radlabBmp.length + 40)); } catch (err) { return null; }
