@@ -295,6 +295,26 @@ def test_the_page_bundle_is_the_plotly_js_version_plotly_py_expects():
     assert (static / "plotly-cartesian.LICENSE").read_text(encoding="utf-8").startswith("MIT License")
 
 
+#: The page's (first) plotly figure, and a function giving the address of the picture it shows first.
+FIGURE_JS = "document.querySelector('.js-plotly-plot')"
+FIRST_PICTURE_JS = (f"() => {FIGURE_JS}.querySelector('.imagelayer image').getAttribute('xlink:href') || "
+                    f"{FIGURE_JS}.querySelector('.imagelayer image').getAttribute('href')")
+
+
+def _hover_text(page, gd: str, row: int, col: int) -> str:
+    """The hover label plotly.js shows over data point (row, col) of the figure ``gd`` (a JS expression):
+    the mouse leaves the figure first, so no earlier label is read."""
+    x, y = page.evaluate(f"""() => {{
+      const g = {gd}, L = g._fullLayout, box = g.getBoundingClientRect();
+      return [box.left + L._size.l + L.xaxis.d2p({col}), box.top + L._size.t + L.yaxis.d2p({row})];
+    }}""")
+    page.mouse.move(1, 1)
+    page.wait_for_selector(".js-plotly-plot .hovertext", state="detached", timeout=5000)
+    page.mouse.move(x, y)
+    page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
+    return page.locator(".js-plotly-plot .hovertext").text_content()
+
+
 def _image_dashboard() -> nbformat.NotebookNode:
     """A live image figure: a slider gives it a new picture of the same size (and a new title), a
     dropdown a picture of another size."""
@@ -345,24 +365,14 @@ def test_a_new_picture_of_the_same_size_skips_plotly_js_redraw_and_hovers_right(
 
     (tmp_path / "labs").mkdir()
     nbformat.write(_image_dashboard(), tmp_path / "labs" / "images.ipynb")
-    gd = "document.querySelector('.js-plotly-plot')"
-    href = f"() => {gd}.querySelector('.imagelayer image').getAttribute('xlink:href') || " \
-           f"{gd}.querySelector('.imagelayer image').getAttribute('href')"
+    gd, href = FIGURE_JS, FIRST_PICTURE_JS
     with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
         page = browser.new_page(viewport={"width": 800, "height": 900})
         open_lab(page, server.lab_url("images.ipynb"))
         page.wait_for_function(f"() => {gd} && {gd}.querySelector('.imagelayer image')", timeout=30_000)
 
         def hover(row: int, col: int) -> float:
-            x, y = page.evaluate(f"""() => {{
-              const g = {gd}, L = g._fullLayout, box = g.getBoundingClientRect();
-              return [box.left + L._size.l + L.xaxis.d2p({col}), box.top + L._size.t + L.yaxis.d2p({row})];
-            }}""")
-            page.mouse.move(x - 40, y - 40)
-            page.wait_for_timeout(100)
-            page.mouse.move(x, y)
-            page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
-            text = page.locator(".js-plotly-plot .hovertext").text_content()   # "x 6, y 0: 60.00 HU"
+            text = _hover_text(page, gd, row, col)   # "x 6, y 0: 60.00 HU"
             return float(text.split(": ")[1].removesuffix(" HU"))
 
         assert hover(0, 6) == 60.0         # (0·30 + 6) · 10
@@ -518,15 +528,7 @@ def test_packed_hover_values_of_a_new_picture_are_decoded_as_plotly_js_decodes_t
         page.wait_for_function(f"() => {gd} && {gd}.querySelector('.imagelayer image')", timeout=30_000)
 
         def hover(row: int, col: int) -> str:
-            x, y = page.evaluate(f"""() => {{
-              const g = {gd}, L = g._fullLayout, box = g.getBoundingClientRect();
-              return [box.left + L._size.l + L.xaxis.d2p({col}), box.top + L._size.t + L.yaxis.d2p({row})];
-            }}""")
-            page.mouse.move(1, 1)                       # off the figure: no hover label left to read
-            page.wait_for_selector(".js-plotly-plot .hovertext", state="detached", timeout=5000)
-            page.mouse.move(x, y)
-            page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
-            return page.locator(".js-plotly-plot .hovertext").text_content()
+            return _hover_text(page, gd, row, col)
 
         assert hover(2, 20) == "tile 1: 80"            # plotly.js decoded the first picture's values
         page.locator(".widget-slider .noUi-handle").first.focus()
@@ -678,9 +680,7 @@ def test_a_see_through_png_picture_is_swapped_too(tmp_path):
     ]
     (tmp_path / "labs").mkdir()
     nbformat.write(_python_notebook(cells), tmp_path / "labs" / "png.ipynb")
-    gd = "document.querySelector('.js-plotly-plot')"
-    href = f"() => {gd}.querySelector('.imagelayer image').getAttribute('xlink:href') || " \
-           f"{gd}.querySelector('.imagelayer image').getAttribute('href')"
+    gd, href = FIGURE_JS, FIRST_PICTURE_JS
     with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
         page = browser.new_page(viewport={"width": 800, "height": 900})
         open_lab(page, server.lab_url("png.ipynb"))

@@ -137,8 +137,7 @@ def lesion_figure(images_hu: Mapping[str, np.ndarray], mask: np.ndarray, names: 
     for col, (trace, path) in enumerate(zip(traces, outlines), start=1):
         fig.add_trace(trace, row=1, col=col)
         axis = "" if col == 1 else str(col)
-        fig.add_shape(**mask_outline(None, color=LESION_COLOR, xref=f"x{axis}", yref=f"y{axis}"))
-        fig.layout.shapes[-1].path = path
+        fig.add_shape(**{**mask_outline(None, color=LESION_COLOR, xref=f"x{axis}", yref=f"y{axis}"), "path": path})
     _image_axes(fig, len(images_hu), crop)
     fig.update_annotations(font_size=10)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="black", showlegend=False)

@@ -15,8 +15,8 @@ from plotly.subplots import make_subplots
 
 from radlab.explain import METHODS, RightReasonReport
 from radlab.viz.conv import plotly_array
-from radlab.viz.images import (box_shape, display_pixels, image_trace, mask_outline, picture_values, rgba_source,
-                               square_axes)
+from radlab.viz.images import (box_shape, colour_bar_trace, display_pixels, image_trace, mask_outline, picture_values,
+                               rgba_source, square_axes)
 from radlab.viz.style import padded_range
 
 #: Transparent where the map is cold, then blue → yellow → red: the image stays readable underneath.
@@ -52,12 +52,6 @@ def heatmap_trace(heatmap: np.ndarray, *, name: str = "heatmap") -> go.Image:
                     hovertemplate="x %{x}, y %{y}: map %{customdata:.2f}<extra></extra>")
 
 
-def heat_colour_bar(name: str = "colour bar") -> go.Heatmap:
-    """The map's colour bar: a heatmap with nothing to draw (the map itself is a picture), never updated."""
-    return go.Heatmap(z=[[None]], zmin=0.0, zmax=1.0, colorscale=HEAT_COLORSCALE, showscale=True, hoverinfo="skip",
-                      colorbar=dict(title="map", len=0.8, thickness=12), name=name)
-
-
 def _peak(heatmap: np.ndarray) -> tuple[int, int]:
     """(column, row) of the heatmap's hottest pixel."""
     row, col = np.unravel_index(int(np.argmax(heatmap)), np.shape(heatmap))
@@ -82,7 +76,8 @@ def overlay_figure(image: np.ndarray, heatmap: np.ndarray, *, level: float, widt
     """
     image = np.asarray(image, dtype=np.float32)
     fig = go.Figure(data=[image_trace(image, level=level, width=width, units=units), heatmap_trace(heatmap),
-                          heat_colour_bar(), peak_trace(heatmap)])
+                          colour_bar_trace(HEAT_COLORSCALE, 0.0, 1.0, title="map", len=0.8, thickness=12),
+                          peak_trace(heatmap)])
     for trace, role in zip(fig.data, OVERLAY_TRACES):
         trace.meta = role
     fig.add_shape(**box_shape(box))

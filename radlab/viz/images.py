@@ -212,6 +212,13 @@ def value_picture(values: np.ndarray, *, colorscale: str = "Viridis", zmid: floa
                 customdata=values if customdata is None else customdata)
 
 
+def colour_bar_trace(colorscale, zmin: float, zmax: float, *, name: str = "colour bar", **colorbar) -> go.Heatmap:
+    """A colour bar for a picture (which has none): a heatmap with nothing to draw, never updated, so it
+    costs a live figure nothing when the picture changes. ``colorbar``: plotly's colour-bar settings."""
+    return go.Heatmap(z=[[None]], zmin=zmin, zmax=zmax, colorscale=colorscale, showscale=True, hoverinfo="skip",
+                      colorbar=colorbar, name=name)
+
+
 def mask_trace(mask: np.ndarray, *, max_size: int = MAX_DISPLAY, color: str = MASK_COLOR) -> go.Contour:
     """The outline of a lesion mask (drawn at the 0.5 level); an empty mask draws nothing."""
     step = display_step(np.shape(mask), max_size)

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.viz.conv import plotly_array
-from radlab.viz.images import grey_levels, image_source, outline_shape, windowed
+from radlab.viz.images import colour_bar_trace, grey_levels, image_source, outline_shape, windowed
 from radlab.viz.style import plotly_white
 
 MASK_COLOR = "#ff7f0e"
@@ -72,8 +72,7 @@ def slice_view_figure(volume_hu: np.ndarray, z: int, *, level_hu: float, width_h
     _fixed_image_axes(fig, (rows, width), 1, 1, "x")
     _fixed_image_axes(fig, (depth, width), 1, 2, "x2")
     for outline, name, (xref, yref) in zip(outlines, ("axial outline", "coronal outline"), (("x", "y"), ("x2", "y2"))):
-        fig.add_shape(**outline_shape(None, xref=xref, yref=yref, color=MASK_COLOR), name=name)
-        fig.layout.shapes[-1].update(outline)
+        fig.add_shape(**{**outline_shape(None, xref=xref, yref=yref, color=MASK_COLOR), **outline}, name=name)
     plotly_white(fig)
     fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     return fig
@@ -169,14 +168,11 @@ def phases_figure(non_contrast_hu: np.ndarray, venous_hu: np.ndarray, *, level_h
     fig.add_trace(go.Image(**pictures[1], hoverinfo="skip", name="venous"), row=1, col=2)
     fig.add_trace(go.Image(**pictures[2], hovertemplate="%{customdata:.0f} HU<extra></extra>",
                            name="venous − non-contrast"), row=1, col=3)
-    lo, hi = ENHANCEMENT_RANGE_HU   # the picture's colour bar: a heatmap with nothing to draw, never updated
-    fig.add_trace(go.Heatmap(z=[[None]], zmin=lo, zmax=hi, colorscale="Magma", showscale=True, hoverinfo="skip",
-                             colorbar=dict(len=0.8, thickness=10), name="colour bar"), row=1, col=3)
+    fig.add_trace(colour_bar_trace("Magma", *ENHANCEMENT_RANGE_HU, len=0.8, thickness=10), row=1, col=3)
     for col, outline in enumerate(outlines, start=1):
         axis = "" if col == 1 else str(col)
         _fixed_image_axes(fig, np.shape(non_contrast_hu), 1, col, f"x{axis}")
-        fig.add_shape(**outline_shape(None, xref=f"x{axis}", yref=f"y{axis}", color=MASK_COLOR))
-        fig.layout.shapes[-1].update(outline)
+        fig.add_shape(**{**outline_shape(None, xref=f"x{axis}", yref=f"y{axis}", color=MASK_COLOR), **outline})
     plotly_white(fig)
     fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     return fig
