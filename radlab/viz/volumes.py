@@ -15,15 +15,15 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.viz.conv import plotly_array
-from radlab.viz.images import colour_bar_trace, grey_levels, image_source, outline_shape, windowed
+from radlab.viz.images import colour_bar_trace, grey_levels, image_source, outline_shape
 from radlab.viz.style import plotly_white
 
 MASK_COLOR = "#ff7f0e"
 
 
-def _grey_picture(image01: np.ndarray) -> dict[str, Any]:
-    """A windowed slice (grey levels in [0, 1]) as an image trace's picture, pixel (row, col) at (col, row)."""
-    return {"source": image_source(np.round(np.clip(image01, 0, 1) * 255).astype(np.uint8))}
+def _grey_picture(image_hu: np.ndarray, level_hu: float, width_hu: float) -> dict[str, Any]:
+    """A slice in a window as an image trace's picture (its grey levels), pixel (row, col) at (col, row)."""
+    return {"source": image_source(grey_levels(image_hu, level_hu, width_hu))}
 
 
 def _fixed_image_axes(fig: go.Figure, shape: tuple[int, int], row: int, col: int, anchor: str) -> None:
@@ -44,14 +44,11 @@ def slice_view_data(volume_hu: np.ndarray, z: int, *, level_hu: float, width_hu:
     depth, height, width = volume_hu.shape
     z = int(np.clip(z, 0, depth - 1))
     row = height // 2 if row is None else int(np.clip(row, 0, height - 1))
-    axial = windowed(volume_hu[z], level_hu, width_hu)
-    coronal = windowed(volume_hu[:, row, :], level_hu, width_hu)
-    outlines = [outline_shape(None if mask is None else mask[z], xref="x", yref="y", color=MASK_COLOR),
-                outline_shape(None if mask is None else mask[:, row, :], xref="x2", yref="y2", color=MASK_COLOR)]
-    return ([_grey_picture(axial), _grey_picture(coronal),
+    masks = (None, None) if mask is None else (mask[z], mask[:, row, :])
+    return ([_grey_picture(volume_hu[z], level_hu, width_hu), _grey_picture(volume_hu[:, row, :], level_hu, width_hu),
              {"x": [-0.5, width - 0.5], "y": [z, z]},
              {"x": [-0.5, width - 0.5], "y": [row, row]}],
-            [{"path": o["path"]} for o in outlines])
+            [{"path": outline_shape(m)["path"]} for m in masks])
 
 
 def slice_view_figure(volume_hu: np.ndarray, z: int, *, level_hu: float, width_hu: float,
@@ -152,8 +149,8 @@ def phases_data(non_contrast_hu: np.ndarray, venous_hu: np.ndarray, *, level_hu:
     difference = {"source": image_source(grey_levels(added, (lo + hi) / 2, hi - lo), "Magma"),
                   "customdata": plotly_array(added)}
     outline = outline_shape(mask)
-    return ([_grey_picture(windowed(non_contrast_hu, level_hu, width_hu)),
-             _grey_picture(windowed(venous_hu, level_hu, width_hu)), difference],
+    return ([_grey_picture(non_contrast_hu, level_hu, width_hu), _grey_picture(venous_hu, level_hu, width_hu),
+             difference],
             [{"path": outline["path"]} for _ in range(3)])
 
 
