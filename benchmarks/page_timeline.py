@@ -71,7 +71,9 @@ def main() -> int:
                 cdp.send("Network.enable")
                 loaded = open_lab(page, server.lab_url(lab))
                 nav = json.loads(page.evaluate("() => JSON.stringify(performance.getEntriesByType('navigation')[0])"))
-                print(f"page{i}_first_figure_ms: {loaded.seconds_to_draw * 1000:.0f}")
+                ready_ms = page.evaluate("() => window.__radlabReady")
+                print(f"page{i}_ready_ms: {ready_ms if ready_ms is None else round(ready_ms)} "
+                      f"(polled from Python: {loaded.seconds_to_draw * 1000:.0f})")
                 for name in ("responseStart", "responseEnd", "domContentLoadedEventEnd", "loadEventEnd"):
                     print(f"page{i}_{name}_ms: {nav[name]:.0f}")
                 marks = page.evaluate("() => window.__radlabMarks")

@@ -12,7 +12,9 @@ the code. One command starts it on the labs folder with safe defaults for a clas
 * kernels idle for ``--cull-idle`` seconds are shut down, and a notebook cell that runs
   longer than ``--cell-timeout`` seconds is interrupted;
 * ``--pool N`` keeps N kernels per lab started and executed ahead of time (faster first
-  page, more memory);
+  page, more memory); a kernel taken by a page is replaced ``--pool-refill-delay`` seconds
+  later, once that page has been drawn, not while it is (on 2 cores the replacement running the
+  notebook slowed the page that had just opened by ~0.4 s);
 * a page's kernel websocket must speak the v1 protocol and send well-formed frames (a legacy
   socket or a malformed frame froze the whole server); a page cannot set a widget's bounds,
   choices or ``disabled`` state, nor use a disabled widget; tracebacks never travel to a page;
@@ -64,6 +66,10 @@ DEFAULT_CULL_IDLE_S = 1800
 DEFAULT_CELL_TIMEOUT_S = 600
 #: A page's kernel with no websocket connection for this long is shut down (aborted or closed pages).
 DEFAULT_CULL_ABANDONED_S = 180
+#: With a pool, a kernel a page took is replaced this many seconds later: by then that page has been
+#: drawn (a preheated page takes ~2 s on 2 cores), and the replacement, which runs the whole
+#: notebook, no longer competes with it for the CPU (Voila's own delay, 1 s, fell in the middle).
+DEFAULT_POOL_REFILL_DELAY_S = 5.0
 #: Kernels one computer may hold at once when serving a network (on loopback: no per-client limit).
 DEFAULT_KERNELS_PER_CLIENT = 3
 #: Memory planned per lab kernel when the total cap comes from the machine's memory (PSS, torch + a lab).
@@ -89,6 +95,7 @@ class ServeOptions:
     port: int = DEFAULT_PORT
     token: str | None = None      # None: none on loopback, generated on any other address
     pool: int = 0                 # preheated kernels per lab (0: start a kernel per page)
+    pool_refill_delay_s: float = DEFAULT_POOL_REFILL_DELAY_S   # wait before replacing a pooled kernel
     cull_idle_s: int = DEFAULT_CULL_IDLE_S
     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S
     fast: bool = False            # the labs' quick versions (RADLAB_FAST=1): tests, trying the setup
@@ -257,7 +264,8 @@ def voila_launch(options: ServeOptions, token: str, config_dir: Path) -> VoilaLa
     ]
     if options.pool > 0:
         argv += ["--VoilaConfiguration.preheat_kernel=True",
-                 f"--VoilaConfiguration.default_pool_size={options.pool}"]
+                 f"--VoilaConfiguration.default_pool_size={options.pool}",
+                 f"--VoilaKernelManager.fill_delay={options.pool_refill_delay_s:g}"]
     gallery = [{"path": e.path, "href": e.href, "title": e.title, "description": e.description}
                for e in lab_entries(labs_dir)]
     hosts = served_host_names(options)
@@ -853,6 +861,9 @@ def parse_args(argv: list[str]) -> ServeOptions:
                              "generated on any other address)")
     parser.add_argument("--pool", type=int, default=0, metavar="N",
                         help="kernels per lab started ahead of time: faster first page, more memory (default 0)")
+    parser.add_argument("--pool-refill-delay", type=float, default=DEFAULT_POOL_REFILL_DELAY_S, metavar="S",
+                        help=("with --pool: replace a kernel a page took S seconds later, once that page is drawn "
+                              f"(default {DEFAULT_POOL_REFILL_DELAY_S:g}; Voila's own is 1)"))
     parser.add_argument("--cull-idle", type=int, default=DEFAULT_CULL_IDLE_S, metavar="S",
                         help=f"shut down a kernel idle for S seconds (default {DEFAULT_CULL_IDLE_S})")
     parser.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT_S, metavar="S",
@@ -874,12 +885,13 @@ def parse_args(argv: list[str]) -> ServeOptions:
                         help=("another host name a 127.0.0.1 server answers, e.g. behind a reverse proxy "
                               "(repeatable; other names are refused)"))
     args = parser.parse_args(argv)
-    for name in ("pool", "cull_idle", "cell_timeout", "max_kernels", "max_kernels_per_client", "cull_abandoned"):
+    for name in ("pool", "pool_refill_delay", "cull_idle", "cell_timeout", "max_kernels", "max_kernels_per_client", "cull_abandoned"):
         minimum = 1 if name in ("cull_idle", "cell_timeout") else 0
         value = getattr(args, name)
         if value is not None and value < minimum:
             parser.error(f"--{name.replace('_', '-')} must be >= {minimum}")
     return ServeOptions(labs_dir=args.labs_dir, ip=args.ip, port=args.port, token=args.token, pool=args.pool,
+                        pool_refill_delay_s=args.pool_refill_delay,
                         cull_idle_s=args.cull_idle, cell_timeout_s=args.cell_timeout, fast=args.fast,
                         max_kernels=args.max_kernels, max_kernels_per_client=args.max_kernels_per_client,
                         cull_abandoned_s=args.cull_abandoned, allow_hosts=tuple(args.allow_host))

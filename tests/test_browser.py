@@ -122,9 +122,10 @@ def test_lab_draws_its_figures_and_answers_a_control_without_errors(server, voil
         assert not page_problems(page), f"{lab.path} shows errors: {page_problems(page)}{_log_tail(voila_log)}"
         # the RadLab page script (radlab/voila_templates/.../static/plotly-draw-once.js) took over
         # jupyterlab-plotly's static figures, and every figure fits its column (live ones are resized
-        # by radlab.widgets.figure's observer, which waits 100 ms as plotly.js's resize does)
+        # by radlab.widgets.figure's observer, which waits 100 ms as plotly.js's resize does); it saw
+        # the kernel's websocket open (plotly.js was evaluated after the socket's handler had run)
         assert page.evaluate("() => window.__radlabDrawOnce") == {
-            "wrapped": True, "patched": True, "reason": None, "bundle": "loaded"}
+            "wrapped": True, "patched": True, "reason": None, "bundle": "loaded", "kernelSocket": "open"}
         # every figure is of a trace type in the page's plotly.js bundle (plotly's cartesian one), so
         # jupyterlab-plotly's full plotly.js was never evaluated and the live figures use the bundle
         types = set(page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].flatMap("

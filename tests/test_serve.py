@@ -99,6 +99,22 @@ def test_voila_command_line_carries_the_safety_settings_and_keeps_the_token_off_
     assert launch.config["Voila"]["token"] == "tok-123"
 
 
+def test_a_pooled_kernel_is_replaced_after_the_refill_delay(tmp_path: Path):
+    """The replacement runs the whole notebook: it waits until the page that took a kernel is drawn."""
+    from voila.voila_kernel_manager import voila_kernel_manager_factory
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    assert "--VoilaKernelManager.fill_delay=5" in voila_launch(parse_args(["--pool", "1"]), "t", tmp_path).argv
+    launch = voila_launch(parse_args(["--pool", "1", "--pool-refill-delay", "2.5"]), "t", tmp_path)
+    assert "--VoilaKernelManager.fill_delay=2.5" in launch.argv
+    assert not any("fill_delay" in arg for arg in voila_launch(parse_args([]), "t", tmp_path).argv)
+    # the setting Voila reads (a Voila upgrade that renamed it would otherwise be ignored silently)
+    manager = voila_kernel_manager_factory(AsyncMappingKernelManager, preheat_kernel=True, default_pool_size=1)
+    assert manager.__name__ == "VoilaKernelManager" and manager.class_traits()["fill_delay"].default_value == 1
+    with pytest.raises(SystemExit):
+        parse_args(["--pool-refill-delay", "-1"])
+
+
 def test_jupyterlab_only_extensions_are_kept_off_the_dashboards(tmp_path: Path):
     """They fail to load on a Voila page (the JupyterLab modules they share are not there)."""
     from jupyterlab_server.config import get_federated_extensions

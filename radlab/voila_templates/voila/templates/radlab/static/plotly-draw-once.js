@@ -41,11 +41,41 @@
     return { promise, resolve };
   })());
   const src = document.currentScript && document.currentScript.dataset.plotly;
-  // Downloaded at once (a preload), evaluated when a figure first asks for it: Voila's own start-up
-  // (its extensions, the kernel's websocket) goes first, and plotly.js is evaluated while the page
-  // waits for the kernel (measured with benchmarks/first_render.py --script-from).
+  // The kernel's websocket. Voila creates it before it renders the outputs, and the socket's open
+  // handler sends the kernel_info request that starts the widgets' round trips to the server
+  // (kernel info, then every widget's state). Evaluating plotly.js is one long task (~0.3 s on 2
+  // cores); when it ran first, the open handler, and so every round trip, waited for it. So
+  // plotly.js is evaluated once that handler has run (the server then answers while plotly.js is
+  // evaluated), or KERNEL_WAIT_MS after the first figure asked, on a page whose socket never opens.
+  const KERNEL_WAIT_MS = 1000;
+  let kernelSocketOpened;
+  const kernelSocketOpen = new Promise((resolve) => { kernelSocketOpened = resolve; });
+  state.kernelSocket = "none";
+  const NativeWebSocket = window.WebSocket;
+  if (src && typeof NativeWebSocket === "function") {
+    window.WebSocket = class extends NativeWebSocket {
+      constructor(url, protocols) {
+        super(url, protocols);
+        if (/\/api\/kernels\/[^/]+\/channels/.test(String(url))) {
+          state.kernelSocket = "connecting";
+          // listeners run in the order they were added and Voila's own is set after this one:
+          // a macrotask later, its kernel_info request has been sent
+          this.addEventListener("open", () => setTimeout(() => {
+            state.kernelSocket = "open";
+            kernelSocketOpened();
+          }, 0), { once: true });
+        }
+      }
+    };
+  }
+  // Downloaded at once (a preload), evaluated when a figure first asks for it and the kernel's
+  // socket is open: Voila's own start-up (its extensions, the kernel's websocket) goes first, and
+  // plotly.js is evaluated while the page waits for the kernel (benchmarks/first_render.py --script-from).
   let loading = null;
-  const load = () => (loading ??= new Promise((resolve) => {
+  const load = () => (loading ??= Promise.race([
+    kernelSocketOpen,
+    new Promise((resolve) => setTimeout(resolve, KERNEL_WAIT_MS)),
+  ]).then(() => new Promise((resolve) => {
     state.bundle = "loading";
     const script = document.createElement("script");
     script.src = src;
@@ -62,7 +92,7 @@
       resolve(null);
     };
     document.head.appendChild(script);
-  }));
+  })));
   if (src) {
     state.bundle = "waiting";
     const preload = document.createElement("link");
