@@ -27,17 +27,20 @@ the comparison is instead this tree with and without RadLab's page script ``plot
 (the browser is answered an empty script for it, so jupyterlab-plotly draws its static figures
 its own way: three times), each page opened both ways in turn on the same servers. With
 ``--script-from <commit>`` it is this tree with its page script against the same tree with the
-page script as it was at that commit (the browser is answered that file), the same way. Prints
+page script as it was at that commit (the browser is answered that file), the same way. With
+``--refill-delay-from S`` it is preheated pages only, this tree served with ``radlab serve``'s pool
+refill delay against the same tree with a delay of S seconds (Voila's own is 1). Prints
 ``name: value``.
 
     .venv/bin/python benchmarks/first_render.py [--labs 01_data_collection ...] [--repeats 1] [--fast]
                                                 [--no-baseline] [--no-preheated]
-                                                [--draw-once | --script-from <commit>]
+                                                [--draw-once | --script-from <commit> | --refill-delay-from S]
 """
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import subprocess
 import sys
@@ -57,6 +60,8 @@ from baseline import BASELINE_REF, chosen_labs, lab_copies, load_average  # noqa
 from browser import (DRAWN_PLOTS_JS, WIDGETS_JS, benchmark_env, chromium_path, launch_chromium,  # noqa: E402
                      open_lab, serve_labs)
 from lab_memory import high_water_mark_bytes  # noqa: E402
+
+from radlab.serve import DEFAULT_POOL_REFILL_DELAY_S  # noqa: E402
 
 #: A string that is in every build of plotly.js a page can receive (the widget bundle's copy and the
 #: renderer extension jupyterlab-plotly's, which is minified differently) and nowhere else.
@@ -269,6 +274,32 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
     return by_variant
 
 
+def measure_refill_delays(browser, labs_dir: Path, labs: list[str], env: dict[str, str], scratch: Path, *,
+                          repeats: int, fast: bool, delays: dict[str, float]) -> dict[str, dict[str, LabResult]]:
+    """Preheated pages only, one server per ``delays`` entry ({name: pool refill delay, s}), all up at
+    once with their pools filled; each page is opened on every server in turn, and after each page
+    we wait for that server's refill and for it to go idle, so no other server is busy meanwhile."""
+    by_variant = {name: {lab: LabResult() for lab in labs} for name in delays}
+    pools = len(list(labs_dir.glob("*.ipynb")))
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for name, delay in delays.items():
+            log = scratch / f"voila-pool-{name}-{time.monotonic_ns()}.log"
+            servers[name] = [stack.enter_context(serve_labs(labs_dir, fast=fast, env=env, pool=1, log=log,
+                                                            pool_refill_delay_s=delay)), log, pools]
+        for server, log, filled in servers.values():
+            if not wait_for_pools(log, filled, server.process.pid):
+                print(f"# {labs_dir}: the kernel pools did not fill in time", file=sys.stderr)
+        for lab in labs:
+            for _ in range(repeats):
+                for name, entry in servers.items():
+                    server, log, filled = entry
+                    open_and_measure(browser, server, lab, by_variant[name][lab], cold=False)
+                    entry[2] = filled + 1          # the page took the pooled kernel: wait for its refill
+                    wait_for_pools(log, entry[2], server.process.pid)
+    return by_variant
+
+
 def median(values: list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
@@ -297,6 +328,8 @@ def report(labs: list[str], after: dict[str, LabResult], before: dict[str, LabRe
                     then = median(getattr(b, f"{mode}{part}_s"))
                     line += f" ({before_name} {fmt(then)}, {ratio(then, now)}x faster)"
                 print(f"{line}; goal <= {goal} s: {now is not None and now <= goal}" if not part else line)
+        if a.weight_mb is None:        # preheated pages only (--refill-delay-from): no weight measured
+            continue
         line = (f"{key}_page_weight_mb: {fmt(a.weight_mb)} (HTTP {fmt(a.http_mb)}, kernel messages "
                 f"{fmt(a.websocket_mb)}; {a.figures} figures, plotly.js in kernel messages {a.plotly_js_copies}x)")
         if b is not None:
@@ -322,6 +355,9 @@ def main() -> int:
     which.add_argument("--draw-once", action="store_true",
                        help="compare this tree with and without the page script plotly-draw-once.js "
                             "(instead of the baseline commit)")
+    which.add_argument("--refill-delay-from", metavar="S", type=float,
+                       help="preheated pages only: this tree served with radlab serve's pool refill delay "
+                            "against the same tree with a delay of S seconds (Voila's own: 1)")
     which.add_argument("--script-from", metavar="COMMIT",
                        help="compare this tree with its page script and with the page script of COMMIT "
                             "(instead of the baseline commit)")
@@ -342,7 +378,14 @@ def main() -> int:
         scratch = Path(tmp)
         env = benchmark_env(scratch)
         browser = launch_chromium(playwright, executable)
-        if args.draw_once or args.script_from:
+        if args.refill_delay_from is not None:
+            (_, folder, tree_env), = lab_copies(scratch, wanted, env, baseline=False)
+            trees = measure_refill_delays(browser, folder, wanted, tree_env, scratch, repeats=args.repeats,
+                                          fast=args.fast, delays={"before": args.refill_delay_from,
+                                                                  "after": DEFAULT_POOL_REFILL_DELAY_S})
+            before_name = f"refill delay {args.refill_delay_from:g} s"
+            print(f"pool_refill_delay_s: {DEFAULT_POOL_REFILL_DELAY_S:g} ({before_name})")
+        elif args.draw_once or args.script_from:
             (_, folder, tree_env), = lab_copies(scratch, wanted, env, baseline=False)
             before = NO_PAGE_SCRIPT if args.draw_once else old_script
             trees = measure_tree(browser, folder, wanted, tree_env, scratch, repeats=args.repeats, fast=args.fast,
