@@ -146,3 +146,37 @@ def test_exercises_accept_the_right_answer_and_explain_the_typical_wrong_one():
 def test_the_lab_exposes_its_exercise_set():
     lab = DataCollectionLab(n_patients=4, size=32)
     assert lab.exercises.notebook == "labs/01_data_collection" and len(lab.exercises) == 5
+
+
+def test_a_new_image_reaches_the_page_before_its_controls_one_message_per_control(lab, monkeypatch):
+    """The picture is what a student waits for: its update goes first, then each control's new range,
+    choices and value together (before, ~20 updates came first, slider by slider, attribute by attribute)."""
+    import ipywidgets as W
+    sent: list[tuple[object, set[str]]] = []
+    original = W.Widget._send
+
+    def record(widget, msg, buffers=None):
+        if msg.get("method") == "update":
+            sent.append((widget, set(msg.get("state", {}))))
+        return original(widget, msg, buffers)
+
+    monkeypatch.setattr(W.Widget, "_send", record)
+    lab.source.value = next(label for label in lab.source.options if "RG1_UNCI" in label)
+    sent = [(widget, keys) for widget, keys in sent if widget is not lab.source]   # the dropdown's own value
+    order = [widget for widget, _ in sent]
+    assert order and order[0] is lab.figure, [type(w).__name__ for w in order]
+    assert lab.figure not in order[order.index(lab.info):], "the picture's update came after a control's"
+    controls = (lab.frame_slider, lab.preset, lab.level_slider, lab.width_slider, lab.info, lab.deid_html)
+    for control in controls:
+        assert order.count(control) <= 1, f"{control.description or control}: {order.count(control)} updates"
+    assert {"min", "max", "step", "value"} <= next(keys for widget, keys in sent if widget is lab.level_slider)
+
+
+def test_going_back_to_an_image_shows_the_same_picture(lab):
+    """Display-size frames are kept per image and frame: a revisit shows exactly what a first visit did."""
+    ct, mr = (next(label for label in lab.source.options if name in label) for name in ("CT_small", "MR_small"))
+    lab.source.value = ct
+    first = (z(lab.figure), lab.figure.data[0].source)
+    lab.source.value = mr
+    lab.source.value = ct
+    assert np.array_equal(first[0], z(lab.figure)) and first[1] == lab.figure.data[0].source

@@ -16,7 +16,9 @@ can set them from Python. Widget values are only ever keys of fixed tables, neve
 """
 from __future__ import annotations
 
+import contextlib
 import html
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import ipywidgets as W
@@ -42,6 +44,8 @@ DICOM_SAMPLES: dict[str, str] = {
     "Enhanced multi-frame CT — eCT_Supplemental.dcm": "eCT_Supplemental.dcm",
 }
 PHANTOM_SOURCE = "CT phantom with a nodule (synthetic, HU)"
+#: Display-size frames the viewer keeps (each at most MAX_DISPLAY² float32, ~1 MB).
+SHOWN_FRAMES = 16
 PHANTOM_KINDS = {"chest radiograph": "chest", "CT slice": "ct"}
 AUTO, FILE, CUSTOM = "auto (1–99 % of pixels)", "file's own window", "custom"
 PRESET_LABELS = {"lung": "lung (−600 / 1500)", "mediastinum": "mediastinum (50 / 350)",
@@ -156,8 +160,8 @@ class DataCollectionLab(W.VBox):
                           if (path := sample_files([name]).get(name)) is not None}
         self._cache: dict[str, ViewerImage] = {}
         self._syncing = False  # True while the lab itself moves sliders (no feedback loops)
-        self._shown_key: tuple | None = None  # which frame self._shown holds (see _shown_pixels)
-        self._shown = np.zeros((0, 0), dtype=np.float32)
+        # display-size frames by (image, frame), most recent last (see _shown_pixels)
+        self._shown: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
 
         # --- DICOM viewer ------------------------------------------------------------
         self.source = W.Dropdown(options=list(self.available) + [PHANTOM_SOURCE], description="image",
@@ -315,8 +319,14 @@ class DataCollectionLab(W.VBox):
         if self.source.value not in self.source.options:
             return
         self.image = self._load(self.source.value)
-        self._configure_controls()
-        self._redraw_image(new_pixels=True, new_shape=True)
+        # the controls' new ranges, choices and values go to the page in one message per control, and
+        # after the new picture: the figure is drawn first, not after ~20 control updates
+        with contextlib.ExitStack() as held:
+            for control in (self.frame_slider, self.preset, self.level_slider, self.width_slider,
+                            self.info, self.deid_html):
+                held.enter_context(control.hold_sync())
+            self._configure_controls()
+            self._redraw_image(new_pixels=True, new_shape=True)
 
     def _on_preset(self) -> None:
         if self._syncing or self.preset.value == "custom":
@@ -354,11 +364,16 @@ class DataCollectionLab(W.VBox):
         return f"{self.image.title} — level {level:.0f}, width {width:.0f} {self._units()}".rstrip()
 
     def _shown_pixels(self) -> np.ndarray:
-        """The shown frame at display size, block-averaged once per image and frame, not per window step."""
+        """The shown frame at display size, block-averaged once per image and frame (the last
+        SHOWN_FRAMES kept), not per window step nor when a student goes back to an image."""
         key = (id(self.image), int(self.frame_slider.value))  # images stay in self._cache: ids are not reused
-        if self._shown_key != key:
-            self._shown_key, self._shown = key, display_pixels(self._frame())
-        return self._shown
+        if key in self._shown:
+            self._shown.move_to_end(key)
+        else:
+            self._shown[key] = display_pixels(self._frame())
+            while len(self._shown) > SHOWN_FRAMES:
+                self._shown.popitem(last=False)
+        return self._shown[key]
 
     def _redraw_image(self, *, new_pixels: bool = False, new_shape: bool = False) -> None:
         """Re-window the shown frame (only the picture changes); new pixels/shape also update hover values and axes."""
