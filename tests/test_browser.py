@@ -142,6 +142,14 @@ def test_lab_draws_its_figures_and_answers_a_control_without_errors(server, voil
             pytest.fail(f"{lab.path}: figures not drawn at their width ([kind, asked, drawn, element]): "
                         f"{page.evaluate(FIGURE_WIDTHS_JS)}")
 
+        # the buttons' icons (Font Awesome, v4 names such as lightbulb-o) come from Voila's own styles,
+        # not from the CDN the page no longer links (radlab/voila_templates/.../index.html.j2)
+        icons = page.evaluate("() => [...document.querySelectorAll('.widget-button i.fa')].map((i) => "
+                              "[i.className, getComputedStyle(i, '::before').content, getComputedStyle(i).fontFamily])")
+        assert icons, f"{lab.path}: no button icon (every lab's exercise panel has Check, Hint, Show solution)"
+        for name, content, font in icons:
+            assert content not in ("none", "normal", '""') and "Font Awesome" in font, (lab.path, name, content, font)
+
         moved = move_a_control(page)
         assert moved is not None, f"{lab.path}: no slider, dropdown or button changed a figure or output"
         print(f"{lab.path}: moving {moved.kind} {moved.label!r} changed the "
