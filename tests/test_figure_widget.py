@@ -693,3 +693,21 @@ def test_a_see_through_png_picture_is_swapped_too(tmp_path):
         assert page.evaluate(href) == page.evaluate(f"() => {gd}.data[0].source") != before
         value = page.evaluate(f"() => {gd}._fullData[0].customdata[10][15]")
         assert value == pytest.approx(float(np.linspace(0, 1, 600, dtype=np.float32)[315] ** 2), abs=1e-6)
+
+
+def test_a_lab_kernel_does_not_build_jsonschemas_iri_grammar_but_can_still_import_it():
+    """rfc3987_syntax builds a lark grammar at import (~1 s of every lab kernel's start): the labs'
+    figure module imports jsonschema without it; anything that imports it itself still gets it."""
+    import subprocess
+    import sys
+    pytest.importorskip("rfc3987_syntax")   # installed with jupyter-events; without it there is nothing to skip
+    probe = ("import sys, radlab.widgets.figure, jsonschema; "
+             "print('rfc3987_syntax' in sys.modules, 'iri' in jsonschema.FormatChecker().checkers, "
+             "'email' in jsonschema.FormatChecker().checkers); "
+             "import rfc3987_syntax; print(rfc3987_syntax.is_valid_syntax('iri', 'http://example.org/a'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "True", "True"]
+    # jsonschema imported first (as in a process that already validated something): left as it was
+    first = "import jsonschema, radlab.widgets.figure; print('iri' in jsonschema.FormatChecker().checkers)"
+    assert subprocess.run([sys.executable, "-c", first], capture_output=True, text=True,
+                          check=True).stdout.strip() == "True"
