@@ -307,3 +307,23 @@ def test_training_attacks_and_reference_use_the_one_auc():
     assert train.roc_auc is M.roc_auc and attacks.roc_auc is M.roc_auc and reference.roc_auc is M.roc_auc
     for module in (train, attacks, reference):
         assert "roc_auc_score" not in inspect.getsource(module) and "rank_sum" not in inspect.getsource(module)
+
+
+@pytest.mark.parametrize("shape, levels", [((1, 7), 3), ((40, 200), 10), ((3, 1000), 1000), ((5, 1), 2),
+                                           ((200, 2), 2)])
+def test_average_ranks_are_scipys_rankdata(shape, levels):
+    """The AUC's ranks, ties averaged, computed without importing scipy.stats (a lab kernel's start)."""
+    from scipy.stats import rankdata
+    rng = np.random.default_rng(sum(shape))
+    tied = rng.integers(0, levels, shape).astype(np.float64)
+    assert np.array_equal(M.average_ranks(tied), rankdata(tied, axis=1))
+    spread = rng.normal(size=shape)
+    assert np.allclose(M.average_ranks(spread), rankdata(spread, axis=1))
+
+
+def test_importing_the_metrics_leaves_scipy_stats_alone():
+    import subprocess
+    import sys
+    probe = "import sys, radlab.metrics; print('scipy.stats' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
