@@ -71,12 +71,12 @@ GOAL_COLD_S, GOAL_PREHEATED_S = 5.0, 1.5
 #: Records chromium's largest-contentful-paint entries, (figures drawn/controls shown, ms) whenever
 #: that pair changes, and **ready** (``window.__radlabReady``, ms): the first animation frame, that is
 #: the first paint, in which a figure has drawn data and a control is shown (the condition
-#: ``open_lab`` polls for every 250 ms from Python, which added up to a quarter of a second; the
-#: ``--sequential``-era README rows were measured that way), from the page's first script on.
+#: ``open_lab`` polls for every 250 ms from Python, which added up to a quarter of a second; README
+#: rows before 2026-12-07 were measured that way), from the page's first script on.
 PAGE_MARKS_JS = """
 window.__radlabReady = null;
 const __radlabReadyCheck = () => {
-  if ((%s)() > 0 && (%s)() > 0) window.__radlabReady = performance.now();
+  if ((DRAWN_PLOTS)() > 0 && (WIDGETS)() > 0) window.__radlabReady = performance.now();
   else requestAnimationFrame(__radlabReadyCheck);
 };
 requestAnimationFrame(__radlabReadyCheck);
@@ -91,7 +91,7 @@ new MutationObserver(() => {
   const marks = window.__radlabMarks;
   if (!marks.length || marks[marks.length - 1][0] !== key) marks.push([key, performance.now()]);
 }).observe(document, {subtree: true, childList: true});
-""" % (DRAWN_PLOTS_JS, WIDGETS_JS)
+""".replace("DRAWN_PLOTS", DRAWN_PLOTS_JS).replace("WIDGETS", WIDGETS_JS)
 
 
 def kernel_process(server_pid: int, kernel_id: str) -> psutil.Process | None:

@@ -14,7 +14,7 @@ the code. One command starts it on the labs folder with safe defaults for a clas
 * ``--pool N`` keeps N kernels per lab started and executed ahead of time (faster first
   page, more memory); a kernel taken by a page is replaced ``--pool-refill-delay`` seconds
   later, once that page has been drawn, not while it is (on 2 cores the replacement running the
-  notebook slowed the page that had just opened by ~0.4 s);
+  notebook slowed the page that had just opened by up to 0.4 s);
 * a page's kernel websocket must speak the v1 protocol and send well-formed frames (a legacy
   socket or a malformed frame froze the whole server); a page cannot set a widget's bounds,
   choices or ``disabled`` state, nor use a disabled widget; tracebacks never travel to a page;

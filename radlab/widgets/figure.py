@@ -41,6 +41,9 @@ import anywidget
 import numpy as np
 import plotly
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs_version
+from plotly.serializers import _js_to_py, _py_to_js
+from traitlets import Dict, List
 
 
 def _import_jsonschema_without_its_iri_grammar() -> None:
@@ -57,7 +60,7 @@ def _import_jsonschema_without_its_iri_grammar() -> None:
         return
     sys.modules["rfc3987_syntax"] = None   # type: ignore[assignment]  # import raises ImportError
     try:
-        import jsonschema  # noqa: F401  (its _format module skips the iri checker on ImportError)
+        import jsonschema  # noqa: F401, PLC0415  (its _format module skips the iri checker on ImportError)
     except ImportError:
         pass
     finally:
@@ -65,10 +68,8 @@ def _import_jsonschema_without_its_iri_grammar() -> None:
             del sys.modules["rfc3987_syntax"]
 
 
-_import_jsonschema_without_its_iri_grammar()
-from plotly.offline import get_plotlyjs_version
-from plotly.serializers import _js_to_py, _py_to_js
-from traitlets import Dict, List
+_import_jsonschema_without_its_iri_grammar()  # before go.FigureWidget is first touched (class Figure, below)
+
 
 #: The plotly.js factory inside plotly's widget bundle (esbuild output): a CommonJS wrapper
 #: ``var A=B((C,D)=>{(function(E,F){typeof D=="object"&&D.exports?D.exports=F():E.moduleName=F()})``
