@@ -282,21 +282,21 @@ def measure_refill_delays(browser, labs_dir: Path, labs: list[str], env: dict[st
     by_variant = {name: {lab: LabResult() for lab in labs} for name in delays}
     pools = len(list(labs_dir.glob("*.ipynb")))
     with contextlib.ExitStack() as stack:
-        servers = {}
+        servers, logs, filled = {}, {}, {}
         for name, delay in delays.items():
-            log = scratch / f"voila-pool-{name}-{time.monotonic_ns()}.log"
-            servers[name] = [stack.enter_context(serve_labs(labs_dir, fast=fast, env=env, pool=1, log=log,
-                                                            pool_refill_delay_s=delay)), log, pools]
-        for server, log, filled in servers.values():
-            if not wait_for_pools(log, filled, server.process.pid):
+            logs[name] = scratch / f"voila-pool-{name}-{time.monotonic_ns()}.log"
+            servers[name] = stack.enter_context(serve_labs(labs_dir, fast=fast, env=env, pool=1, log=logs[name],
+                                                           pool_refill_delay_s=delay))
+            filled[name] = pools
+        for name, server in servers.items():
+            if not wait_for_pools(logs[name], filled[name], server.process.pid):
                 print(f"# {labs_dir}: the kernel pools did not fill in time", file=sys.stderr)
         for lab in labs:
             for _ in range(repeats):
-                for name, entry in servers.items():
-                    server, log, filled = entry
+                for name, server in servers.items():
                     open_and_measure(browser, server, lab, by_variant[name][lab], cold=False)
-                    entry[2] = filled + 1          # the page took the pooled kernel: wait for its refill
-                    wait_for_pools(log, entry[2], server.process.pid)
+                    filled[name] += 1          # the page took the pooled kernel: wait for its refill
+                    wait_for_pools(logs[name], filled[name], server.process.pid)
     return by_variant
 
 

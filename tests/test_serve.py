@@ -169,7 +169,8 @@ def test_page_shows_outputs_but_not_the_notebook_source(server):
 
 def test_a_lab_page_asks_nothing_of_the_internet(server):
     """Voila's page linked Font Awesome from a CDN in its head: offline, that held back the first paint
-    until the request failed. The icons come from Voila's own styles (static/voila-style.js: Font Awesome 5 with v4 names)."""
+    until the request failed. The icons come from Voila's own styles (static/voila-style.js: Font
+    Awesome 5 with the v4 names)."""
     _, page = http_get(server.lab_url("01_ok.ipynb"))
     outside = re.findall(r"""<(?:link|script)\b[^>]*?(?:href|src)=["']((?:https?:)?//[^"']+)""", page)
     assert not [url for url in outside if "127.0.0.1" not in url and "localhost" not in url], outside
