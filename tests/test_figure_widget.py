@@ -538,6 +538,76 @@ def test_packed_hover_values_of_a_new_picture_are_decoded_as_plotly_js_decodes_t
         assert hover(3, 4) == "tile 0: 1094"
 
 
+def _scaled_picture_dashboard() -> nbformat.NotebookNode:
+    """A map picture spanning 20 axis units whatever its pixel count (radlab.viz.model.map_picture's
+    ``extent``, as Lab 6's layers): a slider gives it another square size (the same box), a checkbox a
+    wide one (another box)."""
+    cells = [
+        "import ipywidgets as w\nimport numpy as np\nfrom radlab.widgets.figure import Figure\n"
+        "from radlab.viz.model import map_picture",
+        "def picture(side, wide=False):\n"
+        "    values = np.arange(side * side * (1 + wide), dtype=np.float32).reshape(side, side * (1 + wide))\n"
+        "    return map_picture(values + 1000 * side, colorscale='Viridis', extent=20)\n"
+        "fig = Figure(data=[dict(type='image', **picture(20),\n"
+        "                        hovertemplate='row %{customdata[0]}, col %{customdata[1]}: %{customdata[2]}<extra></extra>')],\n"
+        "             layout={'width': 400, 'height': 400, 'margin': dict(l=0, r=0, t=30, b=0),\n"
+        "                     'xaxis': {'constrain': 'domain'}, 'yaxis': {'autorange': 'reversed', 'scaleanchor': 'x'}})\n"
+        "side = w.IntSlider(20, 5, 20, step=5, description='side')\n"
+        "wide = w.Checkbox(False, description='wide')\n"
+        "def redraw(_=None):\n"
+        "    with fig.batch_update():\n"
+        "        fig.data[0].update(picture(side.value, wide.value))\n"
+        "side.observe(redraw, 'value')\n"
+        "wide.observe(redraw, 'value')\n"
+        "w.VBox([side, wide, fig])",
+    ]
+    return _python_notebook(cells)
+
+
+def test_a_picture_of_another_size_in_the_same_box_is_swapped_and_hovers_its_own_pixels(tmp_path):
+    """20×20 → 15×15 pixels over the same 20 axis units: the picture is swapped in place (no redraw, the
+    drawn box unchanged) and hover finds the new pixels. A wide picture (another box) goes through
+    plotly.js, which draws and hovers it as its own first drawing."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    (tmp_path / "labs").mkdir()
+    nbformat.write(_scaled_picture_dashboard(), tmp_path / "labs" / "scaled.ipynb")
+    gd = "document.querySelector('.js-plotly-plot')"
+    box = f"() => {{ const r = {gd}.querySelector('.imagelayer image').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }}"
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 900})
+        open_lab(page, server.lab_url("scaled.ipynb"))
+        page.wait_for_function(f"() => {gd} && {gd}.querySelector('.imagelayer image')", timeout=30_000)
+
+        def hover(row: int, col: int, side: int) -> str:   # the centre of pixel (row, col) of a side×side picture
+            step = 20 / side
+            x, y = page.evaluate(f"""() => {{   // the axes' own offsets: constrain="domain" narrows them
+              const L = {gd}._fullLayout, box = {gd}.getBoundingClientRect();
+              return [box.left + L.xaxis._offset + L.xaxis.d2p({-0.5 + (col + 0.5) * step}),
+                      box.top + L.yaxis._offset + L.yaxis.d2p({-0.5 + (row + 0.5) * step})];
+            }}""")
+            page.mouse.move(1, 1)
+            page.wait_for_selector(".js-plotly-plot .hovertext", state="detached", timeout=5000)
+            page.mouse.move(x, y)
+            page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
+            return page.locator(".js-plotly-plot .hovertext").text_content()
+
+        drawn = page.evaluate(box)
+        assert hover(2, 3, 20) == "row 2, col 3: 20043"          # plotly.js's own first drawing
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("ArrowLeft")                          # 15×15
+        page.wait_for_function("() => globalThis.__radlabImageSwaps === 1", timeout=15_000)
+        assert page.evaluate(box) == pytest.approx(drawn, abs=0.01)
+        assert page.evaluate(f"() => {gd}.calcdata[0][0].w") == 15
+        assert hover(2, 3, 15) == "row 2, col 3: 15033"           # 15000 + 2 × 15 + 3
+        assert hover(14, 14, 15) == "row 14, col 14: 15224"
+
+        page.locator(".widget-checkbox input").first.check()    # 15×30: another box, plotly.js's way
+        page.wait_for_function(f"() => {gd}.calcdata[0][0].w === 30", timeout=15_000)
+        assert page.evaluate("() => globalThis.__radlabImageSwaps") == 1
+        assert hover(2, 3, 30) == "row 2, col 3: 15063"           # 15000 + 2 × 30 + 3
+
+
 def _outline_dashboard() -> nbformat.NotebookNode:
     """A mask's outline as a path shape (radlab.viz.images.outline_shape) on fixed axes: a slider gives it
     another mask; a dropdown changes the outline's colour, which plotly.js redraws itself."""

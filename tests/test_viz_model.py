@@ -113,8 +113,10 @@ def test_feature_map_figures_show_the_chosen_layer_and_channel(model):
     fm = V.feature_maps(model, image)
     layer = V.conv_layers(model)[1]
     single = V.layer_figure(fm, layer, 5)
-    np.testing.assert_allclose(from_plotly_array(trace_named(single, "feature map").customdata),
-                               fm.channel("features.1.0", 5))
+    hover = from_plotly_array(trace_named(single, "feature map").customdata)   # (row, col, value) per pixel
+    np.testing.assert_allclose(hover[..., 2], fm.channel("features.1.0", 5))
+    np.testing.assert_array_equal(hover[3, 7, :2], [3, 7])
+    assert "row %{customdata[0]}, col %{customdata[1]}" in trace_named(single, "feature map").hovertemplate
     assert "16×16" in single.layout.annotations[1].text and single.layout.title.text == layer.label
     hover = from_plotly_array(trace_named(single, "feature maps").customdata)
     assert hover.shape == (3 * 16 + 2, 3 * 16 + 2, 2), "8 maps of 16×16 on a 3×3 grid: (tile, value) per pixel"
@@ -136,8 +138,13 @@ def test_live_pictures_colour_and_hover_as_the_heatmaps_did(model):
                                       ("feature map", fm.channel("features.1.0", 3), "Viridis", None),
                                       ("feature maps", maps.z, "Viridis", None), ("kernels", kernels.z, "RdBu_r", 0.0)):
         trace = trace_named(fig, name)
-        assert trace.type == "image" and (trace.x0, trace.dx, trace.y0, trace.dy) == (0, 1, 0, 1)
+        assert trace.type == "image"
         assert_heatmap_colours(trace.source, values, scale, zmid)
+        # every panel spans the input's 32 pixels (-0.5 to 31.5), whatever its own pixel count
+        side = max(np.shape(values))
+        assert trace.dx == trace.dy == pytest.approx(32 / side)
+        assert trace.x0 - trace.dx / 2 == trace.y0 - trace.dy / 2 == pytest.approx(-0.5)
+        assert trace.x0 - trace.dx / 2 + side * trace.dx == pytest.approx(31.5)
     hover = from_plotly_array(trace_named(fig, "feature maps").customdata)
     np.testing.assert_array_equal(hover[..., 0], maps.tile)
     np.testing.assert_array_equal(hover[..., 1], maps.z)

@@ -13,9 +13,10 @@ from test_viz_model import SmallCNN
 
 
 def z(fig, i: int = 0) -> np.ndarray:
-    """The values panel ``i`` shows (a picture's hover values; a mosaic's are (tile, value) per pixel)."""
+    """The values panel ``i`` shows (a picture's hover values: the value last, after a mosaic's tile or a
+    scaled map's row and column)."""
     values = from_plotly_array(fig.data[i].customdata)
-    return values[..., 1] if values.ndim == 3 else values
+    return values[..., -1] if values.ndim == 3 else values
 
 
 @pytest.fixture()

@@ -6,8 +6,8 @@ That keeps a redraw well under 100 ms on two CPU cores. Grids of kernels or maps
 drawn as one heatmap (a mosaic with blank gaps) so a figure has the same traces whatever
 the layer, which is what a live ``FigureWidget`` needs. The figures Lab 6 updates live
 (:func:`layer_figure`, :func:`early_vs_deep_figure`) draw every map as a picture coloured as its
-heatmap would be (:func:`radlab.viz.images.value_picture`), so a new image or channel swaps pictures
-in the browser instead of redrawing the figure.
+heatmap would be (:func:`radlab.viz.images.value_picture`), so a new image, channel or layer swaps
+pictures in the browser instead of redrawing the figure.
 """
 from __future__ import annotations
 
@@ -282,41 +282,68 @@ def feature_maps_figure(fm: FeatureMaps, layer: str, *, max_maps: int = 16) -> g
 
 
 def map_picture(z: np.ndarray, *, colorscale: str, zmid: float | None = None,
-                tile: np.ndarray | None = None) -> dict:
+                tile: np.ndarray | None = None, extent: float | None = None) -> dict:
     """A map, image or mosaic as an image trace's picture (:func:`radlab.viz.images.value_picture`:
     coloured as its heatmap, gaps white) at heatmap coordinates (pixel (col, row) at x = col, y = row).
 
     The hover values (``customdata``, packed as :func:`radlab.viz.conv.plotly_array`) are each pixel's
     value, or (tile, value) for a mosaic's ``tile`` index.
+
+    With ``extent``, the picture spans ``extent`` axis units along its longer side, whatever its pixel
+    count: from -0.5 to ``extent`` - 0.5, as a heatmap ``extent`` pixels wide would. A panel whose picture
+    changes size (a deeper layer's smaller maps) then keeps its box on the page, so a live figure swaps
+    the picture in place (:data:`radlab.widgets.figure.IMAGE_SWAP_JS`) instead of redrawing the whole
+    figure. Its axis coordinates are then no pixel indices, so a map without ``tile`` hovers
+    (row, col, value) instead (:func:`_image` with ``indexed=True``).
     """
     z = np.asarray(z, dtype=np.float32)
-    hover = z if tile is None else np.stack([np.asarray(tile, dtype=np.float32), z], axis=-1)
+    if tile is not None:
+        hover = np.stack([np.asarray(tile, dtype=np.float32), z], axis=-1)
+    elif extent is not None:
+        rows, cols = np.indices(z.shape, dtype=np.float32)
+        hover = np.stack([rows, cols, z], axis=-1)
+    else:
+        hover = z
     picture = value_picture(z, colorscale=colorscale, zmid=zmid, customdata=hover)
-    return dict(picture, customdata=plotly_array(picture["customdata"]), x0=0.0, dx=1.0, y0=0.0, dy=1.0)
+    step = 1.0 if extent is None else float(extent) / max(z.shape)
+    start = 0.0 if extent is None else (step - 1.0) / 2     # the first pixel's left edge at -0.5
+    return dict(picture, customdata=plotly_array(picture["customdata"]), x0=start, dx=step, y0=start, dy=step)
 
 
-def _mosaic_picture(mos: Mosaic, *, colorscale: str, zmid: float | None = None) -> dict:
-    return map_picture(mos.z, colorscale=colorscale, zmid=zmid, tile=mos.tile)
+def _mosaic_picture(mos: Mosaic, *, colorscale: str, zmid: float | None = None,
+                    extent: float | None = None) -> dict:
+    return map_picture(mos.z, colorscale=colorscale, zmid=zmid, tile=mos.tile, extent=extent)
 
 
-def _image(picture: dict, *, what: str | None = None, name: str | None = None) -> go.Image:
-    """A :func:`map_picture` as a trace; hover gives the pixel and its value (or which ``what`` and its value)."""
-    hover = (f"{what} %{{customdata[0]}}<br>value %{{customdata[1]:.3f}}" if what
-             else "row %{y}, col %{x}<br>value %{customdata:.3f}")
+def _image(picture: dict, *, what: str | None = None, name: str | None = None, indexed: bool = False) -> go.Image:
+    """A :func:`map_picture` as a trace; hover gives the pixel and its value (or which ``what`` and its value).
+
+    ``indexed``: the picture was made with an ``extent`` (its hover values are (row, col, value))."""
+    if what:
+        hover = f"{what} %{{customdata[0]}}<br>value %{{customdata[1]:.3f}}"
+    elif indexed:
+        hover = "row %{customdata[0]}, col %{customdata[1]}<br>value %{customdata[2]:.3f}"
+    else:
+        hover = "row %{y}, col %{x}<br>value %{customdata:.3f}"
     return go.Image(hovertemplate=hover + "<extra></extra>", name=name, **picture)
 
 
 def layer_view(fm: FeatureMaps, layer: ConvLayer, channel: int = 0, *,
                max_maps: int = 16) -> tuple[list[dict], list[str]]:
-    """Pictures and panel titles of :func:`layer_figure`: input, one map, all maps, the kernels."""
+    """Pictures and panel titles of :func:`layer_figure`: input, one map, all maps, the kernels.
+
+    Every panel spans the input's size in axis units (``extent``), so a new layer, whose maps, mosaic and
+    kernels have other pixel counts, swaps pictures in the same boxes."""
     fmap = fm.channel(layer.name, channel)
     stack = fm.layer(layer.name)
     maps = mosaic(stack, max_tiles=max_maps)
     kernels = kernel_mosaic(layer, max_kernels=max_maps)
     kh, kw = layer.module.kernel_size
     h, w = fm.image.shape
-    return ([map_picture(fm.image, colorscale="gray"), map_picture(fmap, colorscale="Viridis"),
-             _mosaic_picture(maps, colorscale="Viridis"), _mosaic_picture(kernels, colorscale="RdBu_r", zmid=0.0)],
+    extent = max(h, w)
+    return ([map_picture(fm.image, colorscale="gray"), map_picture(fmap, colorscale="Viridis", extent=extent),
+             _mosaic_picture(maps, colorscale="Viridis", extent=extent),
+             _mosaic_picture(kernels, colorscale="RdBu_r", zmid=0.0, extent=extent)],
             [f"input {h}×{w}", f"channel {channel}: {fmap.shape[0]}×{fmap.shape[1]}",
              f"{_shown(maps)} maps (each to its own range)",
              f"{_shown(kernels)} {kh}×{kw} kernels" + (" (mean over inputs)" if layer.module.in_channels > 1 else "")])
@@ -328,7 +355,7 @@ def layer_figure(fm: FeatureMaps, layer: ConvLayer, channel: int = 0, *, max_map
     (image, fmap, maps, kernels), titles = layer_view(fm, layer, channel, max_maps=max_maps)
     fig = make_subplots(rows=1, cols=4, subplot_titles=titles, horizontal_spacing=0.03)
     fig.add_trace(_image(image, name="input"), row=1, col=1)
-    fig.add_trace(_image(fmap, name="feature map"), row=1, col=2)
+    fig.add_trace(_image(fmap, name="feature map", indexed=True), row=1, col=2)
     fig.add_trace(_image(maps, what="channel", name="feature maps"), row=1, col=3)
     fig.add_trace(_image(kernels, what="kernel", name="kernels"), row=1, col=4)
     image_axes(fig, 4)

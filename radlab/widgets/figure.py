@@ -118,7 +118,7 @@ def split_bundle() -> tuple[str, str]:
     return library, figure
 
 
-#: The figure module's plotly.js, with a fast way for a new picture of the same size.
+#: The figure module's plotly.js, with a fast way for a new picture in the same box.
 #:
 #: A live image trace (``radlab.viz.images.image_trace``: a BMP data URI as ``source``) that gets a
 #: new picture of the same size (a new window level, slice or frame) only needs its ``<image>``
@@ -126,7 +126,8 @@ def split_bundle() -> tuple[str, str]:
 #: whole figure's defaults and redraws every subplot of it (~10-25 ms of script per figure on
 #: 2 cores, plus layout and paint). So when a restyle changes nothing but ``source`` and the
 #: hover values, ``customdata`` (either or both, per trace) of image traces drawn as real images,
-#: at the same pixel size,
+#: at the same pixel size, or at another pixel size with a new ``x0``/``dx``/``y0``/``dy`` that keeps
+#: the picture's edges where they were (``radlab.viz.model.map_picture``'s ``extent``: Lab 6's layers),
 #: :data:`IMAGE_SWAP_JS` writes the new values into the figure's data and full data (as restyle
 #: would), points the element at the new picture and reloads the hover canvas plotly.js keeps
 #: for it. Likewise a new plain text for a subplot title (a centred annotation: plotly.js would
@@ -183,7 +184,10 @@ function __radlabDecoded(v) {
 }
 // A new picture for an image trace (``values``: its new source and/or customdata; a source plotly.py
 // left undefined keeps the picture, and only the hover values change): a function that applies it,
-// or null when plotly.js must do it (not a real image, another size, hover values removed).
+// or null when plotly.js must do it (not a real image, another box, hover values removed). A picture
+// of another pixel size comes with a new x0/dx/y0/dy (radlab.viz.model.map_picture's ``extent``) that
+// keeps its box: the same edges on both axes, so the drawn element and the axes stay as they are.
+const __radlabBoxKeys = ["x0", "dx", "y0", "dy"];
 function __radlabPlanImage(gd, i, values) {
   const full = (gd._fullData || []).find((t) => t.index === i);
   const cd = full && (gd.calcdata || []).find((c) => c && c[0] && c[0].trace === full);
@@ -192,19 +196,36 @@ function __radlabPlanImage(gd, i, values) {
   if (customdata === null || source === null) return null;   // removing them: plotly.js's way
   const hover = customdata === undefined ? undefined : __radlabDecoded(customdata);
   if (hover === null) return null;
-  let element = null;
+  const box = {};   // the new x0, dx, y0, dy (those sent; the others as they are)
+  for (const key of __radlabBoxKeys) {
+    const v = key in values ? values[key] : full[key];
+    if (typeof v !== "number" || !Number.isFinite(v)) return null;
+    box[key] = v;
+  }
+  const xa = gd._fullLayout && gd._fullLayout["xaxis" + full.xaxis.slice(1)];
+  const ya = gd._fullLayout && gd._fullLayout["yaxis" + full.yaxis.slice(1)];
+  if (!xa || !ya || xa.type !== "linear" || ya.type !== "linear" || box.dx <= 0 || box.dy <= 0) return null;
+  let element = null, size = [cd[0].w, cd[0].h];
   if (source !== undefined) {
-    const size = typeof source === "string" && __radlabImageSize(source);
-    if (!size || size[0] !== cd[0].w || size[1] !== cd[0].h) return null;
+    size = typeof source === "string" && __radlabImageSize(source);
+    if (!size) return null;
     const group = cd[0].node3 && cd[0].node3.node();   // the trace's group (lib/make_trace_groups.js)
     element = group && group.querySelector("image");
     if (!element) return null;
   }
+  // the picture's edges as plotly.js computes them (traces/image/calc.js: x0 - dx / 2, then w * dx on)
+  const left = box.x0 - box.dx / 2, top = box.y0 - box.dy / 2;
+  const near = (a, b, scale) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(scale));
+  const w0 = cd[0].w * full.dx, h0 = cd[0].h * full.dy;
+  if (!near(left, cd[0].x0, w0) || !near(top, cd[0].y0, h0) || !near(size[0] * box.dx, w0, w0)
+      || !near(size[1] * box.dy, h0, h0)) return null;
   return () => {
     if (customdata !== undefined) {
       gd.data[i].customdata = customdata;
       full.customdata = hover;
     }
+    for (const key of __radlabBoxKeys) if (key in values) gd.data[i][key] = full[key] = box[key];
+    Object.assign(cd[0], { x0: left, y0: top, w: size[0], h: size[1] });   // what hover reads (image/hover.js)
     if (!element) return;
     gd.data[i].source = full.source = source;
     element.setAttributeNS(__radlabXlink, "xlink:href", source);
@@ -277,7 +298,7 @@ function __radlabPlanMark(gd, i, values) {
 // A restyle that only gives image traces new pictures and scatter traces new mark positions, each
 // trace one or the other (plotly.py's batch sends a value per trace, undefined where that trace's is
 // unchanged): applied without plotly.js, all or nothing. False: plotly.js must do it.
-const __radlabPictureKeys = ["source", "customdata"], __radlabMarkKeys = ["x", "y", "text"];
+const __radlabPictureKeys = ["source", "customdata", ...__radlabBoxKeys], __radlabMarkKeys = ["x", "y", "text"];
 function __radlabFastRestyle(gd, style, traces) {
   const keys = Object.keys(style || {}).filter(__radlabNotSent);
   if (!keys.length) return false;
