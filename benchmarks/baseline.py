@@ -23,13 +23,28 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE_REF = os.environ.get("RADLAB_BASELINE_REF", "2b8e5e7")
 
 
+def baseline_commit(ref: str = BASELINE_REF) -> str:
+    """The full hash of the commit ``ref`` names now; exit with a message when it names none."""
+    found = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+                           capture_output=True, text=True)
+    if found.returncode != 0:
+        raise SystemExit(f"baseline: {ref!r} names no commit of this repository "
+                         "(set RADLAB_BASELINE_REF to a commit, e.g. HEAD or a hash from git log)")
+    return found.stdout.strip()
+
+
 def baseline_tree(ref: str = BASELINE_REF) -> Path:
-    """A worktree of ``ref`` (made on first use; needs the git history, e.g. a full clone)."""
-    tree = ROOT / "benchmarks" / "output" / f"baseline-{ref}"
+    """A worktree of ``ref`` (made on first use; needs the git history, e.g. a full clone).
+
+    The folder is named by the commit ``ref`` names now, so a moving name (``HEAD``, a branch) gets a
+    new worktree after each commit instead of the one made the first time (that compared with a stale tree).
+    """
+    commit = baseline_commit(ref)
+    tree = ROOT / "benchmarks" / "output" / f"baseline-{commit[:12]}"
     if not (tree / "radlab" / "__init__.py").is_file():
         tree.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(tree), ref],
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(tree), commit],
                        check=True, capture_output=True, text=True)
     return tree
 
