@@ -12,6 +12,7 @@ from radlab.train import CLASSIFIER_RECIPE, load_checkpoint
 from radlab.data.lab_data import load_lab_data, pneumonia_available, stratified_subset
 from radlab.widgets.training import TrainingLab, TrainingSettings, build_model
 from figures import trace_named
+from radlab.viz.conv import from_plotly_array
 
 
 @pytest.fixture()
@@ -23,6 +24,33 @@ def lab(tmp_path: Path, monkeypatch) -> TrainingLab:
     return lab
 
 
+def shown(trace) -> np.ndarray:
+    """The image a preview panel shows: its picture's hover values, (row, col, value) per pixel."""
+    values = from_plotly_array(trace.customdata)
+    return values[..., 2]
+
+
+def test_preview_pictures_of_any_size_fill_the_same_box_and_hover_their_pixels():
+    """A 28×28 and a 32×32 image span the same 64 axis units (another dataset's image is swapped in
+    place); grey is linear (0 black, 1 white); hover names the pixel and its value."""
+    from radlab.viz.images import PREVIEW_EXTENT, augmentation_preview_figure, decode_source, preview_picture
+
+    boxes = []
+    for side in (28, 32):
+        image = np.linspace(0, 1, side * side, dtype=np.float32).reshape(side, side)
+        picture = preview_picture(image)
+        left, right = picture["x0"] - picture["dx"] / 2, picture["x0"] + (side - 0.5) * picture["dx"]
+        boxes.append((left, right, picture["y0"] - picture["dy"] / 2))
+        hover = from_plotly_array(picture["customdata"])
+        np.testing.assert_array_equal(hover[5, 7], [5, 7, image[5, 7]])
+    assert all(box == pytest.approx((-0.5, PREVIEW_EXTENT - 0.5, -0.5)) for box in boxes)
+    image = np.linspace(0.2, 0.6, 28 * 28, dtype=np.float32).reshape(28, 28)   # the range is 0…1, not min…max
+    fig = augmentation_preview_figure(image, [np.ones((28, 28))])
+    np.testing.assert_allclose(decode_source(fig.data[0].source), image * 255, atol=0.51)
+    assert (decode_source(fig.data[1].source) == 255).all()
+    assert "x %{customdata[1]}, y %{customdata[0]}" in fig.data[1].hovertemplate
+
+
 def test_the_lab_starts_with_empty_curves_and_an_augmentation_preview(lab: TrainingLab):
     assert len(lab.figure.data) == 10 and all(len(t.x or ()) == 0 for t in lab.figure.data)
     assert len(lab.preview_figure.data) == 6
@@ -30,14 +58,14 @@ def test_the_lab_starts_with_empty_curves_and_an_augmentation_preview(lab: Train
         "apart from what the fixture set, the controls start at the default classifier's recipe"
     assert lab.augment_select.value == tuple(CLASSIFIER_RECIPE["augment"])
     lab.augment_select.value = ()
-    originals = [np.asarray(t.z) for t in lab.preview_figure.data]
+    originals = [shown(t) for t in lab.preview_figure.data]
     assert all(np.array_equal(originals[0], z) for z in originals[1:]), "no augmentation chosen: all the same"
 
 
 def test_choosing_augmentations_changes_the_preview(lab: TrainingLab):
-    before = [np.asarray(t.z) for t in lab.preview_figure.data]
+    before = [shown(t) for t in lab.preview_figure.data]
     lab.augment_select.value = ("flip", "rotate", "noise")
-    after = [np.asarray(t.z) for t in lab.preview_figure.data]
+    after = [shown(t) for t in lab.preview_figure.data]
     assert np.array_equal(before[0], after[0]), "the original stays"
     assert all(not np.array_equal(b, a) for b, a in zip(before[1:], after[1:]))
 

@@ -20,6 +20,7 @@ from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
 from plotly.subplots import make_subplots
 
 from radlab.data.dicom import apply_window, auto_window
+from radlab.viz.conv import plotly_array
 from radlab.viz.style import plotly_white
 
 MAX_DISPLAY = 512          # longest side shown, in pixels
@@ -212,6 +213,28 @@ def value_picture(values: np.ndarray, *, colorscale: str = "Viridis", zmid: floa
                 customdata=values if customdata is None else customdata)
 
 
+def box_placement(shape: tuple[int, ...], extent: float | None = None) -> dict:
+    """``x0``, ``dx``, ``y0``, ``dy`` of an image trace whose picture of ``shape`` (rows, cols) spans
+    ``extent`` axis units along its longer side, from -0.5 (as a heatmap ``extent`` pixels wide would);
+    without ``extent``, one unit per pixel (pixel (col, row) at x = col, y = row).
+
+    A panel whose picture changes pixel size (a deeper layer's maps, another dataset's images) then keeps
+    its box, and a live figure swaps the picture in place (:data:`radlab.widgets.figure.IMAGE_SWAP_JS`)
+    instead of redrawing the whole figure. Its axis coordinates are then no pixel indices: hover the
+    pixel's (row, col) from :func:`indexed_values` instead of ``%{x}``/``%{y}``.
+    """
+    step = 1.0 if extent is None else float(extent) / max(shape[-2:])
+    start = (step - 1.0) / 2     # the first pixel's left (top) edge at -0.5
+    return dict(x0=start, dx=step, y0=start, dy=step)
+
+
+def indexed_values(values: np.ndarray) -> np.ndarray:
+    """(row, col, value) per pixel (float32): hover values that name the pixel whatever its placement."""
+    values = np.asarray(values, dtype=np.float32)
+    rows, cols = np.indices(values.shape, dtype=np.float32)
+    return np.stack([rows, cols, values], axis=-1)
+
+
 def colour_bar_trace(colorscale, zmin: float, zmax: float, *, name: str = "colour bar", **colorbar) -> go.Heatmap:
     """A colour bar for a picture (which has none): a heatmap with nothing to draw, never updated, so it
     costs a live figure nothing when the picture changes. ``colorbar``: plotly's colour-bar settings."""
@@ -390,20 +413,36 @@ def images_grid(images: Sequence[np.ndarray] | np.ndarray, *, titles: Sequence[s
     return fig
 
 
+#: Axis units every picture of :func:`augmentation_preview_figure` spans, whatever its pixel count.
+PREVIEW_EXTENT = 64
+
+
+def preview_picture(image: np.ndarray) -> dict:
+    """One image in [0, 1] as a picture of :func:`augmentation_preview_figure`: linear grey (0 black,
+    1 white), spanning :data:`PREVIEW_EXTENT` axis units (:func:`box_placement`), hovering (row, col, value).
+    A widget updates a panel with these keys, so another dataset's image size is swapped in place."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"preview_picture takes a 2-D image; got shape {image.shape}")
+    return dict(source=image_source(grey_levels(image, 0.5, 1.0)), customdata=plotly_array(indexed_values(image)),
+                **box_placement(image.shape, PREVIEW_EXTENT))
+
+
 def augmentation_preview_figure(original: np.ndarray, augmented: Sequence[np.ndarray]) -> go.Figure:
     """One training image and random augmentations of it, side by side (what the model sees; Lab 3).
 
-    Images are in [0, 1]; traces are named ``original``, ``augmented 1``, ... so a widget can
-    update their ``z`` in place.
+    Images are in [0, 1], drawn as pictures (:func:`preview_picture`); traces are named ``original``,
+    ``augmented 1``, ... so a widget can give them new pictures in place.
     """
     images = [original, *augmented]
     titles = ["original"] + [f"augmented {i}" for i in range(1, len(images))]
     fig = make_subplots(rows=1, cols=len(images), horizontal_spacing=0.01, subplot_titles=titles)
     for i, (img, title) in enumerate(zip(images, titles), start=1):
-        fig.add_trace(go.Heatmap(z=img, colorscale="gray", zmin=0, zmax=1, showscale=False, name=title,
-                                 hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>"), row=1, col=i)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor="x")
+        fig.add_trace(go.Image(**preview_picture(img), name=title,
+                               hovertemplate="x %{customdata[1]}, y %{customdata[0]}: %{customdata[2]:.2f}<extra></extra>"),
+                      row=1, col=i)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x")
     plotly_white(fig)
     fig.update_layout(height=200, margin=dict(l=10, r=10, t=30, b=10))
     return fig

@@ -26,7 +26,7 @@ from radlab.errors import DataError
 from radlab.device import cpu_threads, evaluating
 from radlab.explain import conv_layer_names, find_layer
 from radlab.viz.conv import image_axes, plotly_array
-from radlab.viz.images import value_picture
+from radlab.viz.images import box_placement, indexed_values, value_picture
 
 
 # ----------------------------------------------------------------------- layers
@@ -290,24 +290,17 @@ def map_picture(z: np.ndarray, *, colorscale: str, zmid: float | None = None,
     value, or (tile, value) for a mosaic's ``tile`` index.
 
     With ``extent``, the picture spans ``extent`` axis units along its longer side, whatever its pixel
-    count: from -0.5 to ``extent`` - 0.5, as a heatmap ``extent`` pixels wide would. A panel whose picture
-    changes size (a deeper layer's smaller maps) then keeps its box on the page, so a live figure swaps
-    the picture in place (:data:`radlab.widgets.figure.IMAGE_SWAP_JS`) instead of redrawing the whole
-    figure. Its axis coordinates are then no pixel indices, so a map without ``tile`` hovers
-    (row, col, value) instead (:func:`_image` with ``indexed=True``).
+    count (:func:`radlab.viz.images.box_placement`): a deeper layer's smaller maps keep the panel's box
+    and are swapped in place. A map without ``tile`` then hovers (row, col, value)
+    (:func:`radlab.viz.images.indexed_values`; :func:`_image` with ``indexed=True``).
     """
     z = np.asarray(z, dtype=np.float32)
     if tile is not None:
         hover = np.stack([np.asarray(tile, dtype=np.float32), z], axis=-1)
-    elif extent is not None:
-        rows, cols = np.indices(z.shape, dtype=np.float32)
-        hover = np.stack([rows, cols, z], axis=-1)
     else:
-        hover = z
+        hover = z if extent is None else indexed_values(z)
     picture = value_picture(z, colorscale=colorscale, zmid=zmid, customdata=hover)
-    step = 1.0 if extent is None else float(extent) / max(z.shape)
-    start = 0.0 if extent is None else (step - 1.0) / 2     # the first pixel's left edge at -0.5
-    return dict(picture, customdata=plotly_array(picture["customdata"]), x0=start, dx=step, y0=start, dy=step)
+    return dict(picture, customdata=plotly_array(picture["customdata"]), **box_placement(z.shape, extent))
 
 
 def _mosaic_picture(mos: Mosaic, *, colorscale: str, zmid: float | None = None,

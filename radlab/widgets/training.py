@@ -29,7 +29,7 @@ from radlab.data.transforms import AUGMENTATIONS, augmentation
 from radlab.monitor import OverfittingMonitor
 from radlab.train import CLASSIFIER_RECIPE, FitResult, History, ProgressState, TrainingProgress, fit
 from radlab.viz.curves import history_figure, update_history_figure
-from radlab.viz.images import augmentation_preview_figure
+from radlab.viz.images import augmentation_preview_figure, preview_picture
 from radlab.widgets.guard import guard_click, stop_after_time_limit
 from radlab.widgets.figure import Figure
 
@@ -397,9 +397,9 @@ class TrainingLab(W.VBox):
 
     def _update_preview(self) -> None:
         images = self._preview_images()
-        with self.preview_figure.batch_update():
+        with self.preview_figure.batch_update():   # pictures in the same boxes: swapped in place
             for trace, img in zip(self.preview_figure.data, images):
-                trace.z = img
+                trace.update(preview_picture(img))
         names = ", ".join(self.augment_select.value) or "none"
         self.data_html.value = (f"<small>{html.escape(self.data(self.dataset_dropdown.value).note)}; "
                                 f"augmentation: {html.escape(names)}</small>")
