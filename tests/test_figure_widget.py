@@ -301,12 +301,13 @@ FIRST_PICTURE_JS = (f"() => {FIGURE_JS}.querySelector('.imagelayer image').getAt
                     f"{FIGURE_JS}.querySelector('.imagelayer image').getAttribute('href')")
 
 
-def _hover_text(page, gd: str, row: int, col: int) -> str:
+def _hover_text(page, gd: str, row: float, col: float) -> str:
     """The hover label plotly.js shows over data point (row, col) of the figure ``gd`` (a JS expression):
-    the mouse leaves the figure first, so no earlier label is read."""
+    the mouse leaves the figure first, so no earlier label is read. The axes' own offsets place the
+    point (``constrain="domain"`` narrows an axis inside the plot area)."""
     x, y = page.evaluate(f"""() => {{
       const g = {gd}, L = g._fullLayout, box = g.getBoundingClientRect();
-      return [box.left + L._size.l + L.xaxis.d2p({col}), box.top + L._size.t + L.yaxis.d2p({row})];
+      return [box.left + L.xaxis._offset + L.xaxis.d2p({col}), box.top + L.yaxis._offset + L.yaxis.d2p({row})];
     }}""")
     page.mouse.move(1, 1)
     page.wait_for_selector(".js-plotly-plot .hovertext", state="detached", timeout=5000)
@@ -581,16 +582,7 @@ def test_a_picture_of_another_size_in_the_same_box_is_swapped_and_hovers_its_own
 
         def hover(row: int, col: int, side: int) -> str:   # the centre of pixel (row, col) of a side×side picture
             step = 20 / side
-            x, y = page.evaluate(f"""() => {{   // the axes' own offsets: constrain="domain" narrows them
-              const L = {gd}._fullLayout, box = {gd}.getBoundingClientRect();
-              return [box.left + L.xaxis._offset + L.xaxis.d2p({-0.5 + (col + 0.5) * step}),
-                      box.top + L.yaxis._offset + L.yaxis.d2p({-0.5 + (row + 0.5) * step})];
-            }}""")
-            page.mouse.move(1, 1)
-            page.wait_for_selector(".js-plotly-plot .hovertext", state="detached", timeout=5000)
-            page.mouse.move(x, y)
-            page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
-            return page.locator(".js-plotly-plot .hovertext").text_content()
+            return _hover_text(page, gd, -0.5 + (row + 0.5) * step, -0.5 + (col + 0.5) * step)
 
         drawn = page.evaluate(box)
         assert hover(2, 3, 20) == "row 2, col 3: 20043"          # plotly.js's own first drawing
