@@ -46,6 +46,34 @@ def test_value_picture_colours_values_as_plotlys_heatmap_does_with_gaps_white(co
     assert decode_source(flat["source"]).shape == (3, 4, 3)
 
 
+def test_a_colour_picture_is_8_bits_a_pixel_with_the_scales_colours_and_white_gaps():
+    """A third of a 24-bit picture's bytes, the same colours; a gap is white whether or not some grey level
+    is free for it (all 256 used: level 255 is drawn as 254, one step of the scale)."""
+    import base64
+
+    from radlab.viz.images import palette
+
+    grey = np.arange(256, dtype=np.uint8).reshape(16, 16).repeat(2, axis=0)   # every level, twice
+    blank = np.zeros(grey.shape, dtype=bool)
+    blank[20, 3] = True                                  # its level (163) is still used in row 21
+    for gaps in (None, blank):
+        source = image_source(grey, "Viridis", blank=gaps)
+        raw = base64.b64decode(source.split(",", 1)[1])
+        assert raw[28] == 8, "8 bits a pixel (the BMP header's bit count)"
+        assert len(raw) < grey.size + 1100                   # pixels + a 1 kB palette, not 3 bytes a pixel
+        rgb = decode_source(source)
+        expected = palette("Viridis")[grey if gaps is None else np.minimum(grey, 254)]
+        if gaps is not None:
+            expected[gaps] = 255
+        np.testing.assert_array_equal(rgb, expected)
+    free = grey.copy()
+    free[free == 200] = 201                              # level 200 unused: the gap takes it, colours exact
+    rgb = decode_source(image_source(free, "RdBu_r", blank=blank))
+    expected = palette("RdBu_r")[free]
+    expected[blank] = 255
+    np.testing.assert_array_equal(rgb, expected)
+
+
 def test_image_trace_draws_the_window_and_keeps_the_values_and_full_image_coordinates():
     image = np.arange(1030 * 700, dtype=np.float32).reshape(1030, 700)   # shown at a third of its size
     trace = image_trace(image, level=300_000, width=200_000, units="HU")
