@@ -10,7 +10,6 @@ is not flipped.
 """
 from __future__ import annotations
 
-import base64
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -22,6 +21,7 @@ from radlab.conv import (ACTIVATIONS, KERNELS, ConvPipeline, ConvStep, conv2d,  
                          leaky_relu, max_pool2d, output_size, output_size_formula,  # radlab.conv, drawn here)
                          relu, run_pipeline, sigmoid, softmax, tanh, zero_pad)
 from radlab.errors import DataError
+from radlab.viz.images import from_plotly_array, plotly_array  # noqa: F401  (re-exported: they live with the pictures)
 
 
 def pipeline_titles(p: ConvPipeline) -> list[str]:
@@ -45,27 +45,6 @@ def _values(z: np.ndarray, show: bool) -> dict:
         text = [[_short_number(v) for v in row] for row in np.atleast_2d(z)]
         return dict(text=text, texttemplate="%{text}")
     return dict(text=None, texttemplate=None)
-
-
-def plotly_array(a: np.ndarray) -> dict:
-    """A 2-D array in plotly.js's binary form: ``{"dtype", "bdata" (base64), "shape"}``.
-
-    A ``FigureWidget`` otherwise sends 2-D arrays as nested lists: slow to serialise
-    (about 150 ms for a few 64×64 mosaics) and NaN (a gap) is not valid JSON.
-    """
-    a = np.ascontiguousarray(a, dtype=np.int32 if np.issubdtype(np.asarray(a).dtype, np.integer) else np.float32)
-    dtype = "i4" if a.dtype == np.int32 else "f4"
-    return {"dtype": dtype, "bdata": base64.b64encode(a.tobytes()).decode("ascii"),
-            "shape": ", ".join(str(n) for n in a.shape)}
-
-
-def from_plotly_array(v: dict | np.ndarray | list) -> np.ndarray:
-    """Back from :func:`plotly_array` (or an ordinary array) to a NumPy array."""
-    if isinstance(v, dict) and "bdata" in v:
-        shape = tuple(int(n) for n in str(v["shape"]).split(","))
-        dtype = {"i4": np.int32, "f4": np.float32}[v["dtype"]]
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=dtype).reshape(shape)
-    return np.asarray(v)
 
 
 def packed(data: dict) -> dict:

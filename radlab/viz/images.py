@@ -20,7 +20,6 @@ from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
 from plotly.subplots import make_subplots
 
 from radlab.data.dicom import apply_window, auto_window
-from radlab.viz.conv import plotly_array
 from radlab.viz.style import plotly_white
 
 MAX_DISPLAY = 512          # longest side shown, in pixels
@@ -97,8 +96,7 @@ def image_source(grey: np.ndarray, colorscale: str = "gray", *, blank: np.ndarra
         if blank is not None:   # white needs an entry: a level no other pixel uses (else 255 joins 254)
             unused = np.flatnonzero(np.bincount(grey[~blank], minlength=256) == 0)
             white = int(unused[-1]) if unused.size else 255
-            indices = grey if unused.size else np.minimum(grey, 254)
-            indices = indices.copy()
+            indices = grey.copy() if unused.size else np.minimum(grey, 254)
             indices[blank] = white
             table = palette.copy()
             table[white] = 255
@@ -230,6 +228,27 @@ def value_picture(values: np.ndarray, *, colorscale: str = "Viridis", zmid: floa
     grey = grey_levels(np.where(blank, lo, values), (lo + hi) / 2, hi - lo)
     return dict(source=image_source(grey, colorscale, blank=blank),
                 customdata=values if customdata is None else customdata)
+
+
+def plotly_array(a: np.ndarray) -> dict:
+    """A 2-D array in plotly.js's binary form: ``{"dtype", "bdata" (base64), "shape"}``.
+
+    A ``FigureWidget`` otherwise sends 2-D arrays as nested lists: slow to serialise
+    (about 150 ms for a few 64×64 mosaics) and NaN (a gap) is not valid JSON.
+    """
+    a = np.ascontiguousarray(a, dtype=np.int32 if np.issubdtype(np.asarray(a).dtype, np.integer) else np.float32)
+    dtype = "i4" if a.dtype == np.int32 else "f4"
+    return {"dtype": dtype, "bdata": base64.b64encode(a.tobytes()).decode("ascii"),
+            "shape": ", ".join(str(n) for n in a.shape)}
+
+
+def from_plotly_array(v: dict | np.ndarray | list) -> np.ndarray:
+    """Back from :func:`plotly_array` (or an ordinary array) to a NumPy array."""
+    if isinstance(v, dict) and "bdata" in v:
+        shape = tuple(int(n) for n in str(v["shape"]).split(","))
+        dtype = {"i4": np.int32, "f4": np.float32}[v["dtype"]]
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=dtype).reshape(shape)
+    return np.asarray(v)
 
 
 def box_placement(shape: tuple[int, ...], extent: float | None = None) -> dict:

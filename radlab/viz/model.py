@@ -25,8 +25,8 @@ from torch import nn
 from radlab.errors import DataError
 from radlab.device import cpu_threads, evaluating
 from radlab.explain import conv_layer_names, find_layer
-from radlab.viz.conv import image_axes, plotly_array
-from radlab.viz.images import box_placement, indexed_values, value_picture
+from radlab.viz.conv import image_axes
+from radlab.viz.images import box_placement, indexed_values, plotly_array, value_picture
 
 
 # ----------------------------------------------------------------------- layers
@@ -286,7 +286,7 @@ def map_picture(z: np.ndarray, *, colorscale: str, zmid: float | None = None,
     """A map, image or mosaic as an image trace's picture (:func:`radlab.viz.images.value_picture`:
     coloured as its heatmap, gaps white) at heatmap coordinates (pixel (col, row) at x = col, y = row).
 
-    The hover values (``customdata``, packed as :func:`radlab.viz.conv.plotly_array`) are each pixel's
+    The hover values (``customdata``, packed as :func:`radlab.viz.images.plotly_array`) are each pixel's
     value, or (tile, value) for a mosaic's ``tile`` index.
 
     With ``extent``, the picture spans ``extent`` axis units along its longer side, whatever its pixel
