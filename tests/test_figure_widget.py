@@ -99,6 +99,34 @@ def test_every_figure_of_a_kernel_shares_one_library_widget():
     assert plotly_library() is not library and plotly_library().comm is not None
 
 
+def test_send_changes_sends_only_what_changed_in_one_message():
+    """Figure.send_changes: one update message with the changed values only (a trace whose value is
+    unchanged gets none: undefined), nested keys as plotly's dotted ones, layout keys checked; the figure
+    then holds the new values; nothing changed sends nothing; a key no trace has is a clear error."""
+    from plotly.basedatatypes import Undefined
+
+    fig = Figure(data=[dict(type="scatter", mode="text", x=[0.0, 1.0], y=[0.0, 1.0], text=["a", "b"],
+                            textfont=dict(size=11, color=["#444", "#444"])),
+                       dict(type="image", source="data:image/bmp;base64,AA", x0=0.0, dx=1.0)],
+                 layout=dict(title=dict(text="t"), annotations=[dict(text="one"), dict(text="two")]))
+    sent = []
+    fig.observe(lambda change: change.new and sent.append(change.new), names="_py2js_update")
+    fig.send_changes([{"x": [0.0, 1.0], "text": ["c", "b"], "textfont": {"color": ["#fff", "#444"]}},
+                      {"source": "data:image/bmp;base64,AA", "x0": 0.5}],
+                     {"annotations[1].text": "deux", "annotations[0].text": "one", "title.text": "t"})
+    assert len(sent) == 1
+    message = sent[0]
+    assert message["style_data"] == {"text": [["c", "b"], Undefined], "textfont.color": [["#fff", "#444"], Undefined],
+                                     "x0": [Undefined, 0.5]}
+    assert message["layout_data"] == {"annotations[1].text": "deux"}
+    assert list(fig.data[0].text) == ["c", "b"] and fig.data[1].x0 == 0.5 and fig.layout.annotations[1].text == "deux"
+    assert list(fig.data[0].textfont.color) == ["#fff", "#444"] and fig.data[0].textfont.size == 11
+    fig.send_changes([{"text": ["c", "b"]}], {"title.text": "t"})
+    assert len(sent) == 1, "nothing changed: nothing sent"
+    with pytest.raises(ValueError, match="bogus"):
+        fig.send_changes([{"bogus": 1}])
+
+
 def test_lab_widgets_build_figure_not_plotlys_figure_widget():
     offenders = []
     for path in sorted(WIDGETS.glob("*.py")):
@@ -718,6 +746,87 @@ def test_labelled_marks_and_hover_texts_move_where_plotly_js_draws_them(tmp_path
         page.locator(".widget-dropdown select").select_option("green")   # plotly.js redraws everything
         page.wait_for_function("() => window.__plots >= 1", timeout=15_000)
         assert page.evaluate(drawn) == [pytest.approx(p, abs=0.01) for p in moved]
+
+
+def _numbered_panels_dashboard() -> nbformat.NotebookNode:
+    """Lab 5's pipeline figure (pictures with their numbers in the cells, radlab.viz.conv), updated as the lab
+    does (``Figure.send_changes``): a kernel dropdown gives the maps new values, a stride slider maps of
+    another size (10×10 → 5×5)."""
+    cells = [
+        "import ipywidgets as w\nimport numpy as np\nfrom radlab.viz import conv as C\nfrom radlab.widgets.figure import Figure",
+        "image = np.zeros((10, 10), dtype=np.float32)\nimage[3:7, 2:8] = 1.0\n"
+        "def pipeline(k, s):\n"
+        "    return C.run_pipeline(image, C.kernel(k), stride=s, padding=1, pool_size=2)\n"
+        "fig = Figure(C.packed_figure(C.pipeline_figure(pipeline('edge: Sobel x (vertical edges)', 1))))\n"
+        "fig.layout.width, fig.layout.height = 760, 340\n"
+        "kern = w.Dropdown(options=['edge: Sobel x (vertical edges)', 'edge: Laplacian'], description='kernel')\n"
+        "stride = w.IntSlider(1, 1, 3, description='stride')\n"
+        "def redraw(_=None):\n"
+        "    p = pipeline(kern.value, stride.value)\n"
+        "    fig.send_changes(C.pipeline_trace_data(p), {'annotations[1].text': C.pipeline_titles(p)[1]})\n"
+        "kern.observe(redraw, 'value')\n"
+        "stride.observe(redraw, 'value')\n"
+        "w.VBox([kern, stride, fig])",
+    ]
+    return _python_notebook(cells)
+
+
+def test_a_maps_numbers_are_rewritten_in_place_as_plotly_js_draws_them(tmp_path):
+    """IMAGE_SWAP_JS gives the numbers written in a map's cells (a text trace of fixed length,
+    radlab.viz.images.cell_labels) new words, colours and places without a plotly.js redraw: a new kernel
+    (new values) and a stride (a 5×5 map in the same box). plotly.js's own redraw of the same data then
+    draws every label with the same words, colour and place, and hover names the new map's pixels."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    from radlab.viz import conv as C
+
+    (tmp_path / "labs").mkdir()
+    nbformat.write(_numbered_panels_dashboard(), tmp_path / "labs" / "numbers.ipynb")
+    gd = "document.querySelector('.js-plotly-plot')"
+    labels = f"""() => [...{gd}.querySelectorAll('.scatterlayer .trace')[1].querySelectorAll('g.textpoint text')]
+                       .map((t) => [t.textContent, getComputedStyle(t).fill, Number(t.getAttribute('x')),
+                                    Number(t.getAttribute('y'))])"""
+    image = np.zeros((10, 10), dtype=np.float32)
+    image[3:7, 2:8] = 1.0
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 900, "height": 700})
+        open_lab(page, server.lab_url("numbers.ipynb"))
+        page.wait_for_function(f"() => {gd} && {gd}.querySelectorAll('g.textpoint text').length > 200", timeout=30_000)
+        page.evaluate(f"() => {{ window.__plots = 0; {gd}.on('plotly_afterplot', () => window.__plots++); }}")
+
+        def redrawn() -> list:   # the same data drawn by plotly.js itself
+            page.evaluate(f"async () => (await globalThis.__radlabPlotly.promise).redraw({gd})")
+            return page.evaluate(labels)
+
+        page.locator(".widget-dropdown select").select_option("edge: Laplacian")
+        page.wait_for_function("() => globalThis.__radlabMarkMoves >= 1 && globalThis.__radlabImageSwaps >= 1",
+                               timeout=15_000)
+        assert page.evaluate("() => window.__plots") == 0, "plotly.js redrew the figure"
+        fast = page.evaluate(labels)
+        laplacian = C.conv2d(image, C.kernel("edge: Laplacian"), padding=1)
+        assert [t for t, *_ in fast[:100]] == [C._short_number(v) for v in laplacian.ravel()]
+        assert {fill for _, fill, *_ in fast[:100]} == {"rgb(255, 255, 255)", "rgb(68, 68, 68)"}
+        assert redrawn() == [[t, fill, pytest.approx(x, abs=0.01), pytest.approx(y, abs=0.01)] for t, fill, x, y in fast]
+
+        moves = page.evaluate("() => globalThis.__radlabMarkMoves")
+        plots = page.evaluate("() => window.__plots")
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")                       # stride 2: a 5×5 map in the same box
+        page.wait_for_function(f"() => globalThis.__radlabMarkMoves > {moves}", timeout=15_000)
+        assert page.evaluate("() => window.__plots") == plots, "plotly.js redrew the figure"
+        assert page.evaluate(f"() => {gd}._fullLayout.annotations[1].text").endswith("5×5")
+        fast = page.evaluate(labels)
+        strided = C.conv2d(image, C.kernel("edge: Laplacian"), padding=1, stride=2)
+        assert [t for t, *_ in fast[:25]] == [C._short_number(v) for v in strided.ravel()]
+        assert {t for t, *_ in fast[25:]} == {" "}
+        assert redrawn() == [[t, fill, pytest.approx(x, abs=0.01), pytest.approx(y, abs=0.01)] for t, fill, x, y in fast]
+        xy = page.evaluate(f"() => {{ const L = {gd}._fullLayout; return [L.xaxis2, L.yaxis2].map((a) => a._offset); }}")
+        box = page.evaluate(f"() => {{ const b = {gd}.getBoundingClientRect(); return [b.left, b.top]; }}")
+        _, _, x, y = fast[2 * 5 + 3]                             # the label of cell (2, 3) sits on its pixel
+        page.mouse.move(1, 1)
+        page.mouse.move(box[0] + xy[0] + x, box[1] + xy[1] + y)
+        page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
+        assert page.locator(".js-plotly-plot .hovertext").text_content() == f"row 2, col 3: {strided[2, 3]:.3f}"
 
 
 def test_a_see_through_png_picture_is_swapped_too(tmp_path):

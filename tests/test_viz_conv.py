@@ -8,9 +8,14 @@ import torch.nn.functional as F
 
 from radlab.errors import DataError
 from radlab.viz import conv as C
-from figures import trace_named
+from figures import assert_heatmap_colours, trace_named
 
 RNG = np.random.default_rng(0)
+
+
+def shown(fig, name: str) -> np.ndarray:
+    """The values a live panel shows: its picture's hover values (row, col, value)."""
+    return C.from_plotly_array(trace_named(fig, name).customdata)[..., 2]
 
 
 @pytest.mark.parametrize("stride", [1, 2, 3])
@@ -122,8 +127,8 @@ def test_pipeline_figure_shows_the_computed_maps():
     image = RNG.normal(size=(16, 16)).astype(np.float32)
     p = C.run_pipeline(image, C.kernel("sharpen"), stride=2, padding=1, pool_size=2)
     fig = C.pipeline_figure(p)
-    np.testing.assert_allclose(np.asarray(trace_named(fig, "feature map").z), p.feature_map)
-    np.testing.assert_allclose(np.asarray(trace_named(fig, "pooled map").z), p.pooled)
+    np.testing.assert_allclose(shown(fig, "feature map"), p.feature_map)
+    np.testing.assert_allclose(shown(fig, "pooled map"), p.pooled)
     assert "8×8" in fig.layout.annotations[1].text
 
 
@@ -133,10 +138,49 @@ def test_step_figure_outlines_the_patch_and_writes_the_sum():
     fmap = C.feature_map_so_far(C.conv2d(image, step.kernel, padding=1), 7)
     fig = C.conv_step_figure(step, fmap)
     window = trace_named(fig, "kernel window")
-    assert (min(window.x), min(window.y)) == (step.left - 0.5, step.top - 0.5)
-    np.testing.assert_allclose(np.asarray(trace_named(fig, "products").z), step.products)
+    n = step.padded.shape[0]
+    assert (min(window.x), min(window.y)) == (C.pixel_to_panel(step.left - 0.5, n), C.pixel_to_panel(step.top - 0.5, n))
+    np.testing.assert_allclose(shown(fig, "products"), step.products)
     assert f"{step.value:.3f}" in fig.layout.annotations[4].text
     assert np.isnan(fmap.ravel()[8:]).all() and not np.isnan(fmap.ravel()[:8]).any()
+
+
+def test_panels_are_pictures_coloured_as_heatmaps_with_their_numbers_in_the_cells():
+    """The playground's panels: each map a picture coloured as plotly's heatmap of it (RdBu_r about 0),
+    hovering (row, col, value), with its numbers (2 decimals) written in its cells in the heatmap's
+    contrast colours, and a fixed number of labels (blanks after the cells) whatever the map's size."""
+    image = np.zeros((10, 10), dtype=np.float32)
+    image[3:7, 2:8] = 1.0
+    p = C.run_pipeline(image, C.kernel("edge: Sobel x (vertical edges)"), stride=1, padding=1, pool_size=2)
+    fig = C.pipeline_figure(p)
+    fmap = trace_named(fig, "feature map")
+    assert_heatmap_colours(fmap.source, p.feature_map, "RdBu_r", zmid=0)
+    assert_heatmap_colours(trace_named(fig, "image").source, p.image, "gray")
+    hover = C.from_plotly_array(fmap.customdata)
+    assert hover[4, 7].tolist() == [4, 7, pytest.approx(float(p.feature_map[4, 7]))]
+    labels = trace_named(fig, "feature map numbers")
+    assert labels.mode == "text" and labels.hoverinfo == "skip" and len(labels.text) == C.LABEL_CAPACITY
+    assert list(labels.text[:3]) == [C._short_number(v) or " " for v in p.feature_map[0, :3]]
+    assert labels.text[4 * 10 + 7] == C._short_number(p.feature_map[4, 7])
+    assert set(labels.text[100:]) == {" "}, "blanks after the 100 cells"
+    # white on the darkest blue and red cells, dark grey on the near-white zeros
+    colours = np.asarray(labels.textfont.color[:100]).reshape(10, 10)
+    assert colours[p.feature_map == p.feature_map.max()].tolist()[0] == "#fff"
+    assert colours[p.feature_map == p.feature_map.min()].tolist()[0] == "#fff"
+    assert colours[p.feature_map == 0].tolist()[0] == "#444"
+    # each label sits on its cell's centre; cell (4, 7) of a 10-pixel map in a PANEL_EXTENT box
+    assert (labels.x[47], labels.y[47]) == (pytest.approx(C.pixel_to_panel(7, 10)), pytest.approx(C.pixel_to_panel(4, 10)))
+
+    big = C.run_pipeline(RNG.random((32, 32), dtype=np.float32), C.kernel("sharpen"), stride=2, padding=0, pool_size=1)
+    big_fig = C.pipeline_figure(big)
+    assert set(trace_named(big_fig, "feature map numbers").text) == {" "}, "15×15: too many numbers to read"
+    assert len(trace_named(big_fig, "feature map numbers").text) == C.LABEL_CAPACITY
+    for fig_ in (fig, big_fig):   # every panel spans the same box: another size is swapped in place
+        for name in ("image", "feature map", "pooled map"):
+            t = trace_named(fig_, name)
+            n = max(C.from_plotly_array(t.customdata).shape[:2])
+            assert (t.x0 - t.dx / 2, t.x0 - t.dx / 2 + n * t.dx) == (pytest.approx(-0.5), pytest.approx(C.PANEL_EXTENT - 0.5))
+        assert fig_.layout.xaxis2.range == (-0.5, C.PANEL_EXTENT - 0.5) and fig_.layout.yaxis2.autorange is False
 
 
 def test_plotly_array_round_trips_including_gaps():

@@ -12,7 +12,8 @@ from radlab.widgets.conv_playground import (KERNEL_LIMIT, ConvPlaygroundLab, pla
 
 
 def z(fig, name: str) -> np.ndarray:
-    return from_plotly_array(trace_named(fig, name).z)
+    """The values a panel shows: its picture's hover values (row, col, value)."""
+    return from_plotly_array(trace_named(fig, name).customdata)[..., 2]
 
 
 @pytest.fixture()
@@ -64,7 +65,8 @@ def test_step_slider_moves_the_kernel_window_and_shows_the_sum(lab):
     step, _ = lab.step
     assert (step.row, step.col) == divmod(23, 10)
     window = trace_named(lab.step_fig, "kernel window")
-    assert min(window.x) == step.left - 0.5 and min(window.y) == step.top - 0.5
+    n = step.padded.shape[0]
+    assert min(window.x) == C.pixel_to_panel(step.left - 0.5, n) and min(window.y) == C.pixel_to_panel(step.top - 0.5, n)
     assert z(lab.step_fig, "products") == pytest.approx(step.patch * step.kernel)
     assert f"{step.value:.3f}" in lab.step_fig.layout.annotations[4].text
 

@@ -21,7 +21,8 @@ from radlab.conv import (ACTIVATIONS, KERNELS, ConvPipeline, ConvStep, conv2d,  
                          leaky_relu, max_pool2d, output_size, output_size_formula,  # radlab.conv, drawn here)
                          relu, run_pipeline, sigmoid, softmax, tanh, zero_pad)
 from radlab.errors import DataError
-from radlab.viz.images import from_plotly_array, plotly_array  # noqa: F401  (re-exported: they live with the pictures)
+from radlab.viz.images import (box_placement, cell_labels, from_plotly_array,  # noqa: F401  (re-exported: they live with the pictures)
+                               indexed_values, plotly_array, value_picture)
 
 
 def pipeline_titles(p: ConvPipeline) -> list[str]:
@@ -80,33 +81,87 @@ def image_axes(fig: go.Figure, n: int) -> None:
 
 
 def _small(z: np.ndarray) -> bool:
-    return max(np.shape(z)) <= 12
+    return max(np.shape(z)) <= SMALL
+
+
+# ------------------------------------------------------------ live panels
+#: Maps up to SMALL pixels a side have their numbers written in their cells.
+SMALL = 12
+#: Every panel of :func:`pipeline_figure` and :func:`conv_step_figure` spans this many axis units along
+#: its longer side, whatever its pixel count (:func:`radlab.viz.images.box_placement`): another image,
+#: stride or padding keeps each panel's box, and a live figure swaps the picture in place.
+PANEL_EXTENT = 1.0
+_PANEL_RANGE = (-0.5, PANEL_EXTENT - 0.5)
+#: Labels a panel's numbers trace holds: room for a SMALL × SMALL map's cells.
+LABEL_CAPACITY = SMALL * SMALL
+
+
+def _panel(z: np.ndarray, *, colorscale: str = "gray", zmid: float | None = None, numbers: bool,
+           capacity: int = LABEL_CAPACITY) -> list[dict]:
+    """One panel as two traces' data: the map as a picture coloured as its heatmap would be
+    (:func:`radlab.viz.images.value_picture`, NaN white; hover (row, col, value)) spanning
+    :data:`PANEL_EXTENT`, and its cells' numbers (when ``numbers``) as text labels of fixed count
+    (:func:`radlab.viz.images.cell_labels`). A new map of any size is then swapped in place: the
+    picture's source and box and the labels' words, positions and colours, without a plotly.js redraw."""
+    z = np.asarray(z, dtype=np.float32)
+    picture = value_picture(z, colorscale=colorscale, zmid=zmid, customdata=indexed_values(z))
+    texts = np.array([[_short_number(v) for v in row] for row in z], dtype=object) if numbers else None
+    return [dict(picture, customdata=plotly_array(picture["customdata"]), **box_placement(z.shape, PANEL_EXTENT)),
+            cell_labels(z, texts, colorscale=colorscale, zmid=zmid, extent=PANEL_EXTENT, capacity=capacity)]
+
+
+def _picture(data: dict, name: str) -> go.Image:
+    return go.Image(name=name, hovertemplate="row %{customdata[0]}, col %{customdata[1]}: "
+                                             "%{customdata[2]:.3f}<extra></extra>", **data)
+
+
+def _labels(data: dict, name: str) -> go.Scatter:
+    return go.Scatter(mode="text", name=f"{name} numbers", hoverinfo="skip", showlegend=False,
+                      textfont=dict(size=11, color=data["textfont"]["color"]),
+                      **{k: v for k, v in data.items() if k != "textfont"})
+
+
+def panel_axes(fig: go.Figure, n: int) -> None:
+    """The first ``n`` subplots as fixed boxes of :data:`PANEL_EXTENT` axis units: rows go down, pixels
+    are square, no tick clutter, a white background (NaN cells read as blank). The ranges are fixed, so
+    labels and outlines move without plotly.js recomputing the axes."""
+    fig.update_layout(plot_bgcolor="white")
+    lo, hi = _PANEL_RANGE
+    for i in range(1, n + 1):
+        suffix = "" if i == 1 else str(i)
+        fig.layout[f"yaxis{suffix}"].update(range=[hi, lo], autorange=False, scaleanchor=f"x{suffix}",
+                                            showticklabels=False, showgrid=False, zeroline=False)
+        fig.layout[f"xaxis{suffix}"].update(range=[lo, hi], autorange=False, showticklabels=False, showgrid=False,
+                                            zeroline=False, constrain="domain")
 
 
 def pipeline_trace_data(p: ConvPipeline) -> list[dict]:
-    """What each trace of :func:`pipeline_figure` shows, in order: image, feature map, pooled map.
+    """What each trace of :func:`pipeline_figure` shows, in order: image, feature map, pooled map, each
+    a picture and its numbers (written in the cells of maps up to :data:`SMALL` pixels a side).
 
     A widget updates its live figure with exactly these values, so the first drawing and
     every redraw come from the same code.
     """
-    return [dict(z=z, **_values(z, _small(z))) for z in (p.image, p.feature_map, p.pooled)]
+    return [*_panel(p.image, numbers=_small(p.image)),
+            *_panel(p.feature_map, colorscale="RdBu_r", zmid=0, numbers=_small(p.feature_map)),
+            *_panel(p.pooled, colorscale="RdBu_r", zmid=0, numbers=_small(p.pooled))]
 
 
 def pipeline_figure(p: ConvPipeline) -> go.Figure:
     """Three panels: the image, the feature map, the pooled map (titles give the sizes)."""
-    image, fmap, pooled = pipeline_trace_data(p)
+    data = pipeline_trace_data(p)
     fig = make_subplots(rows=1, cols=3, subplot_titles=pipeline_titles(p), horizontal_spacing=0.05)
-    fig.add_trace(_heatmap(image, name="image"), row=1, col=1)
-    fig.add_trace(_heatmap(fmap, colorscale="RdBu_r", zmid=0, name="feature map"), row=1, col=2)
-    fig.add_trace(_heatmap(pooled, colorscale="RdBu_r", zmid=0, name="pooled map"), row=1, col=3)
-    image_axes(fig, 3)
+    for col, name in enumerate(("image", "feature map", "pooled map"), start=1):
+        picture, labels = data[2 * col - 2: 2 * col]
+        fig.add_trace(_picture(picture, name), row=1, col=col)
+        fig.add_trace(_labels(labels, name), row=1, col=col)
+    panel_axes(fig, 3)
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=40),
                       title=dict(text=p.formula, font=dict(size=13), y=0.02, yanchor="bottom"))
     return fig
 
 
 # ---------------------------------------------------------------- step by step
-
 def feature_map_so_far(feature_map: np.ndarray, position: int) -> np.ndarray:
     """The feature map with the entries after ``position`` blanked (NaN): the kernel has not got there yet."""
     flat = np.asarray(feature_map, dtype=np.float32).ravel().copy()
@@ -114,9 +169,16 @@ def feature_map_so_far(feature_map: np.ndarray, position: int) -> np.ndarray:
     return flat.reshape(np.shape(feature_map))
 
 
-def _box(top: float, left: float, h: int, w: int) -> dict:
-    """x/y of a rectangle around pixels [top, top+h) × [left, left+w), for a line trace."""
-    y0, y1, x0, x1 = top - 0.5, top + h - 0.5, left - 0.5, left + w - 0.5
+def pixel_to_panel(pixel: float, n: int) -> float:
+    """Where a pixel coordinate (col or row, e.g. an edge at ``col - 0.5``) of a map ``n`` pixels along
+    its longer side lies in a panel's axis units (:data:`PANEL_EXTENT`, :func:`box_placement`)."""
+    return (float(pixel) + 0.5) * PANEL_EXTENT / n - 0.5
+
+
+def _box(top: float, left: float, h: int, w: int, n: int) -> dict:
+    """x/y of a rectangle around pixels [top, top+h) × [left, left+w) of a map ``n`` pixels along its
+    longer side, in panel axis units, for a line trace."""
+    y0, y1, x0, x1 = (pixel_to_panel(v, n) for v in (top - 0.5, top + h - 0.5, left - 0.5, left + w - 0.5))
     return dict(x=[x0, x1, x1, x0, x0], y=[y0, y0, y1, y1, y0])
 
 
@@ -127,9 +189,14 @@ def step_titles(step: ConvStep) -> list[str]:
             f"feature map [{step.row}, {step.col}] = Σ = {step.value:.3f}"]
 
 
+#: The panels of :func:`conv_step_figure`, in order.
+STEP_PANELS = ("padded image", "patch", "kernel", "products", "feature map")
+
+
 def step_trace_data(step: ConvStep, feature_map: np.ndarray | None = None) -> list[dict]:
-    """What each trace of :func:`conv_step_figure` shows, in order: padded image, kernel window,
-    patch, kernel, products, feature map, outline of the entry being written.
+    """What each trace of :func:`conv_step_figure` shows, in order: padded image (picture, numbers), kernel
+    window, patch, kernel and products (picture, numbers each), feature map (picture, numbers), outline
+    of the entry being written.
 
     ``feature_map`` (e.g. from :func:`feature_map_so_far`) defaults to only this step's entry.
     """
@@ -137,29 +204,30 @@ def step_trace_data(step: ConvStep, feature_map: np.ndarray | None = None) -> li
         feature_map = np.full(step.out_shape, np.nan, dtype=np.float32)
         feature_map[step.row, step.col] = step.value
     kh, kw = step.kernel.shape
-    return [dict(z=step.padded, **_values(step.padded, _small(step.padded))),
-            _box(step.top, step.left, kh, kw),
-            dict(z=step.patch, **_values(step.patch, True)),
-            dict(z=step.kernel, **_values(step.kernel, True)),
-            dict(z=step.products, **_values(step.products, True)),
-            dict(z=feature_map, **_values(feature_map, _small(feature_map))),
-            _box(step.row, step.col, 1, 1)]
+    small = dict(numbers=True, capacity=kh * kw)
+    return [*_panel(step.padded, numbers=_small(step.padded)),
+            _box(step.top, step.left, kh, kw, max(np.shape(step.padded))),
+            *_panel(step.patch, **small),
+            *_panel(step.kernel, colorscale="RdBu_r", zmid=0, **small),
+            *_panel(step.products, colorscale="RdBu_r", zmid=0, **small),
+            *_panel(feature_map, colorscale="RdBu_r", zmid=0, numbers=_small(feature_map)),
+            _box(step.row, step.col, 1, 1, max(np.shape(feature_map)))]
 
 
 def conv_step_figure(step: ConvStep, feature_map: np.ndarray | None = None) -> go.Figure:
     """The picture of one convolution step: where the kernel is, what it multiplies, what it writes."""
-    padded, window, patch, kern, products, fmap, cell = step_trace_data(step, feature_map)
+    data = step_trace_data(step, feature_map)
     outline = dict(mode="lines", line=dict(color="#ff7f0e", width=3), hoverinfo="skip", showlegend=False)
     fig = make_subplots(rows=1, cols=5, subplot_titles=step_titles(step), column_widths=[0.3, 0.13, 0.13, 0.14, 0.3],
                         horizontal_spacing=0.03)
-    fig.add_trace(_heatmap(padded, name="padded image"), row=1, col=1)
-    fig.add_trace(go.Scatter(**window, **outline, name="kernel window"), row=1, col=1)
-    fig.add_trace(_heatmap(patch, name="patch"), row=1, col=2)
-    fig.add_trace(_heatmap(kern, colorscale="RdBu_r", zmid=0, name="kernel"), row=1, col=3)
-    fig.add_trace(_heatmap(products, colorscale="RdBu_r", zmid=0, name="products"), row=1, col=4)
-    fig.add_trace(_heatmap(fmap, colorscale="RdBu_r", zmid=0, name="feature map"), row=1, col=5)
-    fig.add_trace(go.Scatter(**cell, **outline, name="entry written"), row=1, col=5)
-    image_axes(fig, 5)
+    panels = iter(data)
+    for col, name in enumerate(STEP_PANELS, start=1):
+        fig.add_trace(_picture(next(panels), name), row=1, col=col)
+        fig.add_trace(_labels(next(panels), name), row=1, col=col)
+        if col in (1, 5):
+            fig.add_trace(go.Scatter(**next(panels), **outline, name="kernel window" if col == 1 else "entry written"),
+                          row=1, col=col)
+    panel_axes(fig, 5)
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
     return fig
 

@@ -273,6 +273,57 @@ def indexed_values(values: np.ndarray) -> np.ndarray:
     return np.stack([rows, cols, values], axis=-1)
 
 
+def label_colours(values: np.ndarray, colorscale: str, zmid: float | None = None) -> np.ndarray:
+    """The colour a number written in each cell of :func:`value_picture` takes, as plotly's heatmap picks
+    its cell texts' colour (``Color.contrast``): white on a dark cell (brightness (299 R + 587 G + 114 B)
+    / 1000 below 128), plotly's dark grey ``#444`` on a light one. NaN cells count as white (blank)."""
+    values = np.asarray(values, dtype=np.float32)
+    lo, hi = value_range(values, zmid)
+    finite = np.isfinite(values)
+    rgb = palette(colorscale)[grey_levels(np.where(finite, values, lo), (lo + hi) / 2, hi - lo)].astype(np.float64)
+    rgb[~finite] = 255.0
+    brightness = rgb @ np.array([299.0, 587.0, 114.0]) / 1000.0
+    return np.where(brightness < 128.0, "#fff", "#444")
+
+
+#: What a blank cell of :func:`cell_labels` writes: a space (plotly.js drops an empty text's element,
+#: and a live figure rewrites the words of a trace whose number of drawn labels stays the same).
+BLANK_LABEL = " "
+
+
+def cell_labels(values: np.ndarray, texts: np.ndarray | None, *, colorscale: str, zmid: float | None = None,
+                extent: float, capacity: int) -> dict:
+    """``x``, ``y``, ``text`` and ``textfont.color`` of a text scatter trace that writes ``texts`` (one string
+    per cell of ``values``; None: no numbers, e.g. a map too large to read them) in the cells of a picture
+    placed with :func:`box_placement` (``extent``), coloured as a heatmap's cell texts
+    (:func:`label_colours`).
+
+    Always ``capacity`` labels (at least the cell count when ``texts`` is given): the cells first, then
+    blanks (:data:`BLANK_LABEL`) at the box's centre. So a map of another size, or one without numbers,
+    keeps the trace's length, and a live figure rewrites the labels in place
+    (:data:`radlab.widgets.figure.IMAGE_SWAP_JS`) instead of redrawing the whole figure.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    centre = (float(extent) - 1.0) / 2
+    x = np.full(capacity, centre)
+    y = np.full(capacity, centre)
+    text = np.full(capacity, BLANK_LABEL, dtype=object)
+    colour = np.full(capacity, "#444", dtype=object)
+    if texts is not None:
+        texts = np.asarray(texts, dtype=object)
+        if texts.shape != values.shape or values.size > capacity:
+            raise ValueError(f"cell_labels: {texts.shape} texts for values of shape {values.shape}, "
+                             f"room for {capacity} labels")
+        box = box_placement(values.shape, extent)
+        rows, cols = np.indices(values.shape)
+        n = values.size
+        x[:n] = box["x0"] + cols.ravel() * box["dx"]
+        y[:n] = box["y0"] + rows.ravel() * box["dy"]
+        text[:n] = [t if t else BLANK_LABEL for t in texts.ravel()]
+        colour[:n] = label_colours(values, colorscale, zmid).ravel()
+    return dict(x=x.tolist(), y=y.tolist(), text=text.tolist(), textfont=dict(color=colour.tolist()))
+
+
 def colour_bar_trace(colorscale, zmin: float, zmax: float, *, name: str = "colour bar", **colorbar) -> go.Heatmap:
     """A colour bar for a picture (which has none): a heatmap with nothing to draw, never updated, so it
     costs a live figure nothing when the picture changes. ``colorbar``: plotly's colour-bar settings."""

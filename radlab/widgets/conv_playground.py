@@ -164,14 +164,10 @@ class ConvPlaygroundLab(W.VBox):
 
     # -------------------------------------------------------------- redraws
     def refresh(self) -> None:
-        """Recompute the maps and update both figures in place (the FigureWidget rule)."""
+        """Recompute the maps and update both figures in place (the FigureWidget rule), sending only what changed."""
         self.pipeline = self._compute()
-        with self.fig.batch_update():
-            for trace, data in zip(self.fig.data, C.pipeline_trace_data(self.pipeline)):
-                trace.update(C.packed(data))
-            for annotation, title in zip(self.fig.layout.annotations, C.pipeline_titles(self.pipeline)):
-                annotation.text = title
-            self.fig.layout.title.text = self.pipeline.formula
+        titles = {f"annotations[{i}].text": title for i, title in enumerate(C.pipeline_titles(self.pipeline))}
+        self.fig.send_changes(C.pipeline_trace_data(self.pipeline), {**titles, "title.text": self.pipeline.formula})
         self.formula.value = self._formula_html()
         self._sync_position_slider()
         self.refresh_step()
@@ -179,11 +175,8 @@ class ConvPlaygroundLab(W.VBox):
     def refresh_step(self) -> None:
         """Redraw the step-by-step view for the current step slider position."""
         self.step = self._compute_step()
-        with self.step_fig.batch_update():
-            for trace, data in zip(self.step_fig.data, C.step_trace_data(*self.step)):
-                trace.update(C.packed(data))
-            for annotation, title in zip(self.step_fig.layout.annotations, C.step_titles(self.step[0])):
-                annotation.text = title
+        titles = {f"annotations[{i}].text": title for i, title in enumerate(C.step_titles(self.step[0]))}
+        self.step_fig.send_changes(C.step_trace_data(*self.step), titles)
 
     def _sync_position_slider(self) -> None:
         """The step slider spans the feature map, which changes size with stride and padding."""

@@ -41,6 +41,7 @@ import anywidget
 import numpy as np
 import plotly
 import plotly.graph_objects as go
+from plotly.basedatatypes import Undefined
 from plotly.offline import get_plotlyjs_version
 from plotly.serializers import _js_to_py, _py_to_js
 from traitlets import Dict, List
@@ -134,7 +135,8 @@ def split_bundle() -> tuple[str, str]:
 #: recompute the whole figure for it) is written into the layout, full layout and its text element;
 #: And a "you are here" mark that moves (new x/y of line or marker scatter traces, as many points,
 #: inside fixed axis ranges: ``radlab.viz.style.padded_range``) gets its path and marker positions
-#: set where plotly.js would draw them, and its calcdata (hover) updated, without a redraw. One
+#: set where plotly.js would draw them, and its calcdata (hover) updated, without a redraw; text labels
+#: (a map's numbers in its cells, ``radlab.viz.images.cell_labels``) also get new words and colours. One
 #: restyle may mix the two, trace by trace (a new slice and the line marking it). Hover values sent
 #: packed (``radlab.viz.conv.plotly_array``, up to 3-D) are decoded as plotly.js decodes them. A path
 #: shape's new path (a mask's outline, ``radlab.viz.images.outline_shape``, on fixed linear axes)
@@ -245,8 +247,10 @@ function __radlabPlanImage(gd, i, values) {
 // scatter trace given new x and/or y only, as many points as before, all inside fixed axis ranges
 // (autorange off: nothing else in the figure moves), drawn as straight lines and/or markers. The new
 // values go into the data, full data and calcdata (what hover reads); the line's path and the
-// markers' positions are set as plotly.js's scatter plot sets them (traces/scatter/plot.js).
-const __radlabMarkModes = ["lines", "markers", "lines+markers", "markers+text"];
+// markers' positions are set as plotly.js's scatter plot sets them (traces/scatter/plot.js). Text
+// labels (the numbers in a map's cells: radlab.viz.images.cell_labels) may also get new words and
+// colours, as many labels as before, each one plain line.
+const __radlabMarkModes = ["lines", "markers", "lines+markers", "markers+text", "text"];
 function __radlabPlanMark(gd, i, values) {
   const L = gd._fullLayout || {};
   const full = (gd._fullData || []).find((t) => t.index === i);
@@ -260,9 +264,13 @@ function __radlabPlanMark(gd, i, values) {
   const { x: newX, y: newY, text: newText } = values;
   const x = newX === undefined ? full.x : newX, y = newY === undefined ? full.y : newY;
   if (!x || !y || x.length !== cd.length || y.length !== cd.length) return null;
-  // new hover texts (drawn texts only as they are: a text label's new words go through plotly.js)
-  if (newText !== undefined && (full.mode.includes("text") || !Array.isArray(newText) || newText.length !== cd.length
-      || !newText.every((t) => typeof t === "string"))) return null;
+  // new hover texts, or new words and colours of drawn labels: one plain line each (no tags, entities or
+  // LaTeX; not empty, or plotly.js would drop its element), written as plotly.js writes them
+  const drawn = full.mode.includes("text"), newColour = values["textfont.color"];
+  if (newText !== undefined && (!Array.isArray(newText) || newText.length !== cd.length || (drawn && full.texttemplate)
+      || !newText.every((t) => typeof t === "string" && (!drawn || __radlabPlainText(t))))) return null;
+  if (newColour !== undefined && (!drawn || !Array.isArray(newColour) || newColour.length !== cd.length
+      || !newColour.every((c) => typeof c === "string"))) return null;
   const cx = Array.from(x, (v) => xa.d2c(v)), cy = Array.from(y, (v) => ya.d2c(v));
   const inside = (ax, c) => {   // ax.range is in linearised units (log10 on a log axis)
     const l = ax.c2l(c);
@@ -274,20 +282,34 @@ function __radlabPlanMark(gd, i, values) {
   if (full.mode.includes("lines") && cd.length > 1 && lines.length !== 1) return null;
   if (full.mode.includes("markers") && points.length !== cd.length) return null;
   // a text label sits at its point (its offset, from textposition, is on its group: drawing/index.js)
-  const labels = full.mode.includes("text") ? group.querySelectorAll("g.textpoint text") : [];
-  if (full.mode.includes("text") && labels.length !== cd.length) return null;
+  const labels = drawn ? group.querySelectorAll("g.textpoint text") : [];
+  if (drawn && labels.length !== cd.length) return null;
+  // new words only for labels drawn on one line (the line count sets a label's offset from its point)
+  if (drawn && (newText !== undefined || newColour !== undefined)
+      && [...labels].some((label) => label.querySelector("tspan.line"))) return null;
   return () => {
     if (newX !== undefined) gd.data[i].x = full.x = newX;
     if (newY !== undefined) gd.data[i].y = full.y = newY;
     if (newText !== undefined) {
       gd.data[i].text = full.text = newText;
-      cd.forEach((point, j) => { point.tx = newText[j]; });   // what hover reads (scatter/calc.js)
+      cd.forEach((point, j) => { point.tx = newText[j]; });   // what hover and the labels read (scatter/calc.js)
+      labels.forEach((label, j) => {   // (only those that change: each write lays the text out again)
+        if (label.textContent === newText[j]) return;
+        label.textContent = newText[j];
+        label.setAttribute("data-unformatted", newText[j]);
+      });
+    }
+    if (newColour !== undefined) {   // as drawing/index.js's font(): the fill, per point from calcdata's tc
+      (gd.data[i].textfont ??= {}).color = full.textfont.color = newColour;
+      labels.forEach((label, j) => { if (cd[j].tc !== newColour[j]) label.style.fill = newColour[j]; });   // drawn from tc
+      cd.forEach((point, j) => { point.tc = newColour[j]; });
     }
     const px = cx.map((c) => xa.c2p(c)), py = cy.map((c) => ya.c2p(c));
     cd.forEach((point, j) => { point.x = cx[j]; point.y = cy[j]; });
     if (lines[0] && full.mode.includes("lines")) lines[0].setAttribute("d", "M" + px.map((v, j) => v + "," + py[j]).join("L"));
     points.forEach((point, j) => point.setAttribute("transform", `translate(${px[j]},${py[j]})`));
     labels.forEach((label, j) => {
+      if (label.getAttribute("x") === String(px[j]) && label.getAttribute("y") === String(py[j])) return;
       for (const node of [label, ...label.querySelectorAll("tspan.line")]) {
         node.setAttribute("x", px[j]);
         if (node === label) node.setAttribute("y", py[j]);
@@ -298,7 +320,8 @@ function __radlabPlanMark(gd, i, values) {
 // A restyle that only gives image traces new pictures and scatter traces new mark positions, each
 // trace one or the other (plotly.py's batch sends a value per trace, undefined where that trace's is
 // unchanged): applied without plotly.js, all or nothing. False: plotly.js must do it.
-const __radlabPictureKeys = ["source", "customdata", ...__radlabBoxKeys], __radlabMarkKeys = ["x", "y", "text"];
+const __radlabPictureKeys = ["source", "customdata", ...__radlabBoxKeys];
+const __radlabMarkKeys = ["x", "y", "text", "textfont.color"];
 function __radlabFastRestyle(gd, style, traces) {
   const keys = Object.keys(style || {}).filter(__radlabNotSent);
   if (!keys.length) return false;
@@ -629,6 +652,8 @@ def figure_to_js(value: Any, manager: Any = None) -> Any:
     if isinstance(value, dict):
         return {k: figure_to_js(v, manager) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if all(type(v) in _PLAIN for v in value):   # a list of numbers or words (labels): as it is
+            return list(value)
         return [figure_to_js(v, manager) for v in value]
     if isinstance(value, np.ndarray):
         rows = _rows_to_js(value)
@@ -637,7 +662,42 @@ def figure_to_js(value: Any, manager: Any = None) -> Any:
     return _py_to_js(value, manager)
 
 
+#: Values plotly's serializer passes on as they are (a list of only these needs no walk).
+_PLAIN = frozenset({str, float, int, bool, type(None)})
+
 _SERIALIZERS = {"to_json": figure_to_js, "from_json": _js_to_py}
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    """Nested trace values as plotly's dotted keys ({"textfont": {"color": c}} → {"textfont.color": c}); a
+    packed array (:func:`radlab.viz.images.plotly_array`: a dict with ``bdata``) is one value."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and "bdata" not in value:
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether a new value equals the one the figure holds (arrays by their elements; NaN counts as new)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype and bool(np.array_equal(a, b)))
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _held(props: dict, key: str) -> Any:
+    """The value a trace's own dict holds at a dotted key (None where it has none)."""
+    for part in key.split("."):
+        if not isinstance(props, dict):
+            return None
+        props = props.get(part)
+    return props
 
 
 class Figure(go.FigureWidget):
@@ -665,3 +725,24 @@ class Figure(go.FigureWidget):
         if _FIGURE_ESM is not None:
             plotly_library()
         super().__init__(*args, **kwargs)
+
+    def send_changes(self, traces: list[dict], layout: dict | None = None) -> None:
+        """Give trace ``i`` the values ``traces[i]`` (nested or dotted keys) and the layout ``layout``
+        (plotly's relayout keys, e.g. ``"annotations[1].text"``), as one update message holding only what
+        changed: a trace whose value is unchanged gets none (the page's fast paths then leave it alone).
+
+        For values the lab computed itself (maps, pictures, labels), not for a student's input: the keys
+        are checked against the figure's traces and layout as plotly.py checks them, but the values are not
+        validated one by one, which for Lab 5's ~750 cell labels (words, colours, places) took ~16 ms of
+        plotly.py per key press, five times the maps' own computing.
+        """
+        if len(traces) > len(self.data):
+            raise ValueError(f"send_changes: values for {len(traces)} traces; the figure has {len(self.data)}")
+        style: dict[str, list] = {}
+        for i, values in enumerate(traces):
+            for key, value in _flat(values).items():
+                if not _same(value, _held(self._data[i], key)):
+                    style.setdefault(key, [Undefined] * len(traces))[i] = value
+        relayout = {key: value for key, value in (layout or {}).items() if not _same(value, self.layout[key])}
+        if style or relayout:
+            self.plotly_update(restyle_data=style, relayout_data=relayout, trace_indexes=list(range(len(traces))))
