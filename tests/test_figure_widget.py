@@ -829,6 +829,55 @@ def test_a_maps_numbers_are_rewritten_in_place_as_plotly_js_draws_them(tmp_path)
         assert page.locator(".js-plotly-plot .hovertext").text_content() == f"row 2, col 3: {strided[2, 3]:.3f}"
 
 
+def _split_grid_dashboard() -> nbformat.NotebookNode:
+    """Lab 2's split grids (radlab.viz.splits), updated as the lab does: a seed slider recolours every image
+    by its new split and the leak marks (red or see-through)."""
+    cells = [
+        "import ipywidgets as w\nfrom radlab.data.phantoms import make_phantoms\nfrom radlab.widgets.splitting import SplittingLab",
+        "lab = SplittingLab(make_phantoms('chest', n_patients=12, images_per_patient=3, size=16, seed=0), seed=0, k=3)\n"
+        "lab.figure.layout.width = 700\n"
+        "w.VBox([lab.seed_slider, lab.figure])",
+    ]
+    return _python_notebook(cells)
+
+
+def test_new_marker_colours_are_drawn_as_plotly_js_draws_them(tmp_path):
+    """IMAGE_SWAP_JS gives a marker trace new colours, one per point (a new seed's splits, hex and see-through
+    rgba), and new hover texts without a plotly.js redraw; plotly.js's own redraw of the same data fills every
+    marker alike, and hover shows the new split."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    (tmp_path / "labs").mkdir()
+    nbformat.write(_split_grid_dashboard(), tmp_path / "labs" / "grids.ipynb")
+    gd = "document.querySelector('.js-plotly-plot')"
+    fills = f"""() => [...{gd}.querySelectorAll('.scatterlayer .trace')].slice(0, 4).map((g) =>
+                 [...g.querySelectorAll('path.point')].map((p) => [getComputedStyle(p).fill, getComputedStyle(p).fillOpacity]))"""
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 900, "height": 800})
+        open_lab(page, server.lab_url("grids.ipynb"))
+        page.wait_for_function(f"() => {gd} && {gd}.querySelectorAll('path.point').length > 40", timeout=30_000)
+        page.evaluate(f"() => {{ window.__plots = 0; {gd}.on('plotly_afterplot', () => window.__plots++); }}")
+        before = page.evaluate(fills)
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")                         # seed 1 (sent when the slider is let go)
+        page.wait_for_function("() => globalThis.__radlabMarkMoves >= 1", timeout=15_000)
+        assert page.evaluate("() => window.__plots") == 0, "plotly.js redrew the figure"
+        fast = page.evaluate(fills)
+        assert fast != before and ["rgb(31, 119, 180)", "1"] in fast[0], "a train image"
+        assert ["rgb(0, 0, 0)", "0"] in fast[1], "see-through leak marks"
+        split = page.evaluate(f"() => {gd}.data[0].text[0]")
+        page.evaluate(f"async () => (await globalThis.__radlabPlotly.promise).redraw({gd})")
+        assert page.evaluate(fills) == fast
+        x, y = page.evaluate(f"""() => {{
+          const g = {gd}, L = g._fullLayout, box = g.getBoundingClientRect();
+          return [box.left + L.xaxis._offset + L.xaxis.d2p(1), box.top + L.yaxis._offset + L.yaxis.d2p(0)];
+        }}""")
+        page.mouse.move(1, 1)
+        page.mouse.move(x, y)
+        page.wait_for_selector(".js-plotly-plot .hovertext", timeout=5000)
+        assert split in page.locator(".js-plotly-plot .hovertext").text_content()
+
+
 def test_a_see_through_png_picture_is_swapped_too(tmp_path):
     """An overlay's PNG picture (radlab.viz.explain.heatmap_picture: alpha kept) of the same size is
     swapped in place like a BMP one (its size read from the PNG header); hover shows the new map."""

@@ -249,8 +249,20 @@ function __radlabPlanImage(gd, i, values) {
 // values go into the data, full data and calcdata (what hover reads); the line's path and the
 // markers' positions are set as plotly.js's scatter plot sets them (traces/scatter/plot.js). Text
 // labels (the numbers in a map's cells: radlab.viz.images.cell_labels) may also get new words and
-// colours, as many labels as before, each one plain line.
+// colours, as many labels as before, each one plain line; markers new colours (Lab 2's split grids).
 const __radlabMarkModes = ["lines", "markers", "lines+markers", "markers+text", "text"];
+// a marker colour as plotly.js's Color.fill draws it: [fill "rgb(r, g, b)", fill-opacity]; null for another form
+function __radlabFill(colour) {
+  if (typeof colour !== "string") return null;
+  let m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(colour);
+  if (m) {
+    const hex = m[1].length === 3 ? [...m[1]].map((c) => c + c).join("") : m[1];
+    return [`rgb(${[0, 2, 4].map((k) => parseInt(hex.slice(k, k + 2), 16)).join(", ")})`, 1];
+  }
+  m = /^rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*(?:,\s*([\d.]+)\s*)?\)$/.exec(colour);
+  if (!m || [m[1], m[2], m[3]].some((v) => Number(v) > 255)) return null;
+  return [`rgb(${m[1]}, ${m[2]}, ${m[3]})`, m[4] === undefined ? 1 : Math.min(1, Number(m[4]))];
+}
 function __radlabPlanMark(gd, i, values) {
   const L = gd._fullLayout || {};
   const full = (gd._fullData || []).find((t) => t.index === i);
@@ -271,6 +283,11 @@ function __radlabPlanMark(gd, i, values) {
       || !newText.every((t) => typeof t === "string" && (!drawn || __radlabPlainText(t))))) return null;
   if (newColour !== undefined && (!drawn || !Array.isArray(newColour) || newColour.length !== cd.length
       || !newColour.every((c) => typeof c === "string"))) return null;
+  // new marker colours, one per point (a split's colour per image): drawn as plotly.js fills a marker
+  const newFill = values["marker.color"];
+  const fills = newFill === undefined ? null : Array.isArray(newFill) && newFill.length === cd.length
+    && full.mode.includes("markers") && !(full.marker.colorscale && full.marker.showscale) ? newFill.map(__radlabFill) : [null];
+  if (fills && fills.some((f) => !f)) return null;
   const cx = Array.from(x, (v) => xa.d2c(v)), cy = Array.from(y, (v) => ya.d2c(v));
   const inside = (ax, c) => {   // ax.range is in linearised units (log10 on a log axis)
     const l = ax.c2l(c);
@@ -299,6 +316,15 @@ function __radlabPlanMark(gd, i, values) {
         label.setAttribute("data-unformatted", newText[j]);
       });
     }
+    if (fills) {   // as drawing/index.js's singlePointStyle: the fill from calcdata's mc (hover reads it too)
+      points.forEach((point, j) => {
+        if (cd[j].mc === newFill[j]) return;
+        point.style.fill = fills[j][0];
+        point.style.fillOpacity = fills[j][1];
+      });
+      cd.forEach((point, j) => { point.mc = newFill[j]; });
+      (gd.data[i].marker ??= {}).color = full.marker.color = newFill;
+    }
     if (newColour !== undefined) {   // as drawing/index.js's font(): the fill, per point from calcdata's tc
       (gd.data[i].textfont ??= {}).color = full.textfont.color = newColour;
       labels.forEach((label, j) => { if (cd[j].tc !== newColour[j]) label.style.fill = newColour[j]; });   // drawn from tc
@@ -321,7 +347,7 @@ function __radlabPlanMark(gd, i, values) {
 // trace one or the other (plotly.py's batch sends a value per trace, undefined where that trace's is
 // unchanged): applied without plotly.js, all or nothing. False: plotly.js must do it.
 const __radlabPictureKeys = ["source", "customdata", ...__radlabBoxKeys];
-const __radlabMarkKeys = ["x", "y", "text", "textfont.color"];
+const __radlabMarkKeys = ["x", "y", "text", "textfont.color", "marker.color"];
 function __radlabFastRestyle(gd, style, traces) {
   const keys = Object.keys(style || {}).filter(__radlabNotSent);
   if (!keys.length) return false;

@@ -9,6 +9,7 @@ cross-validation by patient; a third, the test AUC the leak makes up (``leak_exp
 from __future__ import annotations
 
 import html
+from collections import OrderedDict
 from typing import Any
 
 import ipywidgets as W
@@ -19,15 +20,19 @@ from radlab.data.duplicates import RegistrationCache
 from radlab.data.splits import LeakageReport, Split, check_leakage, kfold_by_patient, patient_labels
 from radlab.experiments import SPLIT_METHODS as METHODS
 from radlab.experiments import LeakExperiment, leak_experiment, make_split
-from radlab.viz.splits import (LABEL_NAMES, SPLIT_COLORS, count_bars, grid_points, image_numbers,  # noqa: F401  (re-exported)
-                               kfold_figure, kfold_grid, leak_experiment_figure, leak_points, patient_images_figure,
-                               split_grid_figure)
+from radlab.viz.splits import (LABEL_NAMES, SPLIT_COLORS, count_table_html,  # noqa: F401  (re-exported)
+                               grid_trace_data, image_numbers, kfold_figure, kfold_grid, kfold_layout,
+                               kfold_trace_data, leak_experiment_figure, patient_images_figure, split_grid_figure)
 from radlab.widgets.guard import guard_click
 from radlab.widgets.figure import Figure
 
 
+#: Seeds whose splits and leakage reports a lab keeps (a student moving the slider back and forth).
+SEEDS_KEPT = 32
+
+
 class SplittingLab(W.VBox):
-    """The Lab 2 widget: two split grids and counts (``figure``), a report, k-fold, the leak measured.
+    """The Lab 2 widget: two split grids (``figure``), counts (``counts_html``), a report, k-fold, the leak measured.
 
     Controls (attributes, so tests can set them): ``method`` (ToggleButtons: "image" or
     "patient"), ``seed_slider``, ``k_slider``, ``run_button`` (same as ``run_experiment()``).
@@ -58,8 +63,14 @@ class SplittingLab(W.VBox):
         self.splits: dict[str, Split] = {}
         self.reports: dict[str, LeakageReport] = {}
         self.registrations = RegistrationCache()  # a new seed aligns only image pairs not seen before
+        self._seen: OrderedDict[int, tuple[dict, dict]] = OrderedDict()   # seed -> splits, reports
+        self._seen_folds: OrderedDict[tuple[int, int], list[Split]] = OrderedDict()   # (seed, k) -> folds
         self._compute_splits()
-        self.figure = Figure(split_grid_figure(self.splits, self.reports, self.labels, self.patient_ids))
+        grids = split_grid_figure(self.splits, self.reports, self.patient_ids)
+        for annotation, title in zip(grids.layout.annotations, self._grid_titles().values()):
+            annotation.text = title   # in the figure the page first draws (later changes are messages)
+        self.figure = Figure(grids)
+        self.counts_html = W.HTML()
         self.kfold_figure = Figure(kfold_figure(self._folds(), self.patient_ids))
         self.experiment: LeakExperiment | None = None
         self.exercises = lab_exercises(self)  # answers read this lab's split and experiment
@@ -74,7 +85,7 @@ class SplittingLab(W.VBox):
         self.seed_slider.observe(lambda _c: self._on_seed(), names="value")
         self.k_slider.observe(lambda _c: self._on_k(), names="value")
         super().__init__([
-            W.HBox([self.method, self.seed_slider]), self.figure, self.report_html,
+            W.HBox([self.method, self.seed_slider]), self.figure, self.counts_html, self.report_html,
             W.HTML("<b>k-fold cross-validation by patient</b>: each patient is held out once."),
             self.k_slider, self.kfold_figure,
             W.HTML("<b>What the leak does to the test score</b>: train the same CNN on each split."),
@@ -88,12 +99,19 @@ class SplittingLab(W.VBox):
         return np.unique(plabel, return_counts=True)[1]
 
     def _compute_splits(self) -> None:
+        """Both splits of the slider's seed and their leakage reports (kept for the last SEEDS_KEPT seeds)."""
         seed = int(self.seed_slider.value)
-        for method in METHODS:
-            split = make_split(method, self.labels, self.patient_ids, seed)
-            self.splits[method] = split
-            self.reports[method] = check_leakage(split, patient_ids=self.patient_ids, images=self.images,
-                                                 registrations=self.registrations)
+        if seed not in self._seen:
+            splits = {method: make_split(method, self.labels, self.patient_ids, seed) for method in METHODS}
+            reports = {method: check_leakage(split, patient_ids=self.patient_ids, images=self.images,
+                                             registrations=self.registrations) for method, split in splits.items()}
+            self._seen[seed] = (splits, reports)
+            while len(self._seen) > SEEDS_KEPT:
+                self._seen.popitem(last=False)
+        self._seen.move_to_end(seed)
+        splits, reports = self._seen[seed]
+        self.splits.update(splits)
+        self.reports.update(reports)
 
     @property
     def report(self) -> LeakageReport:
@@ -101,18 +119,19 @@ class SplittingLab(W.VBox):
         return self.reports[self.method.value]
 
     # --- figures (built in radlab.viz.splits) ------------------------------------------
-    def _grid_points(self, split: Split) -> list[dict[str, Any]]:
-        return grid_points(split, self.image_number, self.patient_ids)
-
-    def _leak_points(self, method: str) -> dict[str, Any]:
-        return leak_points(self.reports[method], self.patient_ids)
-
-    def _count_bars(self, method: str) -> list[dict[str, Any]]:
-        return count_bars(self.splits[method], self.labels, self.patient_ids)
+    def _grid_data(self) -> list[dict[str, Any]]:
+        """What the grids' live traces show (both grids, in the figure's order)."""
+        return [data for method in ("image", "patient")
+                for data in grid_trace_data(self.splits[method], self.reports[method], self.patient_ids)]
 
     def _folds(self) -> list[Split]:
-        return kfold_by_patient(self.labels, self.patient_ids, k=int(self.k_slider.value),
-                                seed=int(self.seed_slider.value))
+        key = (int(self.seed_slider.value), int(self.k_slider.value))
+        if key not in self._seen_folds:
+            self._seen_folds[key] = kfold_by_patient(self.labels, self.patient_ids, k=key[1], seed=key[0])
+            while len(self._seen_folds) > SEEDS_KEPT:
+                self._seen_folds.popitem(last=False)
+        self._seen_folds.move_to_end(key)
+        return self._seen_folds[key]
 
     def run_experiment(self, epochs: int | None = None) -> LeakExperiment:
         """Train the CNN on both splits (seed from the slider) and show the AUCs side by side."""
@@ -142,33 +161,27 @@ class SplittingLab(W.VBox):
     # --- reacting to the controls -------------------------------------------------------
     def _on_seed(self) -> None:
         self._compute_splits()
-        with self.figure.batch_update():  # one message, so the browser redraws the grids once, not twice
-            for i, method in enumerate(("image", "patient")):
-                base = 4 * i  # each grid panel has 3 split traces + the leak trace
-                for j, pts in enumerate(self._grid_points(self.splits[method])):
-                    self.figure.data[base + j].update(x=pts["x"], y=pts["y"])
-                self.figure.data[base + 3].update(**self._leak_points(method))
-            self._show_selected()
+        self._show_selected(grids=True)   # one message per figure, so each is drawn once
         self._on_k()
 
     def _on_k(self) -> None:
-        z, x = kfold_grid(self._folds(), self.patient_ids)
-        with self.kfold_figure.batch_update():
-            self.kfold_figure.data[0].update(z=z, x=x)
+        folds = self._folds()   # a new seed recolours the squares; a new k changes their number and the fold axis
+        self.kfold_figure.send_changes([kfold_trace_data(folds, self.patient_ids)], kfold_layout(folds))
 
-    def _show_selected(self) -> None:
-        """Counts panel, panel titles and the report follow the method toggle."""
+    def _grid_titles(self) -> dict[str, str]:
+        """The grid panels' titles (relayout keys): how many patients leak, ▶ on the split the toggle selects."""
+        return {f"annotations[{i}].text": ("▶ " if m == self.method.value else "")
+                + f"{METHODS[m]}: {len(self.reports[m].leaking_patients)} of {len(self.patients)} patients leak"
+                for i, m in enumerate(("image", "patient"))}
+
+    def _show_selected(self, *, grids: bool = False) -> None:
+        """Grid titles, the counts and the report follow the method toggle (and, with ``grids``, the grids a new seed)."""
         method = self.method.value
-        n_leak = {m: len(self.reports[m].leaking_patients) for m in METHODS}
-        with self.figure.batch_update():
-            for trace, bars in zip(self.figure.data[8:], self._count_bars(method)):
-                trace.update(y=bars["y"], text=bars["y"])
-            seen = sum(r["patients"] for r in self.splits[method].counts(self.labels, self.patient_ids))
-            titles = [f"{METHODS[m]}: {n_leak[m]} of {len(self.patients)} patients leak"
-                      for m in ("image", "patient")]
-            titles.append(f"counts, {METHODS[method]} (patients add up to {seen} of {len(self.patients)})")
-            for ann, text, m in zip(self.figure.layout.annotations, titles, ("image", "patient", None)):
-                ann.text = ("▶ " if m == method else "") + text
+        self.figure.send_changes(self._grid_data() if grids else [], self._grid_titles())
+        seen = sum(r["patients"] for r in self.splits[method].counts(self.labels, self.patient_ids))
+        self.counts_html.value = count_table_html(
+            self.splits[method], self.labels, self.patient_ids,
+            title=f"counts, {METHODS[method]} (patients add up to {seen} of {len(self.patients)})")
         self.report_html.value = report_html(self.reports[method], METHODS[method])
 
 
