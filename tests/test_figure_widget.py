@@ -692,6 +692,70 @@ def test_a_new_outline_is_drawn_where_plotly_js_draws_it_without_a_relayout(tmp_
         assert page.evaluate(lines) == ["panel", "k 1"]     # plotly.js draws the title it was given
 
 
+def _box_dashboard() -> nbformat.NotebookNode:
+    """A lesion's box (radlab.viz.images.box_shape, a rect shape) on fixed axes: a slider moves it, hides it
+    (k = 2: no box) and shows it again."""
+    cells = [
+        "import ipywidgets as w\nfrom radlab.widgets.figure import Figure\nfrom radlab.viz.images import box_shape",
+        "def box(k):\n"
+        "    return None if k == 2 else [2 + k, 3 + k, 9 + 2 * k, 12 + k]\n"
+        "fig = Figure(data=[dict(type='scatter', x=[0], y=[0], mode='markers')],\n"
+        "             layout={'width': 400, 'height': 300, 'margin': dict(l=0, r=0, t=30, b=0), 'showlegend': False,\n"
+        "                     'xaxis': {'range': [-0.5, 29.5]}, 'yaxis': {'range': [19.5, -0.5]},\n"
+        "                     'shapes': [box_shape(box(0))]})\n"
+        "k = w.IntSlider(0, 0, 3, description='k')\n"
+        "k.observe(lambda _: fig.layout.shapes[0].update(box_shape(box(k.value))), 'value')\n"
+        "w.VBox([k, fig])",
+    ]
+    return _python_notebook(cells)
+
+
+def test_a_box_is_moved_hidden_and_shown_where_plotly_js_draws_it_without_a_relayout(tmp_path):
+    """IMAGE_SWAP_JS moves a rect shape (new x0/x1/y0/y1), hides it (visible false) and shows it again itself:
+    the drawn path equals plotly.js's own drawing of the same layout (±0.01 px), a hidden box is not shown
+    (plotly.js does not draw it), and plotly.js's layout holds the new values."""
+    from browser import chromium_browser, open_lab, serve_labs
+
+    (tmp_path / "labs").mkdir()
+    nbformat.write(_box_dashboard(), tmp_path / "labs" / "box.ipynb")
+    gd = "document.querySelector('.js-plotly-plot')"
+    drawn = f"""() => {{ const p = {gd}.querySelector('.shapelayer path[data-index="0"]');
+                         return p && getComputedStyle(p).display !== 'none'
+                           ? p.getAttribute('d').match(/-?[0-9.]+(e-?[0-9]+)?/g).map(Number) : null; }}"""
+    redraw = f"async () => (await globalThis.__radlabPlotly.promise).redraw({gd})"
+    with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 700})
+        open_lab(page, server.lab_url("box.ipynb"))
+        page.wait_for_function(f"() => {gd} && {gd}.querySelector('.shapelayer path')", timeout=30_000)
+        page.evaluate(f"() => {{ window.__plots = 0; {gd}.on('plotly_afterplot', () => window.__plots++); }}")
+        first = page.evaluate(drawn)
+        slider = page.locator(".widget-slider .noUi-handle").first
+        slider.focus()
+        page.keyboard.press("ArrowRight")                     # k = 1: the box moves
+        page.wait_for_function("() => globalThis.__radlabShapeSwaps === 1", timeout=15_000)
+        moved = page.evaluate(drawn)
+        assert moved != first and page.evaluate("() => window.__plots") == 0
+        assert page.evaluate(f"() => {gd}._fullLayout.shapes[0].x1") == 10.5   # 9 + 2 - 0.5
+        page.keyboard.press("ArrowRight")                     # k = 2: no box
+        page.wait_for_function("() => globalThis.__radlabShapeSwaps === 2", timeout=15_000)
+        assert page.evaluate(drawn) is None and page.evaluate("() => window.__plots") == 0
+        page.keyboard.press("ArrowLeft")                      # k = 1: shown again by the page
+        page.wait_for_function("() => globalThis.__radlabShapeSwaps === 3", timeout=15_000)
+        assert page.evaluate(drawn) == pytest.approx(moved, abs=0.01) and page.evaluate("() => window.__plots") == 0
+        page.keyboard.press("ArrowRight")                     # k = 2: hidden again
+        page.wait_for_function("() => globalThis.__radlabShapeSwaps === 4", timeout=15_000)
+        page.evaluate(redraw)
+        assert page.evaluate(drawn) is None, "plotly.js does not draw a hidden box either"
+        page.keyboard.press("ArrowLeft")                      # k = 1 again (plotly.js's redraw left no element)
+        page.wait_for_function(f"() => {gd}._fullLayout.shapes[0].visible === true", timeout=15_000)
+        assert page.evaluate(drawn) == pytest.approx(moved, abs=0.01)
+        page.keyboard.press("ArrowLeft")                      # k = 0: moved back by the page
+        page.wait_for_function(f"() => {gd}._fullLayout.shapes[0].x1 === 8.5", timeout=15_000)
+        fast = page.evaluate(drawn)
+        page.evaluate(redraw)
+        assert page.evaluate(drawn) == pytest.approx(fast, abs=0.01) and fast == pytest.approx(first, abs=0.01)
+
+
 def _labelled_marks_dashboard() -> nbformat.NotebookNode:
     """Labelled dots (markers+text) and a dot with a hover text that a slider moves (and re-words), on fixed
     ranges; a colour dropdown makes plotly.js redraw the figure."""

@@ -139,8 +139,9 @@ def split_bundle() -> tuple[str, str]:
 #: (a map's numbers in its cells, ``radlab.viz.images.cell_labels``) also get new words and colours. One
 #: restyle may mix the two, trace by trace (a new slice and the line marking it). Hover values sent
 #: packed (``radlab.viz.conv.plotly_array``, up to 3-D) are decoded as plotly.js decodes them. A path
-#: shape's new path (a mask's outline, ``radlab.viz.images.outline_shape``, on fixed linear axes)
-#: is drawn where plotly.js draws it (``__radlabShapeSwaps``), where relayout would redo the layout.
+#: shape's new path (a mask's outline, ``radlab.viz.images.outline_shape``, on fixed linear axes), and a
+#: rectangle's new corners or visibility (a lesion's box, ``radlab.viz.images.box_shape``), are drawn where
+#: plotly.js draws them (``__radlabShapeSwaps``), where relayout would redo the layout.
 #: Any other layout change still goes through ``Plotly.relayout``, and any other restyle through
 #: plotly.js's own way. ``window.__radlabImageSwaps``, ``__radlabTitleSwaps`` and ``__radlabMarkMoves``
 #: count the fast updates (``tests/test_figure_widget.py`` checks that both ways draw and hover the same).
@@ -459,10 +460,50 @@ function __radlabSetShapes(gd, layout) {
   if (plan.length) globalThis.__radlabShapeSwaps = (globalThis.__radlabShapeSwaps || 0) + 1;
   return rest;
 }
+const __radlabRectKey = /^shapes(?:\.(\d+)|\[(\d+)\])\.(x0|x1|y0|y1|visible)$/;
+function __radlabSetRects(gd, layout) {
+  // a rectangle (a lesion's box) moved, shown or hidden: new x0/x1/y0/y1 and/or visible of a rect shape on
+  // fixed linear axes, drawn where plotly.js draws it (components/shapes/draw.js: "M x0,y0 H x1 V y1 H x0 Z",
+  // each x at xaxis._offset + r2p(x)); hidden as not drawn (display none: plotly.js's own redraw leaves it
+  // out). A box plotly.js has not drawn yet (never visible) goes through relayout; all or nothing per shape.
+  const L = gd._fullLayout || {};
+  const fixed = (ax) => ax && ax.autorange === false && ax.type === "linear";
+  const byShape = new Map();
+  for (const [key, value] of Object.entries(layout || {})) {
+    const m = __radlabRectKey.exec(key);
+    if (!m) continue;
+    const i = Number(m[1] ?? m[2]);
+    if (!byShape.has(i)) byShape.set(i, {});
+    byShape.get(i)[m[3]] = [key, value];
+  }
+  const rest = { ...layout }, plan = [];
+  for (const [i, keys] of byShape) {
+    const full = (L.shapes || [])[i];
+    const xa = full && L["xaxis" + String(full.xref).slice(1)], ya = full && L["yaxis" + String(full.yref).slice(1)];
+    const element = full && gd.querySelector(`.shapelayer path[data-index="${i}"]`);
+    const value = (k) => (k in keys ? keys[k][1] : full[k]);
+    const coords = ["x0", "x1", "y0", "y1"].map(value);
+    const visible = value("visible");
+    if (!element || full.type !== "rect" || full.editable || !/^x\d*$/.test(full.xref) || !/^y\d*$/.test(full.yref)
+        || !fixed(xa) || !fixed(ya) || full.xsizemode === "pixel" || full.ysizemode === "pixel"
+        || ["x0shift", "x1shift", "y0shift", "y1shift"].some((k) => full[k]) || !(gd.layout.shapes || [])[i]
+        || !coords.every((v) => typeof v === "number" && Number.isFinite(v)) || typeof visible !== "boolean") continue;
+    for (const [key] of Object.values(keys)) delete rest[key];
+    plan.push({ i, full, element, keys, coords, visible, xa, ya });
+  }
+  for (const { i, full, element, keys, coords, visible, xa, ya } of plan) {
+    for (const [k, [, v]] of Object.entries(keys)) gd.layout.shapes[i][k] = full[k] = v;
+    const [x0, x1, y0, y1] = [xa, xa, ya, ya].map((ax, j) => ax._offset + ax.r2p(coords[j]));
+    element.setAttribute("d", `M${x0},${y0}H${x1}V${y1}H${x0}Z`);
+    element.style.display = visible ? "" : "none";
+  }
+  if (plan.length) globalThis.__radlabShapeSwaps = (globalThis.__radlabShapeSwaps || 0) + 1;
+  return rest;
+}
 function __radlabSwapping(lib) {
   const fast = Object.create(lib);
   const relayoutRest = (gd, layout) => {
-    const rest = __radlabSetShapes(gd, __radlabSetTitles(gd, layout));
+    const rest = __radlabSetRects(gd, __radlabSetShapes(gd, __radlabSetTitles(gd, layout)));
     return Object.keys(rest).some(__radlabNotSent) ? lib.relayout(gd, rest) : Promise.resolve(gd);
   };
   const swapped = __radlabFastRestyle;
