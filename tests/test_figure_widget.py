@@ -714,20 +714,18 @@ def test_a_box_is_moved_hidden_and_shown_where_plotly_js_draws_it_without_a_rela
     """IMAGE_SWAP_JS moves a rect shape (new x0/x1/y0/y1), hides it (visible false) and shows it again itself:
     the drawn path equals plotly.js's own drawing of the same layout (±0.01 px), a hidden box is not shown
     (plotly.js does not draw it), and plotly.js's layout holds the new values."""
-    from browser import chromium_browser, open_lab, serve_labs
+    from browser import chromium_browser, serve_labs
 
     (tmp_path / "labs").mkdir()
     nbformat.write(_box_dashboard(), tmp_path / "labs" / "box.ipynb")
-    gd = "document.querySelector('.js-plotly-plot')"
+    gd = GD
     drawn = f"""() => {{ const p = {gd}.querySelector('.shapelayer path[data-index="0"]');
                          return p && getComputedStyle(p).display !== 'none'
                            ? p.getAttribute('d').match(/-?[0-9.]+(e-?[0-9]+)?/g).map(Number) : null; }}"""
-    redraw = f"async () => (await globalThis.__radlabPlotly.promise).redraw({gd})"
+    redraw = REDRAW_JS
     with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
         page = browser.new_page(viewport={"width": 800, "height": 700})
-        open_lab(page, server.lab_url("box.ipynb"))
-        page.wait_for_function(f"() => {gd} && {gd}.querySelector('.shapelayer path')", timeout=30_000)
-        page.evaluate(f"() => {{ window.__plots = 0; {gd}.on('plotly_afterplot', () => window.__plots++); }}")
+        _open_counting_redraws(page, server.lab_url("box.ipynb"), f"() => {gd} && {gd}.querySelector('.shapelayer path')")
         first = page.evaluate(drawn)
         slider = page.locator(".widget-slider .noUi-handle").first
         slider.focus()
@@ -812,6 +810,21 @@ def test_labelled_marks_and_hover_texts_move_where_plotly_js_draws_them(tmp_path
         assert page.evaluate(drawn) == [pytest.approx(p, abs=0.01) for p in moved]
 
 
+GD = "document.querySelector('.js-plotly-plot')"
+#: plotly.js's own drawing of the figure's data (what the page's fast paths must match)
+REDRAW_JS = f"async () => (await globalThis.__radlabPlotly.promise).redraw({GD})"
+
+
+def _open_counting_redraws(page, url: str, ready_js: str) -> None:
+    """Open a dashboard, wait for ``ready_js`` and count plotly.js's redraws of its figure from then on
+    (``window.__plots``)."""
+    from browser import open_lab
+
+    open_lab(page, url)
+    page.wait_for_function(ready_js, timeout=30_000)
+    page.evaluate(f"() => {{ window.__plots = 0; {GD}.on('plotly_afterplot', () => window.__plots++); }}")
+
+
 def _numbered_panels_dashboard() -> nbformat.NotebookNode:
     """Lab 5's pipeline figure (pictures with their numbers in the cells, radlab.viz.conv), updated as the lab
     does (``Figure.send_changes``): a kernel dropdown gives the maps new values, a stride slider maps of
@@ -840,13 +853,13 @@ def test_a_maps_numbers_are_rewritten_in_place_as_plotly_js_draws_them(tmp_path)
     radlab.viz.images.cell_labels) new words, colours and places without a plotly.js redraw: a new kernel
     (new values) and a stride (a 5×5 map in the same box). plotly.js's own redraw of the same data then
     draws every label with the same words, colour and place, and hover names the new map's pixels."""
-    from browser import chromium_browser, open_lab, serve_labs
+    from browser import chromium_browser, serve_labs
 
     from radlab.viz import conv as C
 
     (tmp_path / "labs").mkdir()
     nbformat.write(_numbered_panels_dashboard(), tmp_path / "labs" / "numbers.ipynb")
-    gd = "document.querySelector('.js-plotly-plot')"
+    gd = GD
     labels = f"""() => [...{gd}.querySelectorAll('.scatterlayer .trace')[1].querySelectorAll('g.textpoint text')]
                        .map((t) => [t.textContent, getComputedStyle(t).fill, Number(t.getAttribute('x')),
                                     Number(t.getAttribute('y'))])"""
@@ -854,12 +867,11 @@ def test_a_maps_numbers_are_rewritten_in_place_as_plotly_js_draws_them(tmp_path)
     image[3:7, 2:8] = 1.0
     with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
         page = browser.new_page(viewport={"width": 900, "height": 700})
-        open_lab(page, server.lab_url("numbers.ipynb"))
-        page.wait_for_function(f"() => {gd} && {gd}.querySelectorAll('g.textpoint text').length > 200", timeout=30_000)
-        page.evaluate(f"() => {{ window.__plots = 0; {gd}.on('plotly_afterplot', () => window.__plots++); }}")
+        _open_counting_redraws(page, server.lab_url("numbers.ipynb"),
+                               f"() => {gd} && {gd}.querySelectorAll('g.textpoint text').length > 200")
 
         def redrawn() -> list:   # the same data drawn by plotly.js itself
-            page.evaluate(f"async () => (await globalThis.__radlabPlotly.promise).redraw({gd})")
+            page.evaluate(REDRAW_JS)
             return page.evaluate(labels)
 
         page.locator(".widget-dropdown select").select_option("edge: Laplacian")
@@ -909,18 +921,17 @@ def test_new_marker_colours_are_drawn_as_plotly_js_draws_them(tmp_path):
     """IMAGE_SWAP_JS gives a marker trace new colours, one per point (a new seed's splits, hex and see-through
     rgba), and new hover texts without a plotly.js redraw; plotly.js's own redraw of the same data fills every
     marker alike, and hover shows the new split."""
-    from browser import chromium_browser, open_lab, serve_labs
+    from browser import chromium_browser, serve_labs
 
     (tmp_path / "labs").mkdir()
     nbformat.write(_split_grid_dashboard(), tmp_path / "labs" / "grids.ipynb")
-    gd = "document.querySelector('.js-plotly-plot')"
+    gd = GD
     fills = f"""() => [...{gd}.querySelectorAll('.scatterlayer .trace')].slice(0, 4).map((g) =>
                  [...g.querySelectorAll('path.point')].map((p) => [getComputedStyle(p).fill, getComputedStyle(p).fillOpacity]))"""
     with serve_labs(tmp_path / "labs") as server, chromium_browser() as browser:
         page = browser.new_page(viewport={"width": 900, "height": 800})
-        open_lab(page, server.lab_url("grids.ipynb"))
-        page.wait_for_function(f"() => {gd} && {gd}.querySelectorAll('path.point').length > 40", timeout=30_000)
-        page.evaluate(f"() => {{ window.__plots = 0; {gd}.on('plotly_afterplot', () => window.__plots++); }}")
+        _open_counting_redraws(page, server.lab_url("grids.ipynb"),
+                               f"() => {gd} && {gd}.querySelectorAll('path.point').length > 40")
         before = page.evaluate(fills)
         page.locator(".widget-slider .noUi-handle").first.focus()
         page.keyboard.press("ArrowRight")                         # seed 1 (sent when the slider is let go)
@@ -930,7 +941,7 @@ def test_new_marker_colours_are_drawn_as_plotly_js_draws_them(tmp_path):
         assert fast != before and ["rgb(31, 119, 180)", "1"] in fast[0], "a train image"
         assert ["rgb(0, 0, 0)", "0"] in fast[1], "see-through leak marks"
         split = page.evaluate(f"() => {gd}.data[0].text[0]")
-        page.evaluate(f"async () => (await globalThis.__radlabPlotly.promise).redraw({gd})")
+        page.evaluate(REDRAW_JS)
         assert page.evaluate(fills) == fast
         x, y = page.evaluate(f"""() => {{
           const g = {gd}, L = g._fullLayout, box = g.getBoundingClientRect();

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
@@ -31,6 +32,16 @@ from radlab.widgets.figure import Figure
 SEEDS_KEPT = 32
 
 
+def _kept(cache: OrderedDict, key: Any, make: Callable[[], Any]) -> Any:
+    """``cache[key]``, made by ``make()`` the first time; the last SEEDS_KEPT keys used are kept."""
+    if key not in cache:
+        cache[key] = make()
+        while len(cache) > SEEDS_KEPT:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
+    return cache[key]
+
+
 class SplittingLab(W.VBox):
     """The Lab 2 widget: two split grids (``figure``), counts (``counts_html``), a report, k-fold, the leak measured.
 
@@ -50,7 +61,6 @@ class SplittingLab(W.VBox):
         self.labels = np.asarray(phantoms.labels)
         self.patient_ids = np.asarray(phantoms.patient_ids)
         self.patients = np.unique(self.patient_ids)
-        self.image_number = image_numbers(self.patient_ids)  # each image's number within its patient
 
         self.method = W.ToggleButtons(options=[(label, key) for key, label in METHODS.items()],
                                       value="image", description="Split")
@@ -101,15 +111,13 @@ class SplittingLab(W.VBox):
     def _compute_splits(self) -> None:
         """Both splits of the slider's seed and their leakage reports (kept for the last SEEDS_KEPT seeds)."""
         seed = int(self.seed_slider.value)
-        if seed not in self._seen:
+
+        def compute() -> tuple[dict, dict]:
             splits = {method: make_split(method, self.labels, self.patient_ids, seed) for method in METHODS}
-            reports = {method: check_leakage(split, patient_ids=self.patient_ids, images=self.images,
-                                             registrations=self.registrations) for method, split in splits.items()}
-            self._seen[seed] = (splits, reports)
-            while len(self._seen) > SEEDS_KEPT:
-                self._seen.popitem(last=False)
-        self._seen.move_to_end(seed)
-        splits, reports = self._seen[seed]
+            return splits, {method: check_leakage(split, patient_ids=self.patient_ids, images=self.images,
+                                                  registrations=self.registrations) for method, split in splits.items()}
+
+        splits, reports = _kept(self._seen, seed, compute)
         self.splits.update(splits)
         self.reports.update(reports)
 
@@ -125,13 +133,8 @@ class SplittingLab(W.VBox):
                 for data in grid_trace_data(self.splits[method], self.reports[method], self.patient_ids)]
 
     def _folds(self) -> list[Split]:
-        key = (int(self.seed_slider.value), int(self.k_slider.value))
-        if key not in self._seen_folds:
-            self._seen_folds[key] = kfold_by_patient(self.labels, self.patient_ids, k=key[1], seed=key[0])
-            while len(self._seen_folds) > SEEDS_KEPT:
-                self._seen_folds.popitem(last=False)
-        self._seen_folds.move_to_end(key)
-        return self._seen_folds[key]
+        seed, k = int(self.seed_slider.value), int(self.k_slider.value)
+        return _kept(self._seen_folds, (seed, k), lambda: kfold_by_patient(self.labels, self.patient_ids, k=k, seed=seed))
 
     def run_experiment(self, epochs: int | None = None) -> LeakExperiment:
         """Train the CNN on both splits (seed from the slider) and show the AUCs side by side."""
