@@ -81,3 +81,17 @@ def plain_figure(fig: Any, layout_keys: tuple[str, ...] = ("title", "shapes")) -
     for trace in js["data"]:
         trace.pop("uid", None)
     return {"data": js["data"], **{k: js["layout"].get(k) for k in layout_keys}}
+
+
+def shown_splits(trace: Any) -> list[str]:
+    """The split each image of a Lab 2 grid trace is drawn in (from its hover text): what a student sees."""
+    from radlab.viz.splits import LEAK_NOTE
+
+    return [t.removesuffix(LEAK_NOTE) for t in trace.text]
+
+
+def shown_leaks(trace: Any, patients: Any) -> list[Any]:
+    """The patients a Lab 2 grid's leak trace marks (its red, not see-through, marks)."""
+    from radlab.viz.splits import NO_MARK
+
+    return [p for p, colour in zip(patients, trace.marker.color) if colour != NO_MARK]

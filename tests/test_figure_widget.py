@@ -834,7 +834,7 @@ def _numbered_panels_dashboard() -> nbformat.NotebookNode:
         "image = np.zeros((10, 10), dtype=np.float32)\nimage[3:7, 2:8] = 1.0\n"
         "def pipeline(k, s):\n"
         "    return C.run_pipeline(image, C.kernel(k), stride=s, padding=1, pool_size=2)\n"
-        "fig = Figure(C.packed_figure(C.pipeline_figure(pipeline('edge: Sobel x (vertical edges)', 1))))\n"
+        "fig = Figure(C.pipeline_figure(pipeline('edge: Sobel x (vertical edges)', 1)))\n"
         "fig.layout.width, fig.layout.height = 760, 340\n"
         "kern = w.Dropdown(options=['edge: Sobel x (vertical edges)', 'edge: Laplacian'], description='kernel')\n"
         "stride = w.IntSlider(1, 1, 3, description='stride')\n"

@@ -8,9 +8,8 @@ import pytest
 
 from radlab.data.phantoms import make_phantoms
 from radlab.data.splits import split_by_image
-from radlab.viz.splits import shown_leaks, shown_splits
 from radlab.widgets.splitting import SplittingLab
-from figures import trace_named
+from figures import shown_leaks, shown_splits, trace_named
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from radlab.conv import (ACTIVATIONS, KERNELS, ConvPipeline, ConvStep, conv2d,  
                          leaky_relu, max_pool2d, output_size, output_size_formula,  # radlab.conv, drawn here)
                          relu, run_pipeline, sigmoid, softmax, tanh, zero_pad)
 from radlab.errors import DataError
-from radlab.viz.images import (box_placement, cell_labels, from_plotly_array,  # noqa: F401  (re-exported: they live with the pictures)
-                               indexed_values, plotly_array, value_picture)
+from radlab.viz.images import (cell_labels, from_plotly_array, map_picture,  # noqa: F401  (re-exported: they live with the pictures)
+                               plotly_array)
 
 
 def pipeline_titles(p: ConvPipeline) -> list[str]:
@@ -48,36 +48,28 @@ def _values(z: np.ndarray, show: bool) -> dict:
     return dict(text=None, texttemplate=None)
 
 
-def packed(data: dict) -> dict:
-    """Trace data with its 2-D numeric arrays (z, customdata) turned into :func:`plotly_array` form."""
-    return {k: plotly_array(v) if k in ("z", "customdata") and isinstance(v, np.ndarray) and v.ndim == 2 else v
-            for k, v in data.items()}
-
-
-def packed_figure(fig: go.Figure) -> go.Figure:
-    """The same figure with every trace's 2-D arrays packed, ready for a ``go.FigureWidget``."""
-    for trace in fig.data:
-        arrays = {k: np.asarray(trace[k]) for k in ("z", "customdata") if k in trace and trace[k] is not None}
-        trace.update(packed(arrays))
-    return fig
-
-
 def _heatmap(data: dict, *, colorscale: str = "gray", zmid: float | None = None, name: str | None = None) -> go.Heatmap:
     return go.Heatmap(colorscale=colorscale, zmid=zmid, showscale=False, textfont=dict(size=11), name=name,
                       hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>", **data)
 
 
-def image_axes(fig: go.Figure, n: int) -> None:
+def image_axes(fig: go.Figure, n: int, extent: float | None = None) -> None:
     """Set the first ``n`` subplots up for images: rows go down, pixels are square, no tick clutter.
 
     The background is white, so NaN cells (gaps between tiles, steps not yet taken) read as blank.
+    With ``extent``, each subplot is a fixed box of ``extent`` axis units (-0.5 … extent - 0.5, the
+    pictures placed by :func:`radlab.viz.images.box_placement`): fixed ranges, so labels and outlines
+    move without plotly.js recomputing the axes.
     """
     fig.update_layout(plot_bgcolor="white")
+    fixed = {} if extent is None else dict(autorange=False, range=[-0.5, extent - 0.5])
     for i in range(1, n + 1):
         suffix = "" if i == 1 else str(i)
-        fig.layout[f"yaxis{suffix}"].update(autorange="reversed", scaleanchor=f"x{suffix}",
-                                            showticklabels=False, showgrid=False, zeroline=False)
-        fig.layout[f"xaxis{suffix}"].update(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+        y_range = {"autorange": "reversed"} if extent is None else dict(fixed, range=fixed["range"][::-1])
+        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", showticklabels=False, showgrid=False,
+                                            zeroline=False, **y_range)
+        fig.layout[f"xaxis{suffix}"].update(showticklabels=False, showgrid=False, zeroline=False, constrain="domain",
+                                            **fixed)
 
 
 def _small(z: np.ndarray) -> bool:
@@ -91,7 +83,6 @@ SMALL = 12
 #: its longer side, whatever its pixel count (:func:`radlab.viz.images.box_placement`): another image,
 #: stride or padding keeps each panel's box, and a live figure swaps the picture in place.
 PANEL_EXTENT = 1.0
-_PANEL_RANGE = (-0.5, PANEL_EXTENT - 0.5)
 #: Labels a panel's numbers trace holds: room for a SMALL × SMALL map's cells.
 LABEL_CAPACITY = SMALL * SMALL
 
@@ -99,14 +90,13 @@ LABEL_CAPACITY = SMALL * SMALL
 def _panel(z: np.ndarray, *, colorscale: str = "gray", zmid: float | None = None, numbers: bool,
            capacity: int = LABEL_CAPACITY) -> list[dict]:
     """One panel as two traces' data: the map as a picture coloured as its heatmap would be
-    (:func:`radlab.viz.images.value_picture`, NaN white; hover (row, col, value)) spanning
+    (:func:`radlab.viz.images.map_picture`, NaN white; hover (row, col, value)) spanning
     :data:`PANEL_EXTENT`, and its cells' numbers (when ``numbers``) as text labels of fixed count
     (:func:`radlab.viz.images.cell_labels`). A new map of any size is then swapped in place: the
     picture's source and box and the labels' words, positions and colours, without a plotly.js redraw."""
     z = np.asarray(z, dtype=np.float32)
-    picture = value_picture(z, colorscale=colorscale, zmid=zmid, customdata=indexed_values(z))
     texts = np.array([[_short_number(v) for v in row] for row in z], dtype=object) if numbers else None
-    return [dict(picture, customdata=plotly_array(picture["customdata"]), **box_placement(z.shape, PANEL_EXTENT)),
+    return [map_picture(z, colorscale=colorscale, zmid=zmid, extent=PANEL_EXTENT),
             cell_labels(z, texts, colorscale=colorscale, zmid=zmid, extent=PANEL_EXTENT, capacity=capacity)]
 
 
@@ -116,23 +106,8 @@ def _picture(data: dict, name: str) -> go.Image:
 
 
 def _labels(data: dict, name: str) -> go.Scatter:
-    return go.Scatter(mode="text", name=f"{name} numbers", hoverinfo="skip", showlegend=False,
-                      textfont=dict(size=11, color=data["textfont"]["color"]),
-                      **{k: v for k, v in data.items() if k != "textfont"})
-
-
-def panel_axes(fig: go.Figure, n: int) -> None:
-    """The first ``n`` subplots as fixed boxes of :data:`PANEL_EXTENT` axis units: rows go down, pixels
-    are square, no tick clutter, a white background (NaN cells read as blank). The ranges are fixed, so
-    labels and outlines move without plotly.js recomputing the axes."""
-    fig.update_layout(plot_bgcolor="white")
-    lo, hi = _PANEL_RANGE
-    for i in range(1, n + 1):
-        suffix = "" if i == 1 else str(i)
-        fig.layout[f"yaxis{suffix}"].update(range=[hi, lo], autorange=False, scaleanchor=f"x{suffix}",
-                                            showticklabels=False, showgrid=False, zeroline=False)
-        fig.layout[f"xaxis{suffix}"].update(range=[lo, hi], autorange=False, showticklabels=False, showgrid=False,
-                                            zeroline=False, constrain="domain")
+    return go.Scatter(mode="text", name=f"{name} numbers", hoverinfo="skip", showlegend=False, **data).update(
+        textfont_size=11)
 
 
 def pipeline_trace_data(p: ConvPipeline) -> list[dict]:
@@ -155,7 +130,7 @@ def pipeline_figure(p: ConvPipeline) -> go.Figure:
         picture, labels = data[2 * col - 2: 2 * col]
         fig.add_trace(_picture(picture, name), row=1, col=col)
         fig.add_trace(_labels(labels, name), row=1, col=col)
-    panel_axes(fig, 3)
+    image_axes(fig, 3, PANEL_EXTENT)
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=40),
                       title=dict(text=p.formula, font=dict(size=13), y=0.02, yanchor="bottom"))
     return fig
@@ -227,7 +202,7 @@ def conv_step_figure(step: ConvStep, feature_map: np.ndarray | None = None) -> g
         if col in (1, 5):
             fig.add_trace(go.Scatter(**next(panels), **outline, name="kernel window" if col == 1 else "entry written"),
                           row=1, col=col)
-    panel_axes(fig, 5)
+    image_axes(fig, 5, PANEL_EXTENT)
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
     return fig
 

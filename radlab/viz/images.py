@@ -273,6 +273,27 @@ def indexed_values(values: np.ndarray) -> np.ndarray:
     return np.stack([rows, cols, values], axis=-1)
 
 
+def map_picture(z: np.ndarray, *, colorscale: str, zmid: float | None = None,
+                tile: np.ndarray | None = None, extent: float | None = None) -> dict:
+    """A map, image or mosaic as an image trace's picture (:func:`value_picture`:
+    coloured as its heatmap, gaps white) at heatmap coordinates (pixel (col, row) at x = col, y = row).
+
+    The hover values (``customdata``, packed as :func:`plotly_array`) are each pixel's
+    value, or (tile, value) for a mosaic's ``tile`` index.
+
+    With ``extent``, the picture spans ``extent`` axis units along its longer side, whatever its pixel
+    count (:func:`box_placement`): a deeper layer's smaller maps (Lab 6) and Lab 5's panels keep their box
+    and are swapped in place. A map without ``tile`` then hovers (row, col, value) (:func:`indexed_values`).
+    """
+    z = np.asarray(z, dtype=np.float32)
+    if tile is not None:
+        hover = np.stack([np.asarray(tile, dtype=np.float32), z], axis=-1)
+    else:
+        hover = z if extent is None else indexed_values(z)
+    picture = value_picture(z, colorscale=colorscale, zmid=zmid, customdata=hover)
+    return dict(picture, customdata=plotly_array(picture["customdata"]), **box_placement(z.shape, extent))
+
+
 def label_colours(values: np.ndarray, colorscale: str, zmid: float | None = None) -> np.ndarray:
     """The colour a number written in each cell of :func:`value_picture` takes, as plotly's heatmap picks
     its cell texts' colour (``Color.contrast``): white on a dark cell (brightness (299 R + 587 G + 114 B)

@@ -26,7 +26,7 @@ from radlab.errors import DataError
 from radlab.device import cpu_threads, evaluating
 from radlab.explain import conv_layer_names, find_layer
 from radlab.viz.conv import image_axes
-from radlab.viz.images import box_placement, indexed_values, plotly_array, value_picture
+from radlab.viz.images import map_picture   # (lives with the pictures; Lab 5 draws with it too)
 
 
 # ----------------------------------------------------------------------- layers
@@ -279,28 +279,6 @@ def feature_maps_figure(fm: FeatureMaps, layer: str, *, max_maps: int = 16) -> g
     image_axes(fig, 1)
     fig.update_layout(title=dict(text=title, font=dict(size=13)), height=380, margin=dict(l=10, r=10, t=50, b=10))
     return fig
-
-
-def map_picture(z: np.ndarray, *, colorscale: str, zmid: float | None = None,
-                tile: np.ndarray | None = None, extent: float | None = None) -> dict:
-    """A map, image or mosaic as an image trace's picture (:func:`radlab.viz.images.value_picture`:
-    coloured as its heatmap, gaps white) at heatmap coordinates (pixel (col, row) at x = col, y = row).
-
-    The hover values (``customdata``, packed as :func:`radlab.viz.images.plotly_array`) are each pixel's
-    value, or (tile, value) for a mosaic's ``tile`` index.
-
-    With ``extent``, the picture spans ``extent`` axis units along its longer side, whatever its pixel
-    count (:func:`radlab.viz.images.box_placement`): a deeper layer's smaller maps keep the panel's box
-    and are swapped in place. A map without ``tile`` then hovers (row, col, value)
-    (:func:`radlab.viz.images.indexed_values`; :func:`_image` with ``indexed=True``).
-    """
-    z = np.asarray(z, dtype=np.float32)
-    if tile is not None:
-        hover = np.stack([np.asarray(tile, dtype=np.float32), z], axis=-1)
-    else:
-        hover = z if extent is None else indexed_values(z)
-    picture = value_picture(z, colorscale=colorscale, zmid=zmid, customdata=hover)
-    return dict(picture, customdata=plotly_array(picture["customdata"]), **box_placement(z.shape, extent))
 
 
 def _mosaic_picture(mos: Mosaic, *, colorscale: str, zmid: float | None = None,

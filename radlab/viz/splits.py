@@ -59,16 +59,6 @@ def grid_trace_data(split: Split, report: LeakageReport, patient_ids: np.ndarray
             {"marker": {"color": [LEAK_COLOR if pid in leaking else NO_MARK for pid in np.unique(pids).tolist()]}}]
 
 
-def shown_splits(trace: Any) -> list[str]:
-    """The split each image of a grid trace is drawn in (from its hover text): what a student sees."""
-    return [t.removesuffix(LEAK_NOTE) for t in trace.text]
-
-
-def shown_leaks(trace: Any, patients: Sequence[Any]) -> list[Any]:
-    """The patients a grid's leak trace marks (its red, not see-through, marks)."""
-    return [p for p, colour in zip(patients, trace.marker.color) if colour != NO_MARK]
-
-
 def split_grid_figure(splits: Mapping[str, Split], reports: Mapping[str, LeakageReport],
                       patient_ids: np.ndarray) -> go.Figure:
     """Grid by image | grid by patient: one row per patient, one column per image, coloured by split.
@@ -230,4 +220,4 @@ def patient_images_figure(phantoms: Any, n_patients: int = 3) -> go.Figure:
 
 __all__ = ["LABEL_NAMES", "SPLIT_COLORS", "count_table_html", "grid_trace_data", "image_numbers",
            "kfold_figure", "kfold_grid", "kfold_layout", "kfold_trace_data", "leak_experiment_figure", "patient_images_figure",
-           "shown_leaks", "shown_splits", "split_grid_figure"]
+           "split_grid_figure"]

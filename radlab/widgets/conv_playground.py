@@ -98,9 +98,9 @@ class ConvPlaygroundLab(W.VBox):
 
         self.pipeline = self._compute()
         self._sync_position_slider()
-        self.fig = Figure(C.packed_figure(C.pipeline_figure(self.pipeline)))
+        self.fig = Figure(C.pipeline_figure(self.pipeline))
         self.step = self._compute_step()
-        self.step_fig = Figure(C.packed_figure(C.conv_step_figure(*self.step)))
+        self.step_fig = Figure(C.conv_step_figure(*self.step))
         self.formula.value = self._formula_html()
 
         self.image_dropdown.observe(self._on_change, names="value")

@@ -128,7 +128,7 @@ def split_bundle() -> tuple[str, str]:
 #: 2 cores, plus layout and paint). So when a restyle changes nothing but ``source`` and the
 #: hover values, ``customdata`` (either or both, per trace) of image traces drawn as real images,
 #: at the same pixel size, or at another pixel size with a new ``x0``/``dx``/``y0``/``dy`` that keeps
-#: the picture's edges where they were (``radlab.viz.model.map_picture``'s ``extent``: Lab 6's layers),
+#: the picture's edges where they were (``radlab.viz.images.map_picture``'s ``extent``: Lab 6's layers),
 #: :data:`IMAGE_SWAP_JS` writes the new values into the figure's data and full data (as restyle
 #: would), points the element at the new picture and reloads the hover canvas plotly.js keeps
 #: for it. Likewise a new plain text for a subplot title (a centred annotation: plotly.js would
@@ -188,7 +188,7 @@ function __radlabDecoded(v) {
 // A new picture for an image trace (``values``: its new source and/or customdata; a source plotly.py
 // left undefined keeps the picture, and only the hover values change): a function that applies it,
 // or null when plotly.js must do it (not a real image, another box, hover values removed). A picture
-// of another pixel size comes with a new x0/dx/y0/dy (radlab.viz.model.map_picture's ``extent``) that
+// of another pixel size comes with a new x0/dx/y0/dy (radlab.viz.images.map_picture's ``extent``) that
 // keeps its box: the same edges on both axes, so the drawn element and the axes stay as they are.
 const __radlabBoxKeys = ["x0", "dx", "y0", "dy"];
 function __radlabPlanImage(gd, i, values) {
