@@ -68,6 +68,9 @@ PROBLEMS_JS = """
   for (const phrase of ['Traceback', 'There was an error when executing cell', 'Cell execution timed out',
                         'Error displaying widget', 'Kernel died', 'Kernel Dead'])
     if (text.includes(phrase)) found.push('page text contains ' + JSON.stringify(phrase));
+  for (const el of document.querySelectorAll('.jupyter-widgets'))   // the widget renderer's own message, whole
+    if (el.childElementCount === 0 && el.textContent.startsWith('Error displaying widget'))
+      found.push('widget not displayed: ' + el.textContent.slice(0, 200));
   const banner = document.querySelector('.voila-error');
   if (banner) found.push('Voila error page: ' + banner.innerText.slice(0, 200));
   return found;
@@ -109,6 +112,13 @@ def watch_page_errors(page) -> list[str]:
 
     page.on("pageerror", record)
     return errors
+
+
+def watch_console_errors(page) -> list[str]:
+    """Collect what the page logs with ``console.error`` (ipywidgets logs there why it could not display a widget)."""
+    logged: list[str] = []
+    page.on("console", lambda message: logged.append(message.text[:500]) if message.type == "error" else None)
+    return logged
 
 
 def chromium_path() -> str | None:

@@ -16,7 +16,7 @@ import pytest
 
 from browser import (PAGE_TIMEOUT_S, PLOT_WITH_DATA_JS, chromium_browser, http_get, lab_env, move_a_control,
                      open_lab, page_problems, save_screenshot, serve_labs, wait_for_lab,
-                     watch_page_errors)
+                     watch_console_errors, watch_page_errors)
 from radlab.paths import PROJECT_ROOT
 from radlab.serve import lab_entries
 
@@ -208,6 +208,7 @@ def test_several_pages_on_one_lab_each_get_their_own_kernel_and_keep_working(ser
     contexts = [chromium.new_context(viewport={"width": 1280, "height": 900}) for _ in range(PAGES_AT_ONCE)]
     try:
         pages = [context.new_page() for context in contexts]
+        logged = [watch_console_errors(page) for page in pages]
         for page in pages:  # start every page before waiting for any: the kernels run at once
             page.goto(server.lab_url(lab), wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000)
         started = time.monotonic()
@@ -221,7 +222,7 @@ def test_several_pages_on_one_lab_each_get_their_own_kernel_and_keep_working(ser
         for i, page in enumerate(pages):
             moved = move_a_control(page)
             assert moved is not None, f"page {i + 1} of {PAGES_AT_ONCE} on {lab.path} stopped answering its controls"
-            assert not page_problems(page), f"page {i + 1}: {page_problems(page)}"
+            assert not page_problems(page), f"page {i + 1}: {page_problems(page)}; console errors: {logged[i][:5]}"
             print(f"page {i + 1}: moving {moved.kind} {moved.label!r} changed the "
                   f"{'figure' if moved.figure_changed else 'output'} in {moved.seconds:.2f} s")
         save_screenshot(pages[-1], f"{Path(lab.path).stem}-page{PAGES_AT_ONCE}-of-{PAGES_AT_ONCE}")
