@@ -204,6 +204,36 @@ def test_only_numeric_2d_arrays_become_rows(array, rows):
         assert out == array.tolist()
 
 
+def test_the_fast_path_decodes_typed_array_specs_as_plotly_js_does_with_and_without_native_base64():
+    """IMAGE_SWAP_JS's decoder in a bare page: a 2-D spec gives typed rows, a 3-D spec rows whose cells are made
+    when read (plotly.js reads one per hover); the same with ``Uint8Array.fromBase64`` and with the atob loop
+    older browsers take."""
+    from browser import chromium_browser
+
+    from radlab.viz.images import plotly_array
+
+    flat = np.arange(4 * 5 * 3, dtype=np.float32) - 7.5
+    specs = {"2d": plotly_array(flat[:20].reshape(4, 5)), "3d": plotly_array(flat.reshape(4, 5, 3))}
+    helpers = figure_module.IMAGE_SWAP_JS.split("function __radlabPlanImage")[0]
+    read = ("(specs) => { const d2 = __radlabDecoded(specs['2d']), d3 = __radlabDecoded(specs['3d']);"
+            " return { d2: d2.map((r) => Array.from(r)), rows: d3.length, isArray: Array.isArray(d3[1]),"
+            " width: d3[1].length, cell: Array.from(d3[2][4]), cells: d3[3].map((c) => Array.from(c)),"
+            " beyond: d3[0][5] === undefined }; }")
+    with chromium_browser() as browser:
+        page = browser.new_page()
+        page.add_script_tag(content=helpers + "\nglobalThis.__radlabDecoded = __radlabDecoded;")
+        native = page.evaluate(read, specs)
+        page.evaluate("() => { delete Uint8Array.fromBase64; }")
+        assert page.evaluate("() => typeof Uint8Array.fromBase64") == "undefined"
+        fallback = page.evaluate(read, specs)
+    cube = flat.reshape(4, 5, 3)
+    for got in (native, fallback):
+        assert got["d2"] == flat[:20].reshape(4, 5).tolist()
+        assert (got["rows"], got["isArray"], got["width"], got["beyond"]) == (4, True, 5, True)
+        assert got["cell"] == cube[2, 4].tolist()
+        assert got["cells"] == cube[3].tolist()
+
+
 def test_plotly_js_draws_and_hovers_a_heatmap_given_typed_rows():
     """The browser side of the binary rows: plotly.js takes an array of typed arrays as z and customdata."""
     import plotly
