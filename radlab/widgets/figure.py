@@ -195,8 +195,8 @@ function __radlabCells(flat, start, w, k) {
 function __radlabDecoded(v) {
   if (!v || typeof v !== "object" || Array.isArray(v) || typeof v.bdata !== "string" || !(v.dtype in __radlabDtypes)) return v;
   if (String(v.shape ?? "").split(",").length > 3) return null;
-  const bytes = __radlabBase64Bytes(v.bdata);
-  const flat = new __radlabDtypes[v.dtype](bytes.buffer, bytes.byteOffset, bytes.byteLength / __radlabDtypes[v.dtype].BYTES_PER_ELEMENT);
+  const bytes = __radlabBase64Bytes(v.bdata), Type = __radlabDtypes[v.dtype];
+  const flat = new Type(bytes.buffer, bytes.byteOffset, bytes.byteLength / Type.BYTES_PER_ELEMENT);
   const shape = v.shape === undefined ? [flat.length] : String(v.shape).split(",").map(Number);
   if (shape.length === 1) return flat;
   const [h, w, k = 0] = shape, rows = new Array(h);   // loops, not recursion: ~4x faster for a mosaic's 4k cells
