@@ -14,9 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radlab.explain import METHODS, RightReasonReport
-from radlab.viz.conv import plotly_array
 from radlab.viz.images import (box_shape, colour_bar_trace, display_pixels, image_trace, mask_outline, picture_values,
-                               rgba_source, square_axes)
+                               plotly_array, rgba_source, square_axes)
 from radlab.viz.style import padded_range
 
 #: Transparent where the map is cold, then blue → yellow → red: the image stays readable underneath.

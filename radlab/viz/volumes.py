@@ -14,8 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from radlab.viz.conv import plotly_array
-from radlab.viz.images import colour_bar_trace, grey_levels, image_source, outline_shape
+from radlab.viz.images import colour_bar_trace, grey_levels, image_source, outline_shape, plotly_array
 from radlab.viz.style import plotly_white
 
 MASK_COLOR = "#ff7f0e"
