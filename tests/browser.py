@@ -82,6 +82,29 @@ WIDGETS_JS = """
                                 + '.widget-toggle-button, .widget-checkbox, .widget-radio').length
 """
 
+# What never recovers on a lab page: RadLab's refusal page (kernel caps), Voilà's error page, a widget the
+# page could not display (the renderer's own message, whole).
+FAILED_PAGE_JS = """
+() => !!document.querySelector('.radlab-refusal, .voila-error')
+  || [...document.querySelectorAll('.jupyter-widgets')].some(
+       (el) => el.childElementCount === 0 && el.textContent.startsWith('Error displaying widget'))
+"""
+
+# A page's state for a failure message: what it shows, how far its figures and widgets got.
+PAGE_REPORT_JS = f"""
+() => ({{
+  title: document.title,
+  problems: ({PROBLEMS_JS})(),
+  'drawn figures': ({DRAWN_PLOTS_JS})(),
+  controls: ({WIDGETS_JS})(),
+  'widgets still loading': [...document.querySelectorAll('div')]
+    .filter((el) => el.childElementCount === 0 && el.textContent === 'Loading widget...').length,
+  'plotly.js': JSON.stringify({{drawOnce: window.__radlabDrawOnce || null,
+                               source: (globalThis.__radlabPlotly || {{}}).source || null}}),
+  text: (document.body ? document.body.innerText : '').replace(/\\s+/g, ' ').slice(0, 600),
+}})
+"""
+
 # Controls a student can move, in the order the tests try them. Range sliders have two handles.
 CONTROLS = [
     ("slider", ".widget-slider .noUi-target:not([disabled]) .noUi-handle"),
@@ -96,10 +119,10 @@ CONTROLS = [
 #: JavaScript errors that are known and harmless (the figures they concern are checked to be drawn):
 #: - jupyterlab-plotly's static-figure renderer draws the figure, then stores a PNG copy with
 #:   ``model.setData``, which Voilà's output models lack: only the cached PNG is not saved;
-#: - anywidget reports a model slower than 2 s to load and initialise, which a busy CPU causes. It then
-#:   drops that model's later messages: the figure module waits for plotly.js at load, so a figure whose
-#:   plotly.js came late draws but may not update (seen once in CI, plotly.js from the kernel). The lab
-#:   tests move a control and check that a figure or output changed.
+#: - anywidget reports a model slower than 2 s to load and initialise, which a busy CPU causes, and then
+#:   drops that model's later messages. The figure module no longer waits for plotly.js at load (only its
+#:   view does), so a late plotly.js no longer freezes a figure (test_figure_widget.py holds it back 8 s);
+#:   the lab tests move a control and check that a figure or output changed.
 HARMLESS_PAGE_ERRORS = ("setData is not a function", "[anywidget] Failed to initialize model.")
 
 
@@ -267,16 +290,45 @@ def wait_until_stable(page, js: str = SNAPSHOT_JS, quiet_s: float = 1.0, timeout
     return last
 
 
+def page_report(page, timeout_s: float = 10) -> str:
+    """What a page shows now, in a few lines, for a failure message (or why it could not be read)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:   # a page whose main thread is stuck never answers an evaluate: wait a bounded time instead
+        handle = page.wait_for_function(f"() => JSON.stringify(({PAGE_REPORT_JS})())", timeout=timeout_s * 1000)
+        report = json.loads(handle.json_value())
+    except PlaywrightError as err:
+        return f"{page.url}: the page did not answer within {timeout_s:.0f} s ({str(err).splitlines()[0]})"
+    return "\n".join(f"  {key}: {value}" for key, value in [("url", page.url), *report.items()])
+
+
+class LabDidNotLoad(AssertionError):
+    """A lab page that showed a lasting failure, or had not drawn within its time."""
+
+
 def wait_for_lab(page, timeout_s: float = PAGE_TIMEOUT_S, started: float | None = None) -> LabPage:
-    """Wait until a lab page (already navigating) has drawn a plotly figure with data and its widgets."""
+    """Wait until a lab page (already navigating) has drawn a plotly figure with data and its widgets.
+
+    Stops at once on what never recovers (:data:`FAILED_PAGE_JS`: a refusal page, Voilà's error page, a
+    widget the page could not display) and, like a timeout, raises :class:`LabDidNotLoad` with what the
+    page showed (:func:`page_report`).
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     started = time.monotonic() if started is None else started
 
     def remaining_ms() -> float:
         return max(1.0, timeout_s - (time.monotonic() - started)) * 1000
 
-    page.wait_for_load_state("domcontentloaded", timeout=remaining_ms())
-    page.wait_for_function(f"() => ({DRAWN_PLOTS_JS})() > 0 && ({WIDGETS_JS})() > 0", timeout=remaining_ms(),
-                           polling=250)
+    try:
+        page.wait_for_load_state("domcontentloaded", timeout=remaining_ms())
+        page.wait_for_function(f"() => (({DRAWN_PLOTS_JS})() > 0 && ({WIDGETS_JS})() > 0) || ({FAILED_PAGE_JS})()",
+                               timeout=remaining_ms(), polling=250)
+    except PlaywrightTimeout:
+        raise LabDidNotLoad(f"the lab had not drawn a figure and its controls after {timeout_s:.0f} s:\n"
+                            + page_report(page)) from None
+    if page.evaluate(FAILED_PAGE_JS):
+        raise LabDidNotLoad(f"the lab failed after {time.monotonic() - started:.0f} s:\n" + page_report(page))
     seconds = time.monotonic() - started
     wait_until_stable(page)
     return LabPage(seconds_to_draw=seconds, drawn_plots=page.evaluate(DRAWN_PLOTS_JS),

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import (PAGE_TIMEOUT_S, PLOT_WITH_DATA_JS, chromium_browser, http_get, lab_env, move_a_control,
-                     open_lab, page_problems, save_screenshot, serve_labs, wait_for_lab,
+from browser import (PAGE_TIMEOUT_S, PLOT_WITH_DATA_JS, LabDidNotLoad, chromium_browser, http_get, lab_env,
+                     move_a_control, open_lab, page_problems, save_screenshot, serve_labs, wait_for_lab,
                      watch_console_errors, watch_page_errors)
 from radlab.paths import PROJECT_ROOT
 from radlab.serve import lab_entries
@@ -85,6 +85,34 @@ def test_the_figure_check_tells_empty_axes_from_drawn_data(chromium):
     finally:
         page.close()
     assert drawn == {"empty": False, "line": True, "heat": True, "bars": True, "nodata": False}
+
+
+def test_the_lab_wait_stops_at_once_on_a_page_that_cannot_recover_and_says_what_it_showed(chromium):
+    """The harness's own wait: a refusal page or a widget the page could not display fails at once (not after
+    the page limit, as a 20-min CI hang once did), and a page that never draws fails at its limit; each
+    failure quotes the page."""
+    from radlab.serve import Refusal, RefusalKind
+
+    page = chromium.new_page()
+    try:
+        for html, expected in [
+            (Refusal(RefusalKind.SERVER_FULL, 4).page(), "This lab cannot open right now"),
+            ("<div class='jp-OutputArea-output'><div class='jupyter-widgets'>Error displaying widget</div></div>",
+             "widget not displayed: Error displaying widget"),
+        ]:
+            page.set_content(html)
+            started = time.monotonic()
+            with pytest.raises(LabDidNotLoad, match="the lab failed after") as failed:
+                wait_for_lab(page, timeout_s=60)
+            assert time.monotonic() - started < 10, "the wait did not stop at once"
+            assert expected in str(failed.value), str(failed.value)
+        page.set_content("<div><div>Loading widget...</div></div><div class='js-plotly-plot'></div>")
+        with pytest.raises(LabDidNotLoad, match="had not drawn a figure and its controls after 2 s") as failed:
+            wait_for_lab(page, timeout_s=2)
+        report = str(failed.value)
+        assert "widgets still loading: 1" in report and "drawn figures: 0" in report, report
+    finally:
+        page.close()
 
 
 def test_gallery_lists_every_lab_with_its_title_and_a_working_link(server, page):
@@ -203,7 +231,7 @@ def test_training_lab_shows_progress_per_batch_with_the_time_left(server, voila_
 
 
 @pytest.mark.skipif(not LABS, reason="no lab notebooks under labs/")
-def test_several_pages_on_one_lab_each_get_their_own_kernel_and_keep_working(server, chromium):
+def test_several_pages_on_one_lab_each_get_their_own_kernel_and_keep_working(server, chromium, voila_log):
     lab = LABS[0]
     contexts = [chromium.new_context(viewport={"width": 1280, "height": 900}) for _ in range(PAGES_AT_ONCE)]
     try:
@@ -212,7 +240,13 @@ def test_several_pages_on_one_lab_each_get_their_own_kernel_and_keep_working(ser
         for page in pages:  # start every page before waiting for any: the kernels run at once
             page.goto(server.lab_url(lab), wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000)
         started = time.monotonic()
-        loaded = [wait_for_lab(page, timeout_s=2 * PAGE_TIMEOUT_S, started=started) for page in pages]
+        loaded = []
+        for i, page in enumerate(pages):   # normally ~30 s for all four; half the page limit says it is stuck
+            try:
+                loaded.append(wait_for_lab(page, timeout_s=PAGE_TIMEOUT_S / 2, started=started))
+            except LabDidNotLoad as failed:
+                raise AssertionError(f"page {i + 1} of {PAGES_AT_ONCE} on {lab.path}: {failed}\n  console errors: "
+                                     f"{logged[i][:8]}{_log_tail(voila_log)}") from None
         print(f"{lab.path}: {PAGES_AT_ONCE} pages drawn in {time.monotonic() - started:.1f} s")
         kernel_ids = [info.kernel_id for info in loaded]
         assert len(set(kernel_ids)) == PAGES_AT_ONCE, f"pages share kernels: {kernel_ids}"

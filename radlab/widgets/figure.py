@@ -80,6 +80,16 @@ _FACTORY_START = re.compile(
     r'\{typeof (?P=m)=="object"&&(?P=m)\.exports\?(?P=m)\.exports=(?P=f)\(\):(?P=root)\.moduleName=(?P=f)\(\)\}\)')
 _FACTORY_END = re.compile(r'return window\.Plotly=(?P<v>[\w$]+),(?P=v)\}\)\}\);')
 
+#: The figure module's plotly.js, which arrives after the module has loaded. anywidget drops every message
+#: to a model whose module and ``initialize`` took over 2 s (its ``ready`` promise is rejected for good), so the
+#: module must not wait for plotly.js (4.8 MB from the kernel, on a page without jupyterlab-plotly): a figure
+#: drew but never answered a control (CI, 2026-12-07). plotly's widget code reaches plotly.js only in its view
+#: (``Md.default.newPlot`` and the like, through this proxy), and ``render`` waits for it (:data:`_RENDER_FITTED`).
+_LATE_LIBRARY_JS = """let __radlabPlotlyLib = null;
+const __radlabPlotlyReady = __radlabShared.promise.then((lib) => { __radlabPlotlyLib = __radlabSwapping(lib); });
+const __radlabPlotlyProxy = new Proxy({}, { get: (_, key) => (__radlabPlotlyLib ? __radlabPlotlyLib[key] : undefined) });
+"""
+
 #: One promise per page, shared by the library widget (which resolves it) and every figure.
 _SHARED_JS = ("const __radlabShared = (globalThis.__radlabPlotly ??= (() => { let resolve; "
               "const promise = new Promise((r) => { resolve = r; }); return { promise, resolve }; })());\n")
@@ -113,8 +123,8 @@ def split_bundle() -> tuple[str, str]:
     helpers = bundle[:start.start()]  # esbuild's module helpers, needed by both halves
     library = (_SHARED_JS + helpers + bundle[start.start():end]
                + f"\n__radlabShared.resolve({name}());\nexport default {{ initialize() {{}} }};\n")
-    figure = (_SHARED_JS + "const __radlabPlotlyLib = __radlabSwapping(await __radlabShared.promise);\n"
-              + IMAGE_SWAP_JS + helpers + f"var {name}=()=>__radlabPlotlyLib;"
+    figure = (_SHARED_JS + _LATE_LIBRARY_JS
+              + IMAGE_SWAP_JS + helpers + f"var {name}=()=>__radlabPlotlyProxy;"
               + _fit_to_container(_one_way(bundle[end:])))
     return library, figure
 
@@ -575,9 +585,12 @@ def _edit_view(view_code: str, edits) -> str:
 #: plotly's anywidget entry point: ``render({el}){let V=new View(model,el);return V.perform_render(),()=>V.remove()}``.
 _RENDER = re.compile(r"render\(\{el:(?P<el>[\w$]+)\}\)\{let (?P<view>[\w$]+)=new (?P<cls>[\w$]+)\((?P<model>[\w$]+),"
                      r"(?P=el)\);return (?P=view)\.perform_render\(\),\(\)=>(?P=view)\.remove\(\)\}")
-#: The same, plus a ResizeObserver that fits the figure to its container's width (see _fit_to_container).
+#: The same, once plotly.js has arrived (:data:`_LATE_LIBRARY_JS`; not for a view removed meanwhile), plus a
+#: ResizeObserver that fits the figure to its container's width (see _fit_to_container).
 _RENDER_FITTED = (
-    "render({{el:{el}}}){{let {view}=new {cls}({model},{el});{view}.perform_render();"
+    "async render({{el:{el},signal:__radlabSignal}}){{await __radlabPlotlyReady;"
+    "if(__radlabSignal&&__radlabSignal.aborted)return;"
+    "let {view}=new {cls}({model},{el});{view}.perform_render();"
     "const fit=()=>{{const asked={view}.model.get(\"_widget_layout\")||{{}},full={el}._fullLayout;"
     "if(asked.width==null&&full&&{el}.clientWidth>0&&Math.abs(full.width-{el}.clientWidth)>1)"
     "__radlabPlotlyLib.Plots.resize({el}).catch(()=>{{}})}};"
