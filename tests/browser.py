@@ -291,14 +291,20 @@ def wait_until_stable(page, js: str = SNAPSHOT_JS, quiet_s: float = 1.0, timeout
 
 
 def page_report(page, timeout_s: float = 10) -> str:
-    """What a page shows now, in a few lines, for a failure message (or why it could not be read)."""
+    """What a page shows now, in a few lines, for a failure message (or that it did not answer).
+
+    A page stuck before this asks gives no answer within ``timeout_s``. One that gets stuck while a
+    Playwright wait is installed keeps that wait waiting past its timeout (Playwright 1.65, checked
+    with a page spinning in a loop), so neither this nor :func:`wait_for_lab` can report it.
+    """
     from playwright.sync_api import Error as PlaywrightError
 
     try:   # a page whose main thread is stuck never answers an evaluate: wait a bounded time instead
-        handle = page.wait_for_function(f"() => JSON.stringify(({PAGE_REPORT_JS})())", timeout=timeout_s * 1000)
+        handle = page.wait_for_function(f"() => JSON.stringify(({PAGE_REPORT_JS})())", timeout=timeout_s * 1000,
+                                        polling=100)
         report = json.loads(handle.json_value())
     except PlaywrightError as err:
-        return f"{page.url}: the page did not answer within {timeout_s:.0f} s ({str(err).splitlines()[0]})"
+        return f"  {page.url}: the page did not answer within {timeout_s:.0f} s ({str(err).splitlines()[0]})"
     return "\n".join(f"  {key}: {value}" for key, value in [("url", page.url), *report.items()])
 
 
