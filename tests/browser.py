@@ -58,6 +58,12 @@ SNAPSHOT_JS = """
 }
 """
 
+# Widgets the page could not display: the widget renderer's own message, whole.
+UNDISPLAYED_WIDGETS_JS = """
+() => [...document.querySelectorAll('.jupyter-widgets')].filter(
+  (el) => el.childElementCount === 0 && el.textContent.startsWith('Error displaying widget'))
+"""
+
 # Anything a student should never see: error outputs, tracebacks, Voilà's error messages.
 PROBLEMS_JS = """
 () => {
@@ -68,9 +74,7 @@ PROBLEMS_JS = """
   for (const phrase of ['Traceback', 'There was an error when executing cell', 'Cell execution timed out',
                         'Error displaying widget', 'Kernel died', 'Kernel Dead'])
     if (text.includes(phrase)) found.push('page text contains ' + JSON.stringify(phrase));
-  for (const el of document.querySelectorAll('.jupyter-widgets'))   // the widget renderer's own message, whole
-    if (el.childElementCount === 0 && el.textContent.startsWith('Error displaying widget'))
-      found.push('widget not displayed: ' + el.textContent.slice(0, 200));
+  for (const el of (""" + UNDISPLAYED_WIDGETS_JS + """)()) found.push('widget not displayed: ' + el.textContent.slice(0, 200));
   const banner = document.querySelector('.voila-error');
   if (banner) found.push('Voila error page: ' + banner.innerText.slice(0, 200));
   return found;
@@ -83,11 +87,9 @@ WIDGETS_JS = """
 """
 
 # What never recovers on a lab page: RadLab's refusal page (kernel caps), Voilà's error page, a widget the
-# page could not display (the renderer's own message, whole).
-FAILED_PAGE_JS = """
-() => !!document.querySelector('.radlab-refusal, .voila-error')
-  || [...document.querySelectorAll('.jupyter-widgets')].some(
-       (el) => el.childElementCount === 0 && el.textContent.startsWith('Error displaying widget'))
+# page could not display.
+FAILED_PAGE_JS = f"""
+() => !!document.querySelector('.radlab-refusal, .voila-error') || ({UNDISPLAYED_WIDGETS_JS})().length > 0
 """
 
 # A page's state for a failure message: what it shows, how far its figures and widgets got.

@@ -283,6 +283,16 @@ def _dashboard(static_figure: bool) -> nbformat.NotebookNode:
     return _python_notebook(cells)
 
 
+def _live_heatmap_answers_its_slider(page) -> str:
+    """The dashboard's live heatmap shows level 0, then 1 once its slider moves; the JS that finds it."""
+    live = "Array.from(document.querySelectorAll('.js-plotly-plot')).find((p) => p.data[0].type === 'heatmap')"
+    assert page.evaluate(f"() => {live}.data[0].z[0][0]") == 0
+    page.locator(".widget-slider .noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => {live}.data[0].z[0][0] === 1", timeout=15_000)
+    return live
+
+
 def test_a_figure_whose_plotly_js_arrives_late_still_answers_its_controls(tmp_path):
     """anywidget drops every message to a model whose module took over 2 s to load and initialise. The figure
     module waited for plotly.js at load, so with plotly.js late (from the kernel on a busy page; here the page's
@@ -304,11 +314,7 @@ def test_a_figure_whose_plotly_js_arrives_late_still_answers_its_controls(tmp_pa
         page.route(regex.compile(r"plotly-cartesian\.min\.js"), late)
         open_lab(page, server.lab_url("dash.ipynb"), timeout_s=90)
         assert page.evaluate("() => globalThis.__radlabPlotly.source") == "bundle"
-        live = "Array.from(document.querySelectorAll('.js-plotly-plot')).find((p) => p.data[0].type === 'heatmap')"
-        assert page.evaluate(f"() => {live}.data[0].z[0][0]") == 0
-        page.locator(".widget-slider .noUi-handle").first.focus()
-        page.keyboard.press("ArrowRight")
-        page.wait_for_function(f"() => {live}.data[0].z[0][0] === 1", timeout=15_000)
+        _live_heatmap_answers_its_slider(page)
 
 
 @pytest.mark.parametrize(("static_figure", "bundle", "renderer", "source"), [
@@ -346,11 +352,7 @@ def test_a_voila_page_gets_plotly_js_once(tmp_path, static_figure, bundle, rende
             full = page.evaluate("async () => ((await window._JUPYTERLAB['jupyterlab-plotly']"
                                  ".get('./mimeExtension'))()).RenderedPlotly.Plotly !== null")
             assert full is (not bundle)
-        live = "Array.from(document.querySelectorAll('.js-plotly-plot')).find((p) => p.data[0].type === 'heatmap')"
-        assert page.evaluate(f"() => {live}.data[0].z[0][0]") == 0
-        page.locator(".widget-slider .noUi-handle").first.focus()
-        page.keyboard.press("ArrowRight")
-        page.wait_for_function(f"() => {live}.data[0].z[0][0] === 1", timeout=15_000)
+        live = _live_heatmap_answers_its_slider(page)
         box = page.evaluate(f"() => {{ const r = {live}.querySelector('.nsewdrag').getBoundingClientRect(); "
                             f"return [r.x, r.y, r.width, r.height]; }}")
         for dx in (0.4, 0.5, 0.6):   # hover over the heatmap
