@@ -56,6 +56,19 @@ def baseline_env(tree: Path, env: dict[str, str] | None = None) -> dict[str, str
     return out
 
 
+def serve_options(env: dict[str, str]) -> dict:
+    """``serve_labs`` options for the tree whose ``radlab`` ``env`` imports (first on its PYTHONPATH, else this one).
+
+    A tree from before RadLab's execution socket (``NotebookRun`` in its ``radlab/serve.py``) is served
+    with ``progressive=False``, as it was: this tree's command line would turn on Voilà's progressive
+    rendering in that tree's server, which would then use Voilà's own socket (it runs a notebook only
+    once the page's scripts ask, and goes on after a failing cell), a way RadLab never served a page.
+    """
+    first = (env.get("PYTHONPATH") or "").split(os.pathsep)[0]
+    tree = Path(first) if first and (Path(first) / "radlab" / "serve.py").is_file() else ROOT
+    return {} if "class NotebookRun" in (tree / "radlab" / "serve.py").read_text() else {"progressive": False}
+
+
 def load_average() -> str:
     """The 1-, 5- and 15-minute load averages, for the figures a benchmark prints."""
     return " ".join(f"{x:.2f}" for x in os.getloadavg())

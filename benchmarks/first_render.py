@@ -29,12 +29,17 @@ its own way: three times), each page opened both ways in turn on the same server
 ``--script-from <commit>`` it is this tree with its page script against the same tree with the
 page script as it was at that commit (the browser is answered that file), the same way. With
 ``--refill-delay-from S`` it is preheated pages only, this tree served with ``radlab serve``'s pool
-refill delay against the same tree with a delay of S seconds (Voila's own is 1). Prints
-``name: value``.
+refill delay against the same tree with a delay of S seconds (Voila's own is 1). With
+``--whole-page`` it is cold pages only, this tree served as ``radlab serve`` does (the page at
+once, each cell's outputs as the cell ends) against the same tree with ``--whole-page`` (the page
+sent once its notebook has run), both servers up at once and each page opened on both in turn,
+after one untimed page per lab (what a lab caches, its reference model, is then there for both).
+Prints ``name: value``.
 
     .venv/bin/python benchmarks/first_render.py [--labs 01_data_collection ...] [--repeats 1] [--fast]
                                                 [--no-baseline] [--no-preheated]
-                                                [--draw-once | --script-from <commit> | --refill-delay-from S]
+                                                [--draw-once | --script-from <commit> | --refill-delay-from S
+                                                 | --whole-page]
 """
 from __future__ import annotations
 
@@ -56,7 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from baseline import BASELINE_REF, chosen_labs, lab_copies, load_average  # noqa: E402
+from baseline import BASELINE_REF, chosen_labs, lab_copies, load_average, serve_options  # noqa: E402
 from browser import (DRAWN_PLOTS_JS, WIDGETS_JS, benchmark_env, chromium_path, launch_chromium,  # noqa: E402
                      open_lab, serve_labs)
 from lab_memory import high_water_mark_bytes  # noqa: E402
@@ -251,7 +256,7 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
     """
     variants = variants or {"after": None}
     by_variant = {name: {lab: LabResult() for lab in labs} for name in variants}
-    with serve_labs(labs_dir, fast=fast, env=env) as server:
+    with serve_labs(labs_dir, fast=fast, env=env, **serve_options(env)) as server:
         for lab in labs:
             for _ in range(repeats):
                 for name, results in by_variant.items():
@@ -297,6 +302,26 @@ def measure_refill_delays(browser, labs_dir: Path, labs: list[str], env: dict[st
                     open_and_measure(browser, server, lab, by_variant[name][lab], cold=False)
                     filled[name] += 1          # the page took the pooled kernel: wait for its refill
                     wait_for_pools(logs[name], filled[name], server.process.pid)
+    return by_variant
+
+
+def measure_whole_page(browser, labs_dir: Path, labs: list[str], env: dict[str, str], *,
+                       repeats: int, fast: bool) -> dict[str, dict[str, LabResult]]:
+    """Cold pages only: "after" served as ``radlab serve`` does (progressive), "before" with ``--whole-page``;
+    both servers up at once, each page opened on both in turn, waiting for both to go idle before each."""
+    by_variant = {name: {lab: LabResult() for lab in labs} for name in ("before", "after")}
+    with contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(serve_labs(labs_dir, fast=fast, env=env, progressive=name == "after"))
+                   for name in by_variant}
+        for lab in labs:
+            # one page first, not timed: what a lab computes once and caches (its reference model) is then
+            # there for both ways, as on a hub where the lab has run before
+            open_and_measure(browser, servers["before"], lab, LabResult(), cold=True)
+            for _ in range(repeats):
+                for name, server in servers.items():
+                    for other in servers.values():   # the previous page's kernel has gone, on either server
+                        wait_until_idle(other.process.pid, 60)
+                    open_and_measure(browser, server, lab, by_variant[name][lab], cold=True)
     return by_variant
 
 
@@ -358,6 +383,9 @@ def main() -> int:
     which.add_argument("--refill-delay-from", metavar="S", type=float,
                        help="preheated pages only: this tree served with radlab serve's pool refill delay "
                             "against the same tree with a delay of S seconds (Voila's own: 1)")
+    which.add_argument("--whole-page", action="store_true",
+                       help="cold pages only: this tree served as radlab serve does (the page at once, the outputs "
+                            "as each cell ends) against the same tree with --whole-page (sent once the notebook ran)")
     which.add_argument("--script-from", metavar="COMMIT",
                        help="compare this tree with its page script and with the page script of COMMIT "
                             "(instead of the baseline commit)")
@@ -385,6 +413,10 @@ def main() -> int:
                                                                   "after": DEFAULT_POOL_REFILL_DELAY_S})
             before_name = f"refill delay {args.refill_delay_from:g} s"
             print(f"pool_refill_delay_s: {DEFAULT_POOL_REFILL_DELAY_S:g} ({before_name})")
+        elif args.whole_page:
+            (_, folder, tree_env), = lab_copies(scratch, wanted, env, baseline=False)
+            trees = measure_whole_page(browser, folder, wanted, tree_env, repeats=args.repeats, fast=args.fast)
+            before_name = "whole page"
         elif args.draw_once or args.script_from:
             (_, folder, tree_env), = lab_copies(scratch, wanted, env, baseline=False)
             before = NO_PAGE_SCRIPT if args.draw_once else old_script

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from baseline import BASELINE_REF, lab_copies, load_average  # noqa: E402
+from baseline import BASELINE_REF, lab_copies, load_average, serve_options  # noqa: E402
 from browser import benchmark_env, chromium_path, launch_chromium, open_lab, serve_labs  # noqa: E402
 from widget_latency import INSTRUMENT_JS, controls, keys_for, press_and_time  # noqa: E402
 
@@ -48,7 +48,7 @@ def main() -> int:
         scratch = Path(tmp)
         pages = {}
         for label, folder, env in lab_copies(scratch, [LAB], benchmark_env(scratch), baseline=True):
-            server = stack.enter_context(serve_labs(folder, fast=True, env=env))
+            server = stack.enter_context(serve_labs(folder, fast=True, env=env, **serve_options(env)))
             browser = launch_chromium(playwright, executable)
             stack.callback(browser.close)
             pages[label] = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from baseline import BASELINE_REF, chosen_labs, lab_copies, load_average  # noqa: E402
+from baseline import BASELINE_REF, chosen_labs, lab_copies, load_average, serve_options  # noqa: E402
 from browser import benchmark_env, chromium_path, launch_chromium, open_lab, serve_labs  # noqa: E402
 
 GOAL_MEDIAN_MS, GOAL_P95_MS = 50.0, 100.0
@@ -200,7 +200,7 @@ def measure_tree(browser, labs_dir: Path, labs: list[str], env: dict[str, str], 
                  max_controls: int, fast: bool) -> tuple[dict[tuple[str, str], Latency], dict[str, str]]:
     """Every lab of ``labs_dir``: its chosen controls' latencies, and per lab a coverage note."""
     results, coverage = {}, {}
-    with serve_labs(labs_dir, fast=fast, env=env) as server:
+    with serve_labs(labs_dir, fast=fast, env=env, **serve_options(env)) as server:
         for lab in labs:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             page = context.new_page()
@@ -234,7 +234,7 @@ def measure_interleaved(browsers: dict, copies: list[tuple[str, Path, dict[str, 
     results: dict[str, dict[tuple[str, str], Latency]] = {label: {} for label, _, _ in copies}
     coverage = {}
     with contextlib.ExitStack() as servers:
-        served = {label: servers.enter_context(serve_labs(folder, fast=fast, env=env))
+        served = {label: servers.enter_context(serve_labs(folder, fast=fast, env=env, **serve_options(env)))
                   for label, folder, env in copies}
         for lab in labs:
             with contextlib.ExitStack() as contexts:

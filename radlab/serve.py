@@ -11,6 +11,10 @@ the code. One command starts it on the labs folder with safe defaults for a clas
   page cannot run code of its choosing;
 * kernels idle for ``--cull-idle`` seconds are shut down, and a notebook cell that runs
   longer than ``--cell-timeout`` seconds is interrupted;
+* without a pool (and without ``--whole-page``), a page is sent as soon as its kernel has started,
+  and each cell's outputs follow as the cell ends (Voilà's progressive rendering, through RadLab's
+  execution socket: a failing or timed-out cell still stops the rest). The notebook starts running
+  as the page is sent, so the browser loads the page's scripts while the kernel works;
 * ``--pool N`` keeps N kernels per lab started and executed ahead of time (faster first
   page, more memory); a kernel taken by a page is replaced ``--pool-refill-delay`` seconds
   later, once that page has been drawn, not while it is (on 2 cores the replacement running the
@@ -35,6 +39,7 @@ version; for a class the labs run in full.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextvars
 import functools
 import ipaddress
@@ -96,6 +101,7 @@ class ServeOptions:
     token: str | None = None      # None: none on loopback, generated on any other address
     pool: int = 0                 # preheated kernels per lab (0: start a kernel per page)
     pool_refill_delay_s: float = DEFAULT_POOL_REFILL_DELAY_S   # wait before replacing a pooled kernel
+    progressive: bool = True      # without a pool: the page first, each cell's outputs as it ends
     cull_idle_s: int = DEFAULT_CULL_IDLE_S
     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S
     fast: bool = False            # the labs' quick versions (RADLAB_FAST=1): tests, trying the setup
@@ -266,6 +272,8 @@ def voila_launch(options: ServeOptions, token: str, config_dir: Path) -> VoilaLa
         argv += ["--VoilaConfiguration.preheat_kernel=True",
                  f"--VoilaConfiguration.default_pool_size={options.pool}",
                  f"--VoilaKernelManager.fill_delay={options.pool_refill_delay_s:g}"]
+    elif options.progressive:   # the page first, then each cell's outputs as it ends (Voilà: not with a pool)
+        argv += ["--VoilaConfiguration.progressive_rendering=True"]
     gallery = [{"path": e.path, "href": e.href, "title": e.title, "description": e.description}
                for e in lab_entries(labs_dir)]
     hosts = served_host_names(options)
@@ -669,6 +677,40 @@ def _install_token_scrubber(token: str, *loggers: logging.Logger) -> None:
             handler.addFilter(scrubber)
 
 
+class NotebookRun:
+    """The messages of one page's notebook run (progressive rendering), as its cells end.
+
+    The run starts when the page is sent and adds messages with :meth:`add`; the page's execution
+    socket reads them with :meth:`results`: those so far, then each new one, until :meth:`finish`.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        self.finished = False
+        self.task: asyncio.Future | None = None
+        self._changed = asyncio.Event()
+
+    def add(self, message: dict) -> None:
+        self.messages.append(message)
+        self._changed.set()
+
+    def finish(self) -> None:
+        self.finished = True
+        self._changed.set()
+
+    async def results(self):
+        """Every message, in order: those already there at once, the rest as they come."""
+        sent = 0
+        while True:
+            while sent < len(self.messages):
+                yield self.messages[sent]
+                sent += 1
+            if self.finished:
+                return
+            self._changed.clear()   # no await since the check above: nothing added in between is missed
+            await self._changed.wait()
+
+
 def _radlab_voila_class() -> type:
     """RadLab's Voilà application (built here: Voilà is imported only in the Voilà process)."""
     import tornado.web  # noqa: PLC0415
@@ -677,6 +719,10 @@ def _radlab_voila_class() -> type:
     from tornado.ioloop import PeriodicCallback  # noqa: PLC0415
     from traitlets import Bool, Integer, List, Unicode  # noqa: PLC0415
     from voila.app import Voila  # noqa: PLC0415
+    from nbclient.exceptions import CellExecutionError  # noqa: PLC0415
+    from tornado.websocket import WebSocketClosedError  # noqa: PLC0415
+    from voila.execute import VoilaExecutor, strip_code_cell_warnings  # noqa: PLC0415
+    from voila.tornado.execution_request_handler import ExecutionRequestHandler  # noqa: PLC0415
     from voila.tornado.handler import TornadoVoilaHandler  # noqa: PLC0415
     from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler  # noqa: PLC0415
 
@@ -714,6 +760,97 @@ def _radlab_voila_class() -> type:
                 return None
             return super().write_message(message, binary)
 
+    def execution_result(index: int, cell: dict, outputs: list | None, total: int | None) -> dict:
+        shown = {"cell_type": cell.get("cell_type", "code")}
+        if outputs is not None:
+            shown["outputs"] = outputs
+        return {"action": "execution_result", "payload": {"output_cell": shown, "cell_index": index, "total_cell": total}}
+
+    async def run_cell(executor, cell, index: int, log, kernel_id: str) -> tuple[list | None, bool]:
+        """(outputs to show, whether the run goes on) for one cell."""
+        if cell.get("cell_type") != "code":
+            return None, True
+        try:
+            await executor.execute_cell(cell, None, index, store_history=False)
+        except TimeoutError:   # the cell already shows Voilà's timeout message
+            return list(cell.get("outputs", [])), False
+        except CellExecutionError:   # an error, or the KeyboardInterrupt of --cell-timeout
+            log.warning("A cell of kernel %s failed; the rest of its notebook is not run", kernel_id)
+            if executor.should_strip_error():
+                strip_code_cell_warnings(cell)
+                executor.strip_code_cell_errors(cell)
+            return list(cell.get("outputs", [])), False
+        except Exception:   # the server's fault (the kernel died, ...), not the notebook's
+            log.exception("Error at the server while running a cell of kernel %s", kernel_id)
+            return [{"output_type": "stream", "name": "stdout", "text": ERROR_MESSAGE}], False
+        return list(cell.get("outputs", [])), True
+
+    async def run_notebook(run: NotebookRun, km, data: dict, log, kernel_id: str) -> None:
+        """Run a page's notebook in its kernel, adding each cell's messages to ``run`` as the cell ends.
+
+        It stops at the first failing or timed-out cell, as a whole page does (that cell shows
+        :data:`ERROR_MESSAGE`, the later ones nothing). Each output is a message of its own, and only
+        the last message says the run is over (``total_cell``): Voilà's page (0.5) keeps only a cell's
+        outputs before the first widget it has not registered yet, and closes the socket on
+        ``total_cell``; given one output at a time it gives each its own output area, in order.
+        """
+        nb = data["nb"]
+        executor = VoilaExecutor(nb, km=km, config=data["config"], show_tracebacks=data["show_tracebacks"])
+        total, going = len(nb.cells), True
+        try:
+            executor.kc = await executor.async_start_new_kernel_client()
+            for index, cell in enumerate(nb.cells):
+                outputs, going = await run_cell(executor, cell, index, log, kernel_id) if going else ([], False)
+                if cell.get("cell_type") != "code":
+                    outputs = None
+                parts = [outputs] if outputs is None or len(outputs) <= 1 else [[one] for one in outputs]
+                for k, part in enumerate(parts):
+                    last = index == total - 1 and k == len(parts) - 1
+                    run.add(execution_result(index, cell, part, total if last else None))
+        except Exception:   # the kernel could not be reached: the page says so, the log why
+            log.exception("Could not run the notebook of kernel %s", kernel_id)
+            run.add(execution_result(total - 1, {}, [{"output_type": "stream", "name": "stdout",
+                                                     "text": ERROR_MESSAGE}], total))
+        finally:
+            if executor.kc is not None:
+                await ensure_async(executor.kc.stop_channels())
+            run.finish()
+
+    class RadlabExecutionHandler(ExecutionRequestHandler):
+        """Voilà's progressive-rendering socket (``/voila/execution/<kernel>``), fed by RadLab's run.
+
+        Voilà started a page's notebook only when the page's script asked for it over this socket,
+        once the page's JavaScript had loaded (1.1–1.9 s after the HTML on 2 cores): the kernel sat
+        idle meanwhile. RadLab starts the run as the page is sent (:class:`NotebookRun`, in
+        ``RadlabVoilaHandler.get``) and this socket sends what the run has so far, then the rest as
+        each cell ends. The first socket that asks takes the run; a page runs its notebook once.
+        """
+
+        async def on_message(self, message_str):
+            try:
+                message = json.loads(message_str)
+            except (TypeError, ValueError):
+                message = None
+            if not isinstance(message, dict) or message.get("action") != "execute":
+                self.log.warning("Dropped a message on the execution socket of kernel %s", self._kernel_id)
+                return
+            payload = message.get("payload")
+            if not isinstance(payload, dict) or payload.get("kernel_id") != self._kernel_id:
+                await self.write_message({"action": "execution_error", "payload": {"error": "Kernel ID does not match"}})
+                return
+            run = self.settings["radlab_voila"].notebook_runs.pop(self._kernel_id, None)
+            if run is None:   # already taken (a page runs its notebook once), or the kernel is gone
+                await self.write_message({"action": "execution_error", "payload": {"error": "Missing notebook data"}})
+                return
+            try:
+                async for result in run.results():
+                    await self.write_message(result)
+            except WebSocketClosedError:   # the page went away; its kernel is culled as abandoned
+                self.log.info("The page of kernel %s closed before its notebook had run", self._kernel_id)
+
+        def on_close(self) -> None:
+            pass   # the run's kernel client is the run's own (Voilà's handler stopped its own here)
+
     class RadlabVoilaHandler(TornadoVoilaHandler):
         """Voilà's page handler, admitting a page only within the kernel caps (else a short 503 page)."""
 
@@ -734,6 +871,8 @@ def _radlab_voila_class() -> type:
             finally:
                 _PAGE_TICKET.reset(context)
                 app.page_kernels.release(ticket)
+                if ticket.kernel_id is not None:
+                    app.start_notebook_run(ticket.kernel_id)
 
     class RadlabVoila(Voila):
         """Voilà with RadLab's kernel websocket and page handler, kernel caps, Host check and quiet token."""
@@ -748,6 +887,8 @@ def _radlab_voila_class() -> type:
         def init_settings(self) -> dict:
             settings = super().init_settings()
             self.page_kernels = PageKernels(self.max_page_kernels, self.max_page_kernels_per_client)
+            self.notebook_runs: dict[str, NotebookRun] = {}   # pages sent whose socket has not taken their run
+            self._run_tasks: set[asyncio.Future] = set()
             self._claim_page_kernels()
             settings["radlab_voila"] = self
             settings["log_function"] = functools.partial(log_request, record_prometheus_metrics=False)
@@ -760,8 +901,30 @@ def _radlab_voila_class() -> type:
             return settings
 
         def init_handlers(self) -> list:
-            ours = {VoilaKernelWebsocketHandler: RadlabKernelWebsocketHandler, TornadoVoilaHandler: RadlabVoilaHandler}
+            ours = {VoilaKernelWebsocketHandler: RadlabKernelWebsocketHandler, TornadoVoilaHandler: RadlabVoilaHandler,
+                    ExecutionRequestHandler: RadlabExecutionHandler}
             return [(spec[0], ours.get(spec[1], spec[1]), *spec[2:]) for spec in super().init_handlers()]
+
+        def start_notebook_run(self, kernel_id: str) -> None:
+            """Start running the notebook of a page just sent (progressive rendering: else nothing to run)."""
+            data = ExecutionRequestHandler._execution_data.pop(kernel_id, None)
+            if data is None or kernel_id in self.notebook_runs:
+                return
+            run = self.notebook_runs[kernel_id] = NotebookRun()
+
+            async def start() -> None:
+                km = await ensure_async(self.kernel_manager.get_kernel(kernel_id))
+                await run_notebook(run, km, data, self.log, kernel_id)
+
+            run.task = asyncio.ensure_future(start())
+            self._run_tasks.add(run.task)   # a strong reference until it ends (asyncio keeps only weak ones)
+            run.task.add_done_callback(self._run_tasks.discard)
+
+        def forget_notebook_run(self, kernel_id: str) -> None:
+            ExecutionRequestHandler._execution_data.pop(kernel_id, None)
+            run = self.notebook_runs.pop(kernel_id, None)
+            if run is not None and run.task is not None and not run.task.done():
+                run.task.cancel()
 
         def listen(self) -> None:
             if self.cull_abandoned_s > 0:
@@ -799,6 +962,7 @@ def _radlab_voila_class() -> type:
             for kernel_id in list(self.page_kernels.kernels):
                 if kernel_id not in running:
                     self.page_kernels.forget(kernel_id)
+                    self.forget_notebook_run(kernel_id)   # a page that never asked for its outputs
                     continue
                 model = self.kernel_manager.kernel_model(kernel_id)
                 activity = model.get("last_activity")
@@ -811,6 +975,7 @@ def _radlab_voila_class() -> type:
         async def _shut_down(self, kernel_id: str, why: str) -> None:
             self.log.info("Shutting down kernel %s: %s", kernel_id, why)
             self.page_kernels.forget(kernel_id)
+            self.forget_notebook_run(kernel_id)
             try:
                 await ensure_async(self.kernel_manager.shutdown_kernel(kernel_id))
             except Exception as err:  # noqa: BLE001  (already gone: nothing to free)
@@ -864,6 +1029,9 @@ def parse_args(argv: list[str]) -> ServeOptions:
     parser.add_argument("--pool-refill-delay", type=float, default=DEFAULT_POOL_REFILL_DELAY_S, metavar="S",
                         help=("with --pool: replace a kernel a page took S seconds later, once that page is drawn "
                               f"(default {DEFAULT_POOL_REFILL_DELAY_S:g}; Voila's own is 1)"))
+    parser.add_argument("--whole-page", dest="progressive", action="store_false",
+                        help=("without --pool: send a lab page only once its notebook has run (Voila's default); "
+                              "otherwise the page comes at once and each cell's outputs follow as the cell ends"))
     parser.add_argument("--cull-idle", type=int, default=DEFAULT_CULL_IDLE_S, metavar="S",
                         help=f"shut down a kernel idle for S seconds (default {DEFAULT_CULL_IDLE_S})")
     parser.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT_S, metavar="S",
@@ -891,7 +1059,7 @@ def parse_args(argv: list[str]) -> ServeOptions:
         if value is not None and value < minimum:
             parser.error(f"--{name.replace('_', '-')} must be >= {minimum}")
     return ServeOptions(labs_dir=args.labs_dir, ip=args.ip, port=args.port, token=args.token, pool=args.pool,
-                        pool_refill_delay_s=args.pool_refill_delay,
+                        pool_refill_delay_s=args.pool_refill_delay, progressive=args.progressive,
                         cull_idle_s=args.cull_idle, cell_timeout_s=args.cell_timeout, fast=args.fast,
                         max_kernels=args.max_kernels, max_kernels_per_client=args.max_kernels_per_client,
                         cull_abandoned_s=args.cull_abandoned, allow_hosts=tuple(args.allow_host))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -260,6 +262,65 @@ def http_get(url: str, timeout_s: float = 60) -> tuple[int, str]:
             return response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode("utf-8", "replace")
+
+
+def lab_page(url: str, timeout_s: float = 60) -> tuple[int, str]:
+    """Status and text of a lab page as a browser ends up with it, without a browser.
+
+    Without a pool, ``radlab serve`` sends the page before its notebook runs, and the page's script
+    asks for the run over Voilà's execution socket. This does the same and returns, once the socket
+    said the run was over, the page's HTML, then the text of each output it sent, then its raw
+    messages (a check for what must never reach a page sees every byte). A page sent whole (a pool,
+    or an error page) is returned as it is.
+    """
+    started = time.monotonic()
+    status, page = http_get(url, timeout_s)
+    return status, page_outputs(url, status, page, timeout_s - (time.monotonic() - started))
+
+
+def page_outputs(url: str, status: int, page: str, timeout_s: float = 60) -> str:
+    """:func:`lab_page` for a page already fetched (``status``, ``page``): asks for its outputs now."""
+    import websocket  # websocket-client, a jupyter_server dependency
+
+    started = time.monotonic()
+    config = re.search(r'<script id="jupyter-config-data" type="application/json">\s*(\{.*?\})\s*</script>',
+                       page, re.S)
+    if status != 200 or config is None or str(json.loads(config.group(1)).get("progressiveRendering")).lower() != "true":
+        return page
+    kernel = json.loads(config.group(1))["kernelId"]
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query)
+    base = url.split("/voila/render/")[0].replace("http", "ws", 1)
+    socket_url = f"{base}/voila/execution/{kernel}" + (f"?token={query['token'][0]}" if "token" in query else "")
+    conn = websocket.create_connection(socket_url, timeout=max(1.0, timeout_s - (time.monotonic() - started)))
+    messages, texts = [], []
+    try:
+        conn.send(json.dumps({"action": "execute", "payload": {"kernel_id": kernel}}))
+        while True:
+            conn.settimeout(max(0.1, timeout_s - (time.monotonic() - started)))
+            message = json.loads(conn.recv())
+            messages.append(json.dumps(message))
+            payload = message.get("payload", {})
+            texts += [_output_text(output) for output in (payload.get("output_cell") or {}).get("outputs", [])]
+            if message.get("action") == "execution_error" or (
+                    message.get("action") == "execution_result" and payload["total_cell"] == payload["cell_index"] + 1):
+                break
+    finally:
+        conn.close()
+    return "\n".join([page, *texts, *messages])
+
+
+def _output_text(output: dict) -> str:
+    """What one notebook output says: a stream's text, a display's plain text and HTML, an error's words."""
+    def joined(value) -> str:
+        return "".join(value) if isinstance(value, list) else str(value)
+
+    if output.get("output_type") == "stream":
+        return joined(output.get("text", ""))
+    if output.get("output_type") == "error":
+        return "\n".join([output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])])
+    data = output.get("data", {})
+    return "\n".join(joined(data[kind]) for kind in ("text/plain", "text/html") if kind in data)
 
 
 @dataclass

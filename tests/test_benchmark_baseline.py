@@ -28,3 +28,14 @@ def test_a_moving_ref_names_the_commit_it_points_at_now():
 def test_a_ref_that_names_no_commit_says_what_to_set():
     with pytest.raises(SystemExit, match="RADLAB_BASELINE_REF"):
         _baseline().baseline_commit("no-such-ref-xyz")
+
+
+def test_a_tree_from_before_radlabs_execution_socket_is_served_whole_page_as_it_was(tmp_path):
+    """This tree's command line turns on Voilà's progressive rendering; an older tree's server would hand
+    it to Voilà's own socket, a way RadLab never served, so a benchmark serves that tree with whole pages."""
+    old = tmp_path / "old"
+    (old / "radlab").mkdir(parents=True)
+    (old / "radlab" / "serve.py").write_text("class RadlabVoila: ...\n")
+    baseline = _baseline()
+    assert baseline.serve_options({"PYTHONPATH": str(old)}) == {"progressive": False}
+    assert baseline.serve_options({}) == {}   # this tree: served as radlab serve serves it

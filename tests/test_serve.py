@@ -5,6 +5,7 @@ prints a marker from its source, one fails, one runs past the cell time limit.
 """
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import os
@@ -21,9 +22,9 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from browser import free_port, http_get, serve_labs
+from browser import free_port, http_get, lab_page, serve_labs
 from radlab.errors import DataError
-from radlab.serve import (ERROR_MESSAGE, ServeOptions, is_loopback, lab_entries, parse_args, read_title,
+from radlab.serve import (ERROR_MESSAGE, NotebookRun, ServeOptions, is_loopback, lab_entries, parse_args, read_title,
                           resolve_token, voila_launch)
 
 SOURCE_MARKER = "SOURCE_ONLY_MARKER_5f2c"    # appears in a cell's code, never in its output
@@ -97,6 +98,34 @@ def test_voila_command_line_carries_the_safety_settings_and_keeps_the_token_off_
         assert setting in launch.argv
     assert not any("tok-123" in arg for arg in launch.argv), "the token would show in `ps`"
     assert launch.config["Voila"]["token"] == "tok-123"
+    assert not any("progressive_rendering" in arg for arg in launch.argv), "Voilà refuses it with a pool"
+    assert "--VoilaConfiguration.progressive_rendering=True" in voila_launch(parse_args([]), "", tmp_path).argv
+    assert not any("progressive" in arg for arg in voila_launch(parse_args(["--whole-page"]), "", tmp_path).argv)
+
+
+def test_a_notebook_run_gives_a_late_reader_what_it_has_then_the_rest_in_order_and_ends_once_finished():
+    """The page's socket may ask long after the run started (progressive rendering), or while a cell runs."""
+    async def scenario() -> tuple[list[int], list[int]]:
+        run, got = NotebookRun(), []
+
+        async def read() -> None:
+            async for message in run.results():
+                got.append(message["n"])
+
+        run.add({"n": 0})
+        run.add({"n": 1})
+        reader = asyncio.ensure_future(read())
+        await asyncio.sleep(0.01)
+        early = list(got)
+        run.add({"n": 2})
+        await asyncio.sleep(0.01)
+        run.add({"n": 3})
+        run.finish()
+        await asyncio.wait_for(reader, 2)
+        return early, got
+
+    early, got = asyncio.run(scenario())
+    assert early == [0, 1] and got == [0, 1, 2, 3]
 
 
 def test_a_pooled_kernel_is_replaced_after_the_refill_delay(tmp_path: Path):
@@ -161,7 +190,7 @@ def test_server_listens_on_loopback_only_and_shows_the_gallery(server):
 
 
 def test_page_shows_outputs_but_not_the_notebook_source(server):
-    status, page = http_get(server.lab_url("01_ok.ipynb"))
+    status, page = lab_page(server.lab_url("01_ok.ipynb"))
     assert status == 200
     assert "the answer is 42" in page
     assert SOURCE_MARKER not in page
@@ -178,14 +207,14 @@ def test_a_lab_page_asks_nothing_of_the_internet(server):
 
 
 def test_served_labs_save_their_runs_outside_the_labs_folder(server, labs: Path):
-    _, page = http_get(server.lab_url("01_ok.ipynb"))
+    _, page = lab_page(server.lab_url("01_ok.ipynb"))
     runs = re.search(r"runs go to (\S+)", page).group(1)
     assert not Path(runs).is_relative_to(labs)
     assert Path(runs).is_relative_to(server.config_dir)   # removed when the server stops
 
 
 def test_a_failing_cell_shows_a_friendly_message_instead_of_the_traceback(server):
-    status, page = http_get(server.lab_url("02_fails.ipynb"))
+    status, page = lab_page(server.lab_url("02_fails.ipynb"))
     assert status == 200
     assert SECRET_DETAIL not in page and "ValueError" not in page and "Traceback" not in page
     assert ERROR_MESSAGE.split(".")[0] in html.unescape(page)
@@ -193,7 +222,7 @@ def test_a_failing_cell_shows_a_friendly_message_instead_of_the_traceback(server
 
 def test_a_cell_running_past_the_time_limit_is_interrupted_with_a_message(server):
     start = time.monotonic()
-    status, page = http_get(server.lab_url("03_slow.ipynb"), timeout_s=120)
+    status, page = lab_page(server.lab_url("03_slow.ipynb"), timeout_s=120)
     assert status == 200
     assert time.monotonic() - start < 90, "the 300 s cell was not stopped by the 4 s limit"
     assert ERROR_MESSAGE.split(".")[0] in html.unescape(page) and "after the slow cell" not in page
@@ -316,16 +345,16 @@ def test_a_lab_needs_the_printed_token(classroom):
     for refused in (lab, f"{lab}?token=not-{token}"):
         status, page = http_get(refused)   # redirected to the login page, or refused
         assert "the answer is 42" not in page, f"{refused} served the lab without the token"
-    status, page = http_get(f"{lab}?token={token}")
+    status, page = lab_page(f"{lab}?token={token}")
     assert status == 200 and "the answer is 42" in page
 
 
 def test_labs_run_in_full_for_a_class_even_with_a_stray_fast_setting(server, classroom):
-    _, page = http_get(server.lab_url("01_ok.ipynb"))
+    _, page = lab_page(server.lab_url("01_ok.ipynb"))
     assert "fast mode: True" in page       # the test server was started with fast=True
     address, port, _ = classroom
     token = address.split("token=")[1]
-    _, page = http_get(f"http://127.0.0.1:{port}/voila/render/01_ok.ipynb?token={token}")
+    _, page = lab_page(f"http://127.0.0.1:{port}/voila/render/01_ok.ipynb?token={token}")
     assert "fast mode: False" in page      # RADLAB_FAST=1 in the shell did not shrink the labs
 
 

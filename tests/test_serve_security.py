@@ -17,7 +17,7 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from browser import http_get, serve_labs
+from browser import http_get, lab_page, serve_labs
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -171,7 +171,7 @@ def _server_memory_mb(server) -> float:
 
 
 def _lab_socket(server) -> KernelSocket:
-    _, page = http_get(server.lab_url("01_widgets.ipynb"))
+    _, page = lab_page(server.lab_url("01_widgets.ipynb"))
     return KernelSocket(server, _kernel_id(page), V1)
 
 
@@ -247,7 +247,7 @@ def test_the_command_line_sets_the_caps_the_host_check_and_no_theme_override(tmp
 # --- finding 1: one message froze the whole server ------------------------------------------------
 
 def test_a_kernel_websocket_without_the_v1_protocol_is_refused_and_cannot_freeze_the_server(server):
-    _, page = http_get(server.lab_url("01_widgets.ipynb"))
+    _, page = lab_page(server.lab_url("01_widgets.ipynb"))
     memory_before = _server_memory_mb(server)
     refused = None
     try:
