@@ -718,9 +718,9 @@ def _radlab_voila_class() -> type:
     from jupyter_server.log import log_request  # noqa: PLC0415
     from tornado.ioloop import PeriodicCallback  # noqa: PLC0415
     from traitlets import Bool, Integer, List, Unicode  # noqa: PLC0415
-    from voila.app import Voila  # noqa: PLC0415
     from nbclient.exceptions import CellExecutionError  # noqa: PLC0415
     from tornado.websocket import WebSocketClosedError  # noqa: PLC0415
+    from voila.app import Voila  # noqa: PLC0415
     from voila.execute import VoilaExecutor, strip_code_cell_warnings  # noqa: PLC0415
     from voila.tornado.execution_request_handler import ExecutionRequestHandler  # noqa: PLC0415
     from voila.tornado.handler import TornadoVoilaHandler  # noqa: PLC0415
@@ -761,10 +761,12 @@ def _radlab_voila_class() -> type:
             return super().write_message(message, binary)
 
     def execution_result(index: int, cell: dict, outputs: list | None, total: int | None) -> dict:
+        """One message of the execution socket, as Voilà's page reads it (``outputs`` None: a markdown cell)."""
         shown = {"cell_type": cell.get("cell_type", "code")}
         if outputs is not None:
             shown["outputs"] = outputs
-        return {"action": "execution_result", "payload": {"output_cell": shown, "cell_index": index, "total_cell": total}}
+        return {"action": "execution_result",
+                "payload": {"output_cell": shown, "cell_index": index, "total_cell": total}}
 
     async def run_cell(executor, cell, index: int, log, kernel_id: str) -> tuple[list | None, bool]:
         """(outputs to show, whether the run goes on) for one cell."""
@@ -820,8 +822,8 @@ def _radlab_voila_class() -> type:
         """Voilà's progressive-rendering socket (``/voila/execution/<kernel>``), fed by RadLab's run.
 
         Voilà started a page's notebook only when the page's script asked for it over this socket,
-        once the page's JavaScript had loaded (1.1–1.9 s after the HTML on 2 cores): the kernel sat
-        idle meanwhile. RadLab starts the run as the page is sent (:class:`NotebookRun`, in
+        once the page's JavaScript had loaded (1.1–3.2 s after the HTML on 2 cores, Labs 4 and 7): the
+        kernel sat idle meanwhile. RadLab starts the run as the page is sent (:class:`NotebookRun`, in
         ``RadlabVoilaHandler.get``) and this socket sends what the run has so far, then the rest as
         each cell ends. The first socket that asks takes the run; a page runs its notebook once.
         """
@@ -836,7 +838,8 @@ def _radlab_voila_class() -> type:
                 return
             payload = message.get("payload")
             if not isinstance(payload, dict) or payload.get("kernel_id") != self._kernel_id:
-                await self.write_message({"action": "execution_error", "payload": {"error": "Kernel ID does not match"}})
+                await self.write_message({"action": "execution_error",
+                                          "payload": {"error": "Kernel ID does not match"}})
                 return
             run = self.settings["radlab_voila"].notebook_runs.pop(self._kernel_id, None)
             if run is None:   # already taken (a page runs its notebook once), or the kernel is gone

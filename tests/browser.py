@@ -285,11 +285,11 @@ def page_outputs(url: str, status: int, page: str, timeout_s: float = 60) -> str
     started = time.monotonic()
     config = re.search(r'<script id="jupyter-config-data" type="application/json">\s*(\{.*?\})\s*</script>',
                        page, re.S)
-    if status != 200 or config is None or str(json.loads(config.group(1)).get("progressiveRendering")).lower() != "true":
+    settings = json.loads(config.group(1)) if config is not None else {}
+    if status != 200 or str(settings.get("progressiveRendering")).lower() != "true":
         return page
-    kernel = json.loads(config.group(1))["kernelId"]
-    parts = urllib.parse.urlsplit(url)
-    query = urllib.parse.parse_qs(parts.query)
+    kernel = settings["kernelId"]
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
     base = url.split("/voila/render/")[0].replace("http", "ws", 1)
     socket_url = f"{base}/voila/execution/{kernel}" + (f"?token={query['token'][0]}" if "token" in query else "")
     conn = websocket.create_connection(socket_url, timeout=max(1.0, timeout_s - (time.monotonic() - started)))
