@@ -264,6 +264,18 @@ def http_get(url: str, timeout_s: float = 60) -> tuple[int, str]:
         return err.code, err.read().decode("utf-8", "replace")
 
 
+def page_config(page_html: str) -> dict:
+    """A Voilà page's config data (``#jupyter-config-data``: kernel id, progressive rendering, ...); {} if none."""
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">\s*(\{.*?\})\s*</script>',
+                      page_html, re.S)
+    return json.loads(found.group(1)) if found else {}
+
+
+def page_kernel_id(page_html: str) -> str:
+    """The id of the kernel Voilà started for a page fetched over HTTP (:func:`kernel_id` for a browser's page)."""
+    return page_config(page_html)["kernelId"]
+
+
 def lab_page(url: str, timeout_s: float = 60) -> tuple[int, str]:
     """Status and text of a lab page as a browser ends up with it, without a browser.
 
@@ -283,9 +295,7 @@ def page_outputs(url: str, status: int, page: str, timeout_s: float = 60) -> str
     import websocket  # websocket-client, a jupyter_server dependency
 
     started = time.monotonic()
-    config = re.search(r'<script id="jupyter-config-data" type="application/json">\s*(\{.*?\})\s*</script>',
-                       page, re.S)
-    settings = json.loads(config.group(1)) if config is not None else {}
+    settings = page_config(page)
     if status != 200 or str(settings.get("progressiveRendering")).lower() != "true":
         return page
     kernel = settings["kernelId"]

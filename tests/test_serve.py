@@ -22,7 +22,7 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from browser import free_port, http_get, lab_page, serve_labs
+from browser import free_port, http_get, lab_page, page_kernel_id, serve_labs
 from radlab.errors import DataError
 from radlab.serve import (ERROR_MESSAGE, NotebookRun, ServeOptions, is_loopback, lab_entries, parse_args, read_title,
                           resolve_token, voila_launch)
@@ -58,10 +58,6 @@ def server(labs: Path):
     """A server with the classroom defaults, but a short cell time limit."""
     with serve_labs(labs, cell_timeout_s=4, fast=True) as running:
         yield running
-
-
-def _kernel_id(page_html: str) -> str:
-    return re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page_html).group(1)
 
 
 def _listening_addresses(pid: int) -> set[str]:
@@ -226,7 +222,7 @@ def test_a_cell_running_past_the_time_limit_is_interrupted_with_a_message(server
     assert status == 200
     assert time.monotonic() - start < 90, "the 300 s cell was not stopped by the 4 s limit"
     assert ERROR_MESSAGE.split(".")[0] in html.unescape(page) and "after the slow cell" not in page
-    kernel = f"{server.base_url}/api/kernels/{_kernel_id(page)}"
+    kernel = f"{server.base_url}/api/kernels/{page_kernel_id(page)}"
     deadline = time.monotonic() + 20
     while json.loads(http_get(kernel)[1])["execution_state"] != "idle" and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -251,7 +247,7 @@ def test_page_cannot_execute_code_over_the_kernel_websocket(server, tmp_path: Pa
                                                                  serialize_msg_to_ws_v1)
 
     _, page = http_get(server.lab_url("01_ok.ipynb"))
-    kernel = _kernel_id(page)
+    kernel = page_kernel_id(page)
     proof = tmp_path / "executed.txt"
     ws_url = server.base_url.replace("http", "ws", 1) + f"/api/kernels/{kernel}/channels?session_id={uuid.uuid4()}"
     # the protocol the page speaks (the server refuses kernel websockets without it: tests/test_serve_security.py)
@@ -362,7 +358,7 @@ def test_idle_kernels_are_shut_down(classroom):
     address, port, _ = classroom
     token = address.split("token=")[1]
     _, page = http_get(f"http://127.0.0.1:{port}/voila/render/01_ok.ipynb?token={token}")
-    kernel = f"http://127.0.0.1:{port}/api/kernels/{_kernel_id(page)}?token={token}"
+    kernel = f"http://127.0.0.1:{port}/api/kernels/{page_kernel_id(page)}?token={token}"
     status, _ = http_get(kernel)
     assert status == 200
     deadline = time.monotonic() + 30

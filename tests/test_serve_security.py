@@ -7,7 +7,6 @@ server that stops answering makes the test fail (and is killed afterwards), neve
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from browser import http_get, lab_page, serve_labs
+from browser import http_get, lab_page, page_kernel_id, serve_labs
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -60,10 +59,6 @@ def proof_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(labs: Path, proof_dir: Path):
     with serve_labs(labs, env={"RADLAB_PROOF_DIR": str(proof_dir)}) as running:
         yield running
-
-
-def _kernel_id(page_html: str) -> str:
-    return re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page_html).group(1)
 
 
 def answers_quickly(url: str, timeout_s: float = 3) -> bool:
@@ -172,7 +167,7 @@ def _server_memory_mb(server) -> float:
 
 def _lab_socket(server) -> KernelSocket:
     _, page = lab_page(server.lab_url("01_widgets.ipynb"))
-    return KernelSocket(server, _kernel_id(page), V1)
+    return KernelSocket(server, page_kernel_id(page), V1)
 
 
 # --- the rules without a server ----------------------------------------------------------------------
@@ -251,7 +246,7 @@ def test_a_kernel_websocket_without_the_v1_protocol_is_refused_and_cannot_freeze
     memory_before = _server_memory_mb(server)
     refused = None
     try:
-        sock = KernelSocket(server, _kernel_id(page), None)
+        sock = KernelSocket(server, page_kernel_id(page), None)
     except Exception as err:
         refused = err
     else:   # the unfixed server accepts it: one request_states (a reply with buffers) froze it
